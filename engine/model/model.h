@@ -1,0 +1,85 @@
+#pragma once
+// The loaded model: immutable after load_model() returns, shared by every request
+// (whisper.cpp's "context"). Per-request mutable state lives in engine/runtime.
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/config/model_config.h"
+#include "engine/weights/weights.h"
+
+namespace shirg {
+namespace tok {
+class Tokenizer;
+}
+
+// Token ids the engine needs, resolved from config.json / tokenizer files (never constants).
+struct SpecialIds {
+  int64_t mask = -1;          // <|mdm_mask|>
+  int64_t eos = -1;           // <|endoftext|>
+  int64_t eot = -1;           // <|eot_id|>
+  int64_t bos = -1;           // <|startoftext|>
+  int64_t start_header = -1;  // <|start_header_id|>
+  int64_t end_header = -1;    // <|end_header_id|>
+  std::vector<int64_t> stop;  // generation stops at these (eot, eos)
+};
+
+struct ComponentSummary {
+  std::string name;
+  int64_t parameters = 0;
+  int64_t bytes = 0;  // in the compute dtype as held in memory
+};
+
+struct LoadSummary {
+  std::vector<ComponentSummary> components;
+  double load_seconds = 0;
+  int64_t checkpoint_bytes = 0;     // bytes on disk (all shards)
+  int64_t lora_modules_merged = 0;
+  std::string dtype;                // "bf16" | "fp32"
+  std::string to_table() const;     // human-readable multi-line table
+};
+
+struct LoadOptions {
+  std::string model_dir;
+  std::string adapter_dir;  // optional PEFT adapter (LoRA for projector, SigLIP attention, coord_rotary)
+  at::ScalarType dtype = at::kBFloat16;  // compute dtype: kBFloat16 or kFloat
+  at::Device device = at::kCPU;
+};
+
+struct Model {
+  std::string dir;
+  std::string adapter_dir;
+  ModelConfig config;
+  GenerationDefaults generation_defaults;
+  TokenizerConfigFile tokenizer_config;
+  std::shared_ptr<const tok::Tokenizer> tokenizer;
+  SpecialIds ids;
+  at::ScalarType dtype = at::kBFloat16;
+  at::Device device = at::kCPU;
+
+  SiglipW vision;
+  ProjectorW projector;
+  CoordLayerW coord;
+  at::Tensor image_newline;  // [D] compute dtype (model.image_newline); undefined if absent
+  LladaW llm;
+
+  LoadSummary summary;
+};
+
+// Loads config, tokenizer and weights. Throws ConfigError, SafetensorsError, ModelLoadError
+// (one error listing every missing / unexpected / mis-shaped tensor), or tok::TokenizerError.
+std::shared_ptr<const Model> load_model(const LoadOptions& opts);
+
+// Real tensor-name prefixes.
+inline constexpr const char* kVisionPrefix = "model.vision_tower.vision_tower.vision_model.";
+inline constexpr const char* kProjectorPrefix = "model.mm_projector.";
+inline constexpr const char* kLlmPrefix = "model.transformer.";
+inline constexpr const char* kImageNewline = "model.image_newline";
+// Module path of the SHIRG coordinate layer (only adapters carry it).
+inline constexpr const char* kCoordModule = "model.shirg.coord_rotary";
+
+}  // namespace shirg

@@ -1,0 +1,71 @@
+#pragma once
+// Weight structs of every component, filled once by the model loader and then immutable.
+// Conventions (contracts for every forward function):
+//  - Linear weights are [out, in] in the compute dtype (bf16 or fp32), LoRA already merged.
+//  - Biases, norm weights and position embeddings are fp32.
+//  - Fused layouts are made at load time for speed: SigLIP q|k|v -> qkv [3*D, D] (+ bias [3*D]);
+//    LLaDA q|k|v -> wqkv [3*D, D]; LLaDA ff_proj|up_proj -> w_gate_up [2*H, D] (gate rows first).
+#include <ATen/core/Tensor.h>
+
+#include <vector>
+
+namespace shirg {
+
+struct LinearW {
+  at::Tensor weight;  // [out, in], compute dtype
+  at::Tensor bias;    // [out] fp32, undefined when the layer has no bias
+};
+
+struct LayerNormW {
+  at::Tensor weight;  // [D] fp32
+  at::Tensor bias;    // [D] fp32
+};
+
+// model.vision_tower.vision_tower.vision_model.*
+struct SiglipLayerW {
+  LayerNormW ln1;    // layer_norm1
+  LinearW qkv;       // self_attn.{q,k,v}_proj fused: [3*D, D], bias [3*D]
+  LinearW out;       // self_attn.out_proj
+  LayerNormW ln2;    // layer_norm2
+  LinearW fc1;       // mlp.fc1 [I, D]
+  LinearW fc2;       // mlp.fc2 [D, I]
+};
+
+struct SiglipW {
+  at::Tensor patch_weight;  // embeddings.patch_embedding.weight [D, 3, P, P], compute dtype
+  at::Tensor patch_bias;    // [D] fp32
+  at::Tensor pos_embed;     // embeddings.position_embedding.weight [G*G, D] fp32 (G = 27 for so400m)
+  std::vector<SiglipLayerW> layers;  // only the layers used (LaViDa: 26)
+};
+
+// model.mm_projector.{0,2}: Linear(Dv, D) -> GELU(erf) -> Linear(D, D)
+struct ProjectorW {
+  LinearW fc1;
+  LinearW fc2;
+};
+
+// SHIRG coordinate layer "coord_rotary": a 128-d rotary feature of (x, y, w, h) -> Dv.
+// Its base weight is zero; only a SHIRG adapter's LoRA gives it a value.
+struct CoordLayerW {
+  at::Tensor weight;           // [Dv, 128] compute dtype (all zeros without an adapter)
+  bool from_adapter = false;   // true when an adapter supplied lora_A/lora_B for it
+};
+
+// model.transformer.blocks.{i}.*
+struct LladaBlockW {
+  at::Tensor attn_norm;  // [D] fp32
+  at::Tensor wqkv;       // q_proj|k_proj|v_proj fused [3*D, D]  (n_kv_heads == n_heads)
+  at::Tensor wo;         // attn_out [D, D]
+  at::Tensor ff_norm;    // [D] fp32
+  at::Tensor w_gate_up;  // ff_proj (gate, SiLU) | up_proj fused [2*H, D]
+  at::Tensor w_down;     // ff_out [D, H]
+};
+
+struct LladaW {
+  at::Tensor wte;      // model.transformer.wte.weight [V, D] compute dtype
+  std::vector<LladaBlockW> blocks;
+  at::Tensor ln_f;     // [D] fp32
+  at::Tensor lm_head;  // model.transformer.ff_out.weight [V, D] compute dtype (untied)
+};
+
+}  // namespace shirg

