@@ -1,0 +1,192 @@
+// load_model(): config + tokenizer + every tensor by its real name into the weight structs.
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "engine/model/model.h"
+#include "engine/model/special_ids.h"
+#include "engine/safetensors/checkpoint.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "engine/weights/lora_adapter.h"
+#include "engine/weights/weight_binder.h"
+
+namespace shirg {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr int64_t kCoordFeatureDim = 128;  // SHIRG's 2D rotary coordinate feature width
+
+int64_t count_vision_layers(const st::Checkpoint& ckpt) {
+  int64_t n = 0;
+  while (ckpt.find(std::string(kVisionPrefix) + "encoder.layers." + std::to_string(n) + ".layer_norm1.weight")) ++n;
+  return n;
+}
+
+LinearW take_linear(WeightBinder& b, const std::string& name, int64_t out, int64_t in, bool bias) {
+  LinearW l;
+  l.weight = b.take(name + ".weight", {out, in});
+  if (bias) l.bias = b.take_fp32(name + ".bias", {out});
+  return l;
+}
+
+LayerNormW take_norm(WeightBinder& b, const std::string& name, int64_t d) {
+  return {b.take_fp32(name + ".weight", {d}), b.take_fp32(name + ".bias", {d})};
+}
+
+SiglipW bind_vision(WeightBinder& b, const VisionConfig& v) {
+  const std::string p = kVisionPrefix;
+  const int64_t d = v.hidden_size, i = v.intermediate_size, g = v.grid();
+  SiglipW w;
+  w.patch_weight = b.take(p + "embeddings.patch_embedding.weight", {d, 3, v.patch_size, v.patch_size});
+  w.patch_bias = b.take_fp32(p + "embeddings.patch_embedding.bias", {d});
+  w.pos_embed = b.take_fp32(p + "embeddings.position_embedding.weight", {g * g, d});
+  for (int64_t l = 0; l < v.layers_used; ++l) {
+    const std::string lp = p + "encoder.layers." + std::to_string(l) + ".";
+    SiglipLayerW layer;
+    layer.ln1 = take_norm(b, lp + "layer_norm1", d);
+    LinearW q = take_linear(b, lp + "self_attn.q_proj", d, d, true);
+    LinearW k = take_linear(b, lp + "self_attn.k_proj", d, d, true);
+    LinearW vv = take_linear(b, lp + "self_attn.v_proj", d, d, true);
+    layer.qkv.weight = at::cat({q.weight, k.weight, vv.weight}, 0).contiguous();
+    layer.qkv.bias = at::cat({q.bias, k.bias, vv.bias}, 0).contiguous();
+    layer.out = take_linear(b, lp + "self_attn.out_proj", d, d, true);
+    layer.ln2 = take_norm(b, lp + "layer_norm2", d);
+    layer.fc1 = take_linear(b, lp + "mlp.fc1", i, d, true);
+    layer.fc2 = take_linear(b, lp + "mlp.fc2", d, i, true);
+    w.layers.push_back(std::move(layer));
+  }
+  // Present in real checkpoints, deliberately unused (LaViDa applies neither).
+  b.ignore_prefix(p + "post_layernorm.");
+  b.ignore_prefix(p + "head.");
+  // A full 27-layer tower: the last layer is what select_layer -2 skips.
+  b.ignore_prefix(p + "encoder.layers." + std::to_string(v.layers_used) + ".");
+  return w;
+}
+
+LladaW bind_llm(WeightBinder& b, const LladaConfig& c) {
+  const std::string p = kLlmPrefix;
+  const int64_t d = c.d_model, h = c.mlp_hidden_size, e = c.embedding_size;
+  LladaW w;
+  w.wte = b.take(p + "wte.weight", {e, d});
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const std::string bp = p + "blocks." + std::to_string(l) + ".";
+    LladaBlockW blk;
+    blk.attn_norm = b.take_fp32(bp + "attn_norm.weight", {d});
+    at::Tensor q = b.take(bp + "q_proj.weight", {d, d});
+    at::Tensor k = b.take(bp + "k_proj.weight", {d, d});
+    at::Tensor v = b.take(bp + "v_proj.weight", {d, d});
+    blk.wqkv = at::cat({q, k, v}, 0).contiguous();
+    blk.wo = b.take(bp + "attn_out.weight", {d, d});
+    blk.ff_norm = b.take_fp32(bp + "ff_norm.weight", {d});
+    at::Tensor gate = b.take(bp + "ff_proj.weight", {h, d});
+    at::Tensor up = b.take(bp + "up_proj.weight", {h, d});
+    blk.w_gate_up = at::cat({gate, up}, 0).contiguous();
+    blk.w_down = b.take(bp + "ff_out.weight", {d, h});
+    w.blocks.push_back(std::move(blk));
+  }
+  w.ln_f = b.take_fp32(p + "ln_f.weight", {d});
+  w.lm_head = b.take(p + "ff_out.weight", {e, d});
+  return w;
+}
+
+int64_t numel_of(std::initializer_list<at::Tensor> ts) {
+  int64_t n = 0;
+  for (const auto& t : ts)
+    if (t.defined()) n += t.numel();
+  return n;
+}
+int64_t bytes_of(std::initializer_list<at::Tensor> ts) {
+  int64_t n = 0;
+  for (const auto& t : ts)
+    if (t.defined()) n += t.numel() * static_cast<int64_t>(t.element_size());
+  return n;
+}
+
+void summarise(Model& m) {
+  auto add = [&](const char* name, std::vector<at::Tensor> ts) {
+    ComponentSummary c{name, 0, 0};
+    for (const auto& t : ts)
+      if (t.defined()) {
+        c.parameters += t.numel();
+        c.bytes += t.numel() * static_cast<int64_t>(t.element_size());
+      }
+    m.summary.components.push_back(c);
+  };
+  std::vector<at::Tensor> vis = {m.vision.patch_weight, m.vision.patch_bias, m.vision.pos_embed};
+  for (const auto& l : m.vision.layers)
+    for (const auto& t : {l.ln1.weight, l.ln1.bias, l.qkv.weight, l.qkv.bias, l.out.weight, l.out.bias, l.ln2.weight,
+                          l.ln2.bias, l.fc1.weight, l.fc1.bias, l.fc2.weight, l.fc2.bias})
+      vis.push_back(t);
+  add("vision_tower", vis);
+  add("mm_projector", {m.projector.fc1.weight, m.projector.fc1.bias, m.projector.fc2.weight, m.projector.fc2.bias,
+                       m.image_newline});
+  add("coord_rotary", {m.coord.weight});
+  std::vector<at::Tensor> llm = {m.llm.wte, m.llm.ln_f, m.llm.lm_head};
+  for (const auto& b : m.llm.blocks)
+    for (const auto& t : {b.attn_norm, b.wqkv, b.wo, b.ff_norm, b.w_gate_up, b.w_down}) llm.push_back(t);
+  add("llada", llm);
+  (void)numel_of;
+  (void)bytes_of;
+}
+
+}  // namespace
+
+std::shared_ptr<const Model> load_model(const LoadOptions& opts) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (opts.dtype != at::kBFloat16 && opts.dtype != at::kFloat)
+    throw ConfigError("compute dtype must be bf16 or fp32");
+  const fs::path dir(opts.model_dir);
+  if (!fs::is_directory(dir)) throw ConfigError(opts.model_dir + ": not a directory");
+
+  auto m = std::make_shared<Model>();
+  m->dir = opts.model_dir;
+  m->adapter_dir = opts.adapter_dir;
+  m->dtype = opts.dtype;
+  m->device = opts.device;
+  m->config = load_model_config((dir / "config.json").string());
+  m->generation_defaults = load_generation_defaults((dir / "generation_config.json").string());
+  if (fs::exists(dir / "tokenizer_config.json"))
+    m->tokenizer_config = load_tokenizer_config((dir / "tokenizer_config.json").string());
+  m->tokenizer = tok::Tokenizer::from_file((dir / "tokenizer.json").string());
+  m->ids = resolve_special_ids(*m->tokenizer, m->config, m->tokenizer_config);
+
+  const st::Checkpoint ckpt = st::Checkpoint::open_dir(opts.model_dir);
+  // Encoder layers present decide how many are used; cross-checked against the config.
+  auto& vc = m->config.vision;
+  const int64_t present = count_vision_layers(ckpt);
+  if (present == vc.num_hidden_layers) {
+    // Full tower saved: select_layer -2 means the last one is skipped (layers_used from config).
+  } else if (present != vc.layers_used) {
+    throw ModelLoadError("vision tower: the checkpoint has " + std::to_string(present) +
+                         " encoder layers, config.json implies " + std::to_string(vc.layers_used) +
+                         " used (num_hidden_layers " + std::to_string(vc.num_hidden_layers) +
+                         ", mm_vision_select_layer " + std::to_string(m->config.mm.vision_select_layer) + ")");
+  }
+
+  std::optional<LoraAdapter> adapter;
+  if (!opts.adapter_dir.empty()) adapter = LoraAdapter::open_dir(opts.adapter_dir);
+  WeightBinder b(ckpt, opts.dtype, opts.device, adapter ? &*adapter : nullptr);
+
+  m->vision = bind_vision(b, vc);
+  const int64_t dv = vc.hidden_size, d = m->config.llm.d_model;
+  m->projector.fc1 = take_linear(b, std::string(kProjectorPrefix) + "0", d, dv, true);
+  m->projector.fc2 = take_linear(b, std::string(kProjectorPrefix) + "2", d, d, true);
+  const bool needs_newline = m->config.mm.patch_merge_type.find("unpad") != std::string::npos;
+  if (needs_newline || b.has(kImageNewline)) m->image_newline = b.take(kImageNewline, {d});
+  m->coord.weight = b.take_lora_only(kCoordModule, {dv, kCoordFeatureDim}, &m->coord.from_adapter);
+  m->llm = bind_llm(b, m->config.llm);
+  b.finish();
+
+  m->summary.dtype = opts.dtype == at::kBFloat16 ? "bf16" : "fp32";
+  m->summary.checkpoint_bytes = static_cast<int64_t>(ckpt.total_bytes());
+  m->summary.lora_modules_merged = b.merged_lora_modules();
+  summarise(*m);
+  m->summary.load_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return m;
+}
+
+}  // namespace shirg
