@@ -1,0 +1,196 @@
+// Safetensors reader: round trips and every malformed-input case (each must raise a clear
+// SafetensorsError naming the file and the tensor or key).
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "engine/safetensors/checkpoint.h"
+#include "engine/safetensors/safetensors_file.h"
+#include "engine/safetensors/safetensors_writer.h"
+
+namespace fs = std::filesystem;
+using namespace shirg::st;
+using Catch::Matchers::Contains;
+
+namespace {
+
+std::string with_header(const std::string& json, const std::string& data) {
+  std::string out(8, '\0');
+  uint64_t n = json.size();
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+  return out + json + data;
+}
+
+fs::path temp_dir(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("shirg_test_st_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+void write_bytes(const fs::path& p, const std::string& bytes) {
+  std::ofstream(p, std::ios::binary) << bytes;
+}
+
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const SafetensorsError& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+}  // namespace
+
+TEST_CASE("writer and reader round-trip every dtype through a mapped file") {
+  const auto dir = temp_dir("roundtrip");
+  SafetensorsWriter w;
+  const float f32[6] = {1, -2, 3.5f, 0, 1e-3f, 7};
+  const uint16_t bf16[2] = {0x3f80, 0xc000};  // 1.0, -2.0
+  const uint16_t f16[2] = {0x3c00, 0xc000};
+  const int64_t i64[3] = {-1, 0, 1LL << 40};
+  const int32_t i32[1] = {42};
+  const uint8_t u8[4] = {1, 2, 3, 255};
+  w.add("a.f32", DType::F32, {2, 3}, f32, sizeof f32);
+  w.add("b.bf16", DType::BF16, {2}, bf16, sizeof bf16);
+  w.add("c.f16", DType::F16, {2}, f16, sizeof f16);
+  w.add("d.i64", DType::I64, {3}, i64, sizeof i64);
+  w.add("e.i32", DType::I32, {1}, i32, sizeof i32);
+  w.add("f.u8", DType::U8, {2, 2}, u8, sizeof u8);
+  w.add("g.empty", DType::F32, {0, 4}, nullptr, 0);
+  w.add_metadata("format", "pt");
+  w.write((dir / "x.safetensors").string());
+
+  auto f = SafetensorsFile::open((dir / "x.safetensors").string());
+  REQUIRE(f->tensors().size() == 7);
+  REQUIRE(f->metadata().at("format") == "pt");
+  const TensorView* a = f->find("a.f32");
+  REQUIRE(a);
+  CHECK(a->dtype == DType::F32);
+  CHECK(a->shape == std::vector<int64_t>{2, 3});
+  CHECK(a->numel() == 6);
+  CHECK(std::memcmp(a->data, f32, sizeof f32) == 0);
+  CHECK(std::memcmp(f->find("b.bf16")->data, bf16, sizeof bf16) == 0);
+  CHECK(std::memcmp(f->find("d.i64")->data, i64, sizeof i64) == 0);
+  CHECK(f->find("g.empty")->nbytes == 0);
+  CHECK(f->find("nope") == nullptr);
+  // Data region is 8-byte aligned (header padded).
+  std::ifstream in(dir / "x.safetensors", std::ios::binary);
+  unsigned char len[8];
+  in.read(reinterpret_cast<char*>(len), 8);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | len[i];
+  CHECK((8 + n) % 8 == 0);
+}
+
+TEST_CASE("sharded checkpoint through model.safetensors.index.json") {
+  const auto dir = temp_dir("sharded");
+  const float x[2] = {1, 2}, y[3] = {3, 4, 5};
+  SafetensorsWriter w1, w2;
+  w1.add("x", DType::F32, {2}, x, sizeof x);
+  w2.add("y", DType::F32, {3}, y, sizeof y);
+  w1.write((dir / "model-00001-of-00002.safetensors").string());
+  w2.write((dir / "model-00002-of-00002.safetensors").string());
+  write_bytes(dir / "model.safetensors.index.json",
+              R"({"metadata": {"total_size": 20}, "weight_map": {"x": "model-00001-of-00002.safetensors",
+                 "y": "model-00002-of-00002.safetensors"}})");
+  auto c = Checkpoint::open_dir(dir.string());
+  CHECK(c.names() == std::vector<std::string>{"x", "y"});
+  CHECK(c.files().size() == 2);
+  CHECK(c.total_bytes() == 20);
+  CHECK(reinterpret_cast<const float*>(c.find("y")->data)[2] == 5.0f);
+}
+
+TEST_CASE("truncated file is rejected") {
+  auto msg = error_of([] { SafetensorsFile::from_bytes(std::string("\x10\x00\x00", 3), "trunc.safetensors"); });
+  CHECK_THAT(msg, Contains("trunc.safetensors") && Contains("truncated"));
+}
+
+TEST_CASE("header length beyond the file is rejected") {
+  std::string bytes = with_header("{}", "");
+  bytes[0] = static_cast<char>(200);  // claims 200 header bytes, file has 2
+  auto msg = error_of([&] { SafetensorsFile::from_bytes(bytes, "big.safetensors"); });
+  CHECK_THAT(msg, Contains("big.safetensors") && Contains("beyond the end of the file"));
+}
+
+TEST_CASE("huge header length is rejected before reading it") {
+  std::string bytes = with_header("{}", "");
+  bytes[7] = 0x7f;  // ~9e18 bytes
+  auto msg = error_of([&] { SafetensorsFile::from_bytes(bytes, "h.safetensors"); });
+  CHECK_THAT(msg, Contains("exceeds"));
+}
+
+TEST_CASE("malformed header JSON is rejected") {
+  auto msg = error_of([] { SafetensorsFile::from_bytes(with_header("{\"a\": [1, 2", ""), "bad.safetensors"); });
+  CHECK_THAT(msg, Contains("bad.safetensors") && Contains("malformed header JSON"));
+  auto msg2 = error_of([] { SafetensorsFile::from_bytes(with_header("[1,2]", ""), "arr.safetensors"); });
+  CHECK_THAT(msg2, Contains("must be a JSON object"));
+}
+
+TEST_CASE("data offsets outside the data region are rejected") {
+  const std::string h = R"({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}})";
+  auto msg = error_of([&] { SafetensorsFile::from_bytes(with_header(h, std::string(8, '\0')), "o.safetensors"); });
+  CHECK_THAT(msg, Contains("tensor 'w'") && Contains("outside the data region"));
+}
+
+TEST_CASE("overlapping data offsets are rejected") {
+  const std::string h = R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                           "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})";
+  auto msg = error_of([&] { SafetensorsFile::from_bytes(with_header(h, std::string(12, '\0')), "ov.safetensors"); });
+  CHECK_THAT(msg, Contains("overlap") && Contains("'a'") && Contains("'b'"));
+}
+
+TEST_CASE("unknown dtype is rejected") {
+  const std::string h = R"({"w": {"dtype": "F8_E4M3", "shape": [2], "data_offsets": [0, 2]}})";
+  auto msg = error_of([&] { SafetensorsFile::from_bytes(with_header(h, std::string(2, '\0')), "d.safetensors"); });
+  CHECK_THAT(msg, Contains("tensor 'w'") && Contains("unknown dtype 'F8_E4M3'"));
+}
+
+TEST_CASE("byte count not matching the shape is rejected") {
+  const std::string h = R"({"w": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 8]}})";
+  auto msg = error_of([&] { SafetensorsFile::from_bytes(with_header(h, std::string(8, '\0')), "n.safetensors"); });
+  CHECK_THAT(msg, Contains("tensor 'w'") && Contains("does not match shape") && Contains("expected 6"));
+}
+
+TEST_CASE("negative or non-integer shapes and offsets are rejected") {
+  const std::string h1 = R"({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 0]}})";
+  CHECK_THAT(error_of([&] { SafetensorsFile::from_bytes(with_header(h1, ""), "s.safetensors"); }),
+             Contains("non-negative integer"));
+  const std::string h2 = R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}})";
+  CHECK_THAT(error_of([&] { SafetensorsFile::from_bytes(with_header(h2, std::string(4, '\0')), "s.safetensors"); }),
+             Contains("begin 4 > end 0"));
+  const std::string h3 = R"({"w": {"dtype": "F32", "shape": [4294967296, 4294967296, 4294967296], "data_offsets": [0, 0]}})";
+  CHECK_THAT(error_of([&] { SafetensorsFile::from_bytes(with_header(h3, ""), "s.safetensors"); }), Contains("overflow"));
+}
+
+TEST_CASE("a shard named in the index but missing is rejected") {
+  const auto dir = temp_dir("missing_shard");
+  const float x[1] = {1};
+  SafetensorsWriter w;
+  w.add("x", DType::F32, {1}, x, sizeof x);
+  w.write((dir / "model-00001-of-00002.safetensors").string());
+  write_bytes(dir / "model.safetensors.index.json",
+              R"({"weight_map": {"x": "model-00001-of-00002.safetensors", "y": "model-00002-of-00002.safetensors"}})");
+  auto msg = error_of([&] { Checkpoint::open_dir(dir.string()); });
+  CHECK_THAT(msg, Contains("model-00002-of-00002.safetensors") && Contains("missing") && Contains("'y'"));
+}
+
+TEST_CASE("a tensor listed in the index but absent from its shard is rejected") {
+  const auto dir = temp_dir("absent_tensor");
+  const float x[1] = {1};
+  SafetensorsWriter w;
+  w.add("x", DType::F32, {1}, x, sizeof x);
+  w.write((dir / "a.safetensors").string());
+  write_bytes(dir / "model.safetensors.index.json", R"({"weight_map": {"x": "a.safetensors", "z": "a.safetensors"}})");
+  CHECK_THAT(error_of([&] { Checkpoint::open_dir(dir.string()); }), Contains("'z'") && Contains("absent"));
+}
+
+TEST_CASE("a directory without weights is rejected") {
+  const auto dir = temp_dir("empty");
+  CHECK_THAT(error_of([&] { Checkpoint::open_dir(dir.string()); }), Contains("model.safetensors"));
+}
