@@ -262,3 +262,30 @@ nlohmann::json train_byte_level_bpe(const std::string& corpus, int64_t vocab_siz
 }
 
 }  // namespace shirg::tok
+
+namespace shirg::tok {
+
+nlohmann::json train_byte_level_bpe(
+    const std::string& corpus, int64_t vocab_size,
+    const std::vector<std::pair<std::string, int64_t>>& special_tokens_with_ids) {
+  std::vector<std::string> names;
+  for (const auto& [name, id] : special_tokens_with_ids) names.push_back(name);
+  nlohmann::json doc =
+      train_byte_level_bpe(corpus, vocab_size + static_cast<int64_t>(names.size()), names);
+  auto& vocab = doc["model"]["vocab"];
+  const int64_t bpe_size = static_cast<int64_t>(vocab.size());
+  std::set<int64_t> used;
+  for (size_t i = 0; i < special_tokens_with_ids.size(); ++i) {
+    const auto& [name, id] = special_tokens_with_ids[i];
+    if (id < bpe_size || !used.insert(id).second) {
+      throw TokenizerError("BPE trainer: special token " + name + " id " + std::to_string(id) +
+                           " collides with the BPE vocab (0.." + std::to_string(bpe_size - 1) +
+                           ") or another special token");
+    }
+    vocab[name] = id;
+    doc["added_tokens"][i]["id"] = id;
+  }
+  return doc;
+}
+
+}  // namespace shirg::tok

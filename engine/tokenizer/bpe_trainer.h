@@ -3,6 +3,7 @@
 // text corpus into a complete Hugging Face tokenizer.json document.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -30,5 +31,14 @@ inline constexpr const char* kLlama3SplitPattern =
 // or repeated.
 nlohmann::json train_byte_level_bpe(const std::string& corpus, int64_t vocab_size,
                                     const std::vector<std::string>& special_tokens);
+
+// Same, but each special token gets the given id (e.g. LLaDA-8B's 126080...). Hugging Face
+// tokenizers ignores the "id" of an added token that is not in model.vocab and numbers it after
+// the vocab, so to keep such ids the special tokens are ALSO written into model.vocab at those
+// ids (HF then takes the vocab's id). `vocab_size` counts the BPE part only (256 bytes + merged
+// symbols). Throws TokenizerError if an id collides with the BPE ids or another special.
+nlohmann::json train_byte_level_bpe(
+    const std::string& corpus, int64_t vocab_size,
+    const std::vector<std::pair<std::string, int64_t>>& special_tokens_with_ids);
 
 }  // namespace shirg::tok

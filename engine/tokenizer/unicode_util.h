@@ -34,3 +34,32 @@ std::string nfc(std::string_view s);
 bool is_ascii(std::string_view s);
 
 }  // namespace shirg::tok
+
+namespace shirg::tok {
+
+// Unicode White_Space (Rust's char::is_whitespace, regex \s).
+bool is_white_space(char32_t cp);
+// Rust regex's Unicode \w: letters, Nl, marks, Nd, Pc, ZWNJ/ZWJ (Other_Alphabetic symbols such
+// as circled letters are not included: an approximation used only for single_word tokens).
+bool is_word_char(char32_t cp);
+// Rust's char::is_numeric: general categories Nd, Nl, No.
+bool is_numeric(char32_t cp);
+// NFD / NFKC / NFKD of valid UTF-8 text.
+std::string nfd(std::string_view s);
+std::string nfkc(std::string_view s);
+std::string nfkd(std::string_view s);
+// Python's str.strip() with no argument (Jinja2's |trim): strips Py_UNICODE_ISSPACE characters.
+std::string python_strip(std::string_view s);
+
+}  // namespace shirg::tok
+
+namespace shirg::tok {
+
+// Rust's String::from_utf8_lossy: every maximal invalid subpart becomes one U+FFFD.
+std::string utf8_lossy(std::string_view bytes);
+
+// Length of the trailing bytes of `s` that form a valid but incomplete UTF-8 sequence (0..3):
+// bytes a streaming decoder must hold back until the next chunk arrives.
+size_t incomplete_utf8_tail(std::string_view s);
+
+}  // namespace shirg::tok

@@ -1,0 +1,40 @@
+// bench_gemm: this machine's fp32 and bf16 GEMM GFLOP/s through LibTorch (the peak other
+// benchmarks report their share of), at the shapes the server runs.
+//   bench_gemm [--threads N]
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "bench/gemm_peak.h"
+
+int main(int argc, char** argv) {
+  int threads = static_cast<int>(std::thread::hardware_concurrency());
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::string(argv[i]) == "--threads") threads = std::stoi(argv[i + 1]);
+  at::set_num_threads(threads);
+  std::printf("LibTorch GEMM throughput, %d threads (%s)\n\n", threads, at::get_parallel_info().c_str());
+  struct Shape {
+    const char* what;
+    int64_t m, k, n;
+  };
+  const Shape shapes[] = {
+      {"square 2048", 2048, 2048, 2048},
+      {"SigLIP qkv, 2304 tok", 2304, 1152, 3456},
+      {"SigLIP fc1, 2304 tok", 2304, 1152, 4304},
+      {"LLaDA prefill wqkv, P=1290", 1290, 4096, 12288},
+      {"LLaDA step wqkv, 32 tok", 32, 4096, 12288},
+      {"LLaDA step ff, 32 tok", 32, 4096, 24576},
+  };
+  std::printf("%-30s %8s %8s %8s %12s %12s %8s\n", "shape", "M", "K", "N", "fp32 GF/s", "bf16 GF/s", "bf16/fp32");
+  for (const auto& s : shapes) {
+    const double f = shirg::bench::measure_gemm_gflops(at::kFloat, s.m, s.k, s.n);
+    const double b = shirg::bench::measure_gemm_gflops(at::kBFloat16, s.m, s.k, s.n);
+    std::printf("%-30s %8lld %8lld %8lld %12.1f %12.1f %8.2f\n", s.what, static_cast<long long>(s.m),
+                static_cast<long long>(s.k), static_cast<long long>(s.n), f, b, b / f);
+  }
+  std::printf("\nSmall-M rows (answer-token steps) are memory bound: compare them with GB/s, not the peak.\n");
+  return 0;
+}

@@ -1,0 +1,315 @@
+#include "engine/llada/llada.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace shirg::llada {
+namespace {
+
+// Scores of one attention head chunk are kept under this many fp32 bytes.
+constexpr int64_t kScoreBudgetBytes = int64_t{64} << 20;
+// When the cache dtype differs from the compute dtype, the cache is converted per head chunk of
+// at most this many bytes (stays in cache; never a full per-step copy of the prefix).
+constexpr int64_t kConvertBudgetBytes = int64_t{8} << 20;
+
+// RMSNorm in fp32 (weight multiply included), result in `dt`. x: [T, D] fp32.
+at::Tensor rms_norm_to(const at::Tensor& x, const at::Tensor& weight, double eps,
+                       at::ScalarType dt) {
+  auto var = x.pow(2).mean(-1, /*keepdim=*/true);
+  return (x * at::rsqrt(var + eps) * weight).to(dt);
+}
+
+struct Rope {
+  at::Tensor cos, sin;  // [T, head_dim] fp32
+};
+
+// Tables for positions pos0 .. pos0+T-1: angle = pos * theta^(-2i/head_dim), duplicated halves.
+Rope rope_tables(int64_t pos0, int64_t t, int64_t head_dim, double theta, at::Device device) {
+  auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
+  auto inv_freq =
+      1.0 / at::pow(theta, at::arange(0, head_dim, 2, f32) / static_cast<double>(head_dim));
+  auto pos = at::arange(pos0, pos0 + t, f32);
+  auto freqs = at::outer(pos, inv_freq);  // [T, head_dim/2]
+  auto emb = at::cat({freqs, freqs}, -1);
+  return {emb.cos(), emb.sin()};
+}
+
+// x: [H, T, head_dim] any dtype -> rotated, in dt (computed in fp32).
+at::Tensor apply_rope(const at::Tensor& x, const Rope& r, at::ScalarType dt) {
+  auto xf = x.to(at::kFloat);
+  const int64_t half = xf.size(-1) / 2;
+  auto rotated = at::cat({-xf.narrow(-1, half, half), xf.narrow(-1, 0, half)}, -1);
+  return (xf * r.cos + rotated * r.sin).to(dt);
+}
+
+struct Qkv {
+  at::Tensor q, k, v;  // [H, T, head_dim] compute dtype; q, k with RoPE
+};
+
+Qkv project_qkv(const at::Tensor& x, const LladaBlockW& b, const LladaConfig& cfg, const Rope& r,
+                at::ScalarType dt) {
+  const int64_t t = x.size(0), h = cfg.n_heads, hd = cfg.head_dim();
+  auto hn = rms_norm_to(x, b.attn_norm, cfg.rms_norm_eps, dt);
+  auto qkv = at::linear(hn, b.wqkv).view({t, 3, h, hd}).permute({1, 2, 0, 3});  // [3,H,T,hd]
+  return {apply_rope(qkv[0], r, dt), apply_rope(qkv[1], r, dt), qkv[2]};
+}
+
+struct KvPart {
+  at::Tensor k, v;  // [H, Tk, head_dim]
+};
+
+// Softmax attention of q [H, Tq, hd] over the concatenation of `parts` along the key axis,
+// without materialising that concatenation: scores are computed per part, softmax (fp32) over
+// the joined score rows, then each part's values are weighted and summed.
+// mask: undefined or [Tq, sum Tk] fp32 additive (0 / -inf). Output [H, Tq, hd] in q's dtype.
+at::Tensor attend(const at::Tensor& q, const std::vector<KvPart>& parts, const at::Tensor& mask) {
+  const auto dt = q.scalar_type();
+  const int64_t h = q.size(0), tq = q.size(1), hd = q.size(2);
+  int64_t tk = 0;
+  bool convert = false;
+  for (const auto& p : parts) {
+    tk += p.k.size(1);
+    convert = convert || p.k.scalar_type() != dt || p.v.scalar_type() != dt;
+  }
+  int64_t chunk = std::max<int64_t>(1, kScoreBudgetBytes / std::max<int64_t>(1, tq * tk * 4));
+  if (convert) {
+    chunk = std::min(chunk, std::max<int64_t>(1, kConvertBudgetBytes / (tk * hd * 4)));
+  }
+  chunk = std::min(chunk, h);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+
+  std::vector<at::Tensor> outs;
+  for (int64_t h0 = 0; h0 < h; h0 += chunk) {
+    const int64_t n = std::min(chunk, h - h0);
+    auto qh = q.narrow(0, h0, n) * scale;
+    std::vector<at::Tensor> scores, values;
+    for (const auto& p : parts) {
+      auto k = p.k.narrow(0, h0, n);
+      auto v = p.v.narrow(0, h0, n);
+      if (k.scalar_type() != dt) k = k.to(dt);
+      if (v.scalar_type() != dt) v = v.to(dt);
+      scores.push_back(at::matmul(qh, k.transpose(1, 2)));
+      values.push_back(v);
+    }
+    auto s = scores.size() == 1 ? scores[0] : at::cat(scores, 2);
+    s = s.to(at::kFloat);
+    if (mask.defined()) s = s + mask;
+    auto prob = at::softmax(s, -1).to(dt);
+    at::Tensor o;
+    int64_t off = 0;
+    for (const auto& v : values) {
+      auto part = at::matmul(prob.narrow(2, off, v.size(1)), v);
+      o = o.defined() ? o + part : part;
+      off += v.size(1);
+    }
+    outs.push_back(o);
+  }
+  return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
+}
+
+// Attention output projection, residual, MLP, residual. x: [T, D] fp32; attn: [H, T, hd].
+at::Tensor finish_block(const at::Tensor& x, const at::Tensor& attn, const LladaBlockW& b,
+                        const LladaConfig& cfg, at::ScalarType dt) {
+  const int64_t t = x.size(0);
+  auto a = attn.permute({1, 0, 2}).reshape({t, cfg.d_model});
+  auto h = x + at::linear(a, b.wo).to(at::kFloat);
+  auto n = rms_norm_to(h, b.ff_norm, cfg.rms_norm_eps, dt);
+  auto gu = at::linear(n, b.w_gate_up);
+  const int64_t m = gu.size(1) / 2;
+  auto act = at::silu(gu.narrow(1, 0, m)) * gu.narrow(1, m, m);
+  return h + at::linear(act, b.w_down).to(at::kFloat);
+}
+
+at::Tensor lm_head(const LladaW& w, const LladaConfig& cfg, const at::Tensor& x) {
+  const auto dt = w.lm_head.scalar_type();
+  return at::linear(rms_norm_to(x, w.ln_f, cfg.rms_norm_eps, dt), w.lm_head).to(at::kFloat);
+}
+
+void check_ids(const at::Tensor& ids, int64_t rows, const char* what) {
+  if (!ids.defined() || ids.dim() != 1 || ids.scalar_type() != at::kLong) {
+    throw std::invalid_argument(std::string(what) + ": ids must be a 1-D int64 tensor");
+  }
+  if (ids.numel() == 0) throw std::invalid_argument(std::string(what) + ": no ids");
+  const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+  if (lo < 0 || hi >= rows) {
+    throw std::invalid_argument(std::string(what) + ": token id outside [0, " +
+                                std::to_string(rows) + ")");
+  }
+}
+
+void check_prefix(const LladaW& w, const LladaConfig& cfg, const at::Tensor& prefix) {
+  if (!prefix.defined() || prefix.dim() != 2 || prefix.size(1) != cfg.d_model ||
+      prefix.size(0) < 1) {
+    throw std::invalid_argument("llada: prefix must be [P >= 1, d_model]");
+  }
+  if (!at::isFloatingType(prefix.scalar_type())) {
+    throw std::invalid_argument("llada: prefix must be floating point");
+  }
+}
+
+std::string shape_str(const at::Tensor& t) {
+  if (!t.defined()) return "undefined";
+  std::ostringstream s;
+  s << t.sizes() << " " << c10::toString(t.scalar_type());
+  return s.str();
+}
+
+}  // namespace
+
+void validate(const LladaW& w, const LladaConfig& cfg) {
+  std::vector<std::string> problems;
+  if (cfg.d_model <= 0 || cfg.n_heads <= 0 || cfg.d_model % std::max<int64_t>(1, cfg.n_heads)) {
+    problems.push_back("d_model must be a positive multiple of n_heads");
+  } else if (cfg.head_dim() % 2) {
+    problems.push_back("head_dim must be even for RoPE");
+  }
+  if (cfg.n_kv_heads != 0 && cfg.n_kv_heads != cfg.n_heads) {
+    problems.push_back("n_kv_heads != n_heads (grouped-query attention) is not supported");
+  }
+  if (cfg.mlp_hidden_size <= 0) problems.push_back("mlp_hidden_size must be > 0");
+  if (!(cfg.rms_norm_eps > 0) || !(cfg.rope_theta > 0)) {
+    problems.push_back("rms_norm_eps and rope_theta must be > 0");
+  }
+  if (cfg.n_layers != static_cast<int64_t>(w.blocks.size()) || w.blocks.empty()) {
+    problems.push_back("n_layers = " + std::to_string(cfg.n_layers) + " but " +
+                       std::to_string(w.blocks.size()) + " blocks are loaded");
+  }
+  if (problems.empty()) {
+    const int64_t d = cfg.d_model, m = cfg.mlp_hidden_size;
+    const auto dt = w.wte.defined() ? w.wte.scalar_type() : at::kFloat;
+    if (dt != at::kFloat && dt != at::kBFloat16)
+      problems.push_back("compute dtype must be bf16 or fp32");
+    auto expect = [&](const std::string& name, const at::Tensor& t, std::vector<int64_t> shape,
+                      at::ScalarType st) {
+      if (!t.defined() || t.sizes() != at::IntArrayRef(shape) || t.scalar_type() != st) {
+        std::ostringstream s;
+        s << name << ": expected " << at::IntArrayRef(shape) << " " << c10::toString(st)
+          << ", found " << shape_str(t);
+        problems.push_back(s.str());
+      }
+    };
+    const int64_t v = w.wte.defined() ? w.wte.size(0) : 0;
+    expect("wte", w.wte, {v, d}, dt);
+    expect("lm_head", w.lm_head, {w.lm_head.defined() ? w.lm_head.size(0) : 0, d}, dt);
+    expect("ln_f", w.ln_f, {d}, at::kFloat);
+    for (size_t i = 0; i < w.blocks.size(); ++i) {
+      const auto& b = w.blocks[i];
+      const std::string p = "blocks." + std::to_string(i) + ".";
+      expect(p + "attn_norm", b.attn_norm, {d}, at::kFloat);
+      expect(p + "wqkv", b.wqkv, {3 * d, d}, dt);
+      expect(p + "wo", b.wo, {d, d}, dt);
+      expect(p + "ff_norm", b.ff_norm, {d}, at::kFloat);
+      expect(p + "w_gate_up", b.w_gate_up, {2 * m, d}, dt);
+      expect(p + "w_down", b.w_down, {d, m}, dt);
+    }
+  }
+  if (!problems.empty()) {
+    std::string msg = "llada: invalid weights/config:";
+    for (const auto& p : problems) msg += "\n  " + p;
+    throw std::invalid_argument(msg);
+  }
+}
+
+at::Tensor embed_tokens(const LladaW& w, const std::vector<int64_t>& ids) {
+  const int64_t rows = w.wte.size(0);
+  for (int64_t id : ids) {
+    if (id < 0 || id >= rows) {
+      throw std::invalid_argument("embed_tokens: token id " + std::to_string(id) + " outside [0, " +
+                                  std::to_string(rows) + ")");
+    }
+  }
+  auto idx = at::tensor(ids, at::TensorOptions().dtype(at::kLong)).to(w.wte.device());
+  return w.wte.index_select(0, idx);
+}
+
+at::Tensor splice_visual(const LladaW& w, const std::vector<int64_t>& ids, int64_t placeholder_id,
+                         const at::Tensor& visual) {
+  const auto n = std::count(ids.begin(), ids.end(), placeholder_id);
+  if (n != 1) {
+    throw std::invalid_argument(
+        "splice_visual: the image placeholder must occur exactly once, found " + std::to_string(n));
+  }
+  if (!visual.defined() || visual.dim() != 2 || visual.size(1) != w.wte.size(1)) {
+    throw std::invalid_argument("splice_visual: visual tokens must be [N, d_model], got " +
+                                shape_str(visual));
+  }
+  const auto at_pos = std::find(ids.begin(), ids.end(), placeholder_id) - ids.begin();
+  std::vector<at::Tensor> pieces;
+  if (at_pos > 0) pieces.push_back(embed_tokens(w, {ids.begin(), ids.begin() + at_pos}));
+  pieces.push_back(visual.to(w.wte.scalar_type()));
+  if (at_pos + 1 < static_cast<int64_t>(ids.size())) {
+    pieces.push_back(embed_tokens(w, {ids.begin() + at_pos + 1, ids.end()}));
+  }
+  return at::cat(pieces, 0);
+}
+
+kv::PrefixCache prefill(const LladaW& w, const LladaConfig& cfg, const at::Tensor& prefix,
+                        kv::CacheDType dtype) {
+  validate(w, cfg);
+  check_prefix(w, cfg, prefix);
+  const auto dt = w.wte.scalar_type();
+  const int64_t p = prefix.size(0), n_layers = static_cast<int64_t>(w.blocks.size());
+  auto rope = rope_tables(0, p, cfg.head_dim(), cfg.rope_theta, prefix.device());
+  auto x = prefix.to(at::kFloat);
+  kv::PrefixCacheBuilder builder(n_layers, dtype);
+  for (int64_t l = 0; l < n_layers; ++l) {
+    const auto& b = w.blocks[static_cast<size_t>(l)];
+    auto qkv = project_qkv(x, b, cfg, rope, dt);
+    builder.add_layer(qkv.k, qkv.v);
+    // The last layer's output feeds only the LM head, which prefix rows never use.
+    if (l + 1 == n_layers) break;
+    x = finish_block(x, attend(qkv.q, {{qkv.k, qkv.v}}, {}), b, cfg, dt);
+  }
+  return builder.finish();
+}
+
+at::Tensor answer_logits(const LladaW& w, const LladaConfig& cfg, const kv::PrefixCache& cache,
+                         const at::Tensor& answer_ids) {
+  const int64_t n_layers = static_cast<int64_t>(w.blocks.size());
+  if (cache.n_layers() != n_layers || cache.n_heads() != cfg.n_heads ||
+      cache.head_dim() != cfg.head_dim()) {
+    throw std::invalid_argument("answer_logits: the cache (" + cache.describe() +
+                                ") does not match the model");
+  }
+  check_ids(answer_ids, w.wte.size(0), "answer_logits");
+  const auto dt = w.wte.scalar_type();
+  const int64_t l = answer_ids.size(0), p = cache.prefix_len();
+  auto rope = rope_tables(p, l, cfg.head_dim(), cfg.rope_theta, w.wte.device());
+  auto x = w.wte.index_select(0, answer_ids.to(w.wte.device())).to(at::kFloat);
+  for (int64_t i = 0; i < n_layers; ++i) {
+    const auto& b = w.blocks[static_cast<size_t>(i)];
+    auto qkv = project_qkv(x, b, cfg, rope, dt);
+    auto attn = attend(qkv.q, {{cache.keys(i), cache.values(i)}, {qkv.k, qkv.v}}, {});
+    x = finish_block(x, attn, b, cfg, dt);
+  }
+  return lm_head(w, cfg, x);
+}
+
+at::Tensor prefix_dlm_logits(const LladaW& w, const LladaConfig& cfg, const at::Tensor& prefix,
+                             const at::Tensor& answer_ids) {
+  validate(w, cfg);
+  check_prefix(w, cfg, prefix);
+  check_ids(answer_ids, w.wte.size(0), "prefix_dlm_logits");
+  const auto dt = w.wte.scalar_type();
+  const int64_t p = prefix.size(0), l = answer_ids.size(0), s = p + l;
+  auto answer = w.wte.index_select(0, answer_ids.to(w.wte.device()));
+  auto x = at::cat({prefix.to(dt), answer}, 0).to(at::kFloat);
+  auto rope = rope_tables(0, s, cfg.head_dim(), cfg.rope_theta, prefix.device());
+  // Prefix rows must not see answer columns; answer rows see everything.
+  auto mask = at::zeros({s, s}, x.options());
+  mask.narrow(0, 0, p).narrow(1, p, l).fill_(-std::numeric_limits<float>::infinity());
+  for (const auto& b : w.blocks) {
+    auto qkv = project_qkv(x, b, cfg, rope, dt);
+    x = finish_block(x, attend(qkv.q, {{qkv.k, qkv.v}}, mask), b, cfg, dt);
+  }
+  return lm_head(w, cfg, x.narrow(0, p, l));
+}
+
+}  // namespace shirg::llada

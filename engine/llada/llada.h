@@ -1,0 +1,54 @@
+#pragma once
+// The LLaDA masked-diffusion language model (bidirectional transformer) with the per-request
+// prefix KV cache ("Prefix-DLM", LaViDa).
+//
+// Math (see /work/shared/reference/lavida.md): per block
+//   h = x + attn_out(attn(RoPE(q), RoPE(k), v))  on RMSNorm(x)       (no causal mask)
+//   x = h + ff_out(silu(ff_proj(n)) * up_proj(n))  with n = RMSNorm(h)
+// then RMSNorm(ln_f) and the untied LM head. head_dim = d_model / n_heads; RoPE in split-half
+// ("rotate_half") form with theta from the config.
+// Precision: matmuls in the weights' compute dtype (bf16 or fp32); the residual stream, RMSNorm,
+// RoPE and softmax in fp32; logits returned in fp32.
+// Positions: prefix rows 0..P-1, answer rows P..P+L-1.
+// All functions are pure (no global state) and thread-safe; tensors follow the weights' device.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/config/model_config.h"
+#include "engine/weights/weights.h"
+#include "kvcache/prefix_cache.h"
+
+namespace shirg::llada {
+
+// Throws std::invalid_argument with every problem found (shapes, dtypes, config values such as
+// n_kv_heads != n_heads or d_model % n_heads != 0). Called by prefill / prefix_dlm_logits.
+void validate(const LladaW& w, const LladaConfig& cfg);
+
+// Token embeddings [T, D] in the compute dtype. Throws std::invalid_argument for an id outside
+// [0, wte rows).
+at::Tensor embed_tokens(const LladaW& w, const std::vector<int64_t>& ids);
+
+// Input assembly: embeddings of `ids` where the single occurrence of `placeholder_id` is replaced
+// by the rows of `visual` [N, D] (compute dtype) -> [T - 1 + N, D]. Throws std::invalid_argument
+// unless the placeholder occurs exactly once and `visual` is [N, D] with N >= 0.
+at::Tensor splice_visual(const LladaW& w, const std::vector<int64_t>& ids, int64_t placeholder_id,
+                         const at::Tensor& visual);
+
+// Runs the prefix [P, D] (compute dtype) through every layer with bidirectional attention among
+// the prefix rows and keeps K (after RoPE) and V per layer. No LM head on prefix rows.
+kv::PrefixCache prefill(const LladaW& w, const LladaConfig& cfg, const at::Tensor& prefix,
+                        kv::CacheDType dtype);
+
+// Logits [L, V] fp32 of the answer tokens `answer_ids` [L] int64; they attend to
+// [prefix; answer] with no mask (the prefix from `cache`, never recomputed or copied).
+at::Tensor answer_logits(const LladaW& w, const LladaConfig& cfg, const kv::PrefixCache& cache,
+                         const at::Tensor& answer_ids);
+
+// Uncached reference: the full sequence [prefix; answer] every call, prefix rows blocked from
+// seeing the answer rows (the semantics the cache is exact for) -> [L, V] fp32.
+at::Tensor prefix_dlm_logits(const LladaW& w, const LladaConfig& cfg, const at::Tensor& prefix,
+                             const at::Tensor& answer_ids);
+
+}  // namespace shirg::llada

@@ -1,0 +1,190 @@
+#include "engine/runtime/executor.h"
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <variant>
+
+#include "engine/model/model.h"
+#include "engine/runtime/pipeline.h"
+
+namespace shirg {
+namespace {
+using Clock = std::chrono::steady_clock;
+
+struct GenerateTask {
+  GenerateRequest request;
+  std::shared_ptr<RequestObserver> observer;
+};
+struct SelectionTask {
+  SelectionMapRequest request;
+  Executor::SelectionMapCallback done;
+};
+
+// Per-request state owned by the executor while the request is queued or running.
+struct Task {
+  uint64_t id = 0;
+  Clock::time_point enqueued;
+  std::atomic<bool> cancelled{false};
+  std::variant<GenerateTask, SelectionTask> work;
+};
+
+}  // namespace
+
+struct Executor::Impl {
+  std::shared_ptr<const Model> model;
+  ExecutorConfig config;
+  Pipeline pipeline;
+
+  mutable std::mutex mu;
+  std::condition_variable cv;       // workers wait for tasks
+  std::condition_variable idle_cv;  // shutdown waits for the queue to drain
+  std::deque<std::shared_ptr<Task>> queue;
+  std::map<uint64_t, std::shared_ptr<Task>> live;  // queued or running
+  bool accepting = true;
+  bool stopping = false;
+  uint64_t next_id = 1;
+  ExecutorStats stats;
+  std::vector<std::thread> workers;
+
+  Impl(std::shared_ptr<const Model> m, ExecutorConfig c)
+      : model(m), config(c), pipeline(m, PipelineLimits{c.max_question_bytes, c.max_question_tokens, c.max_gen_length,
+                                                         c.max_steps, c.max_image_bytes, c.max_image_pixels}) {
+    stats.max_queue = static_cast<int64_t>(c.max_queue);
+  }
+
+  // Called with mu held. Decides admission.
+  Status admit(std::shared_ptr<Task> task, uint64_t* id) {
+    if (!accepting) return Status::Error(StatusCode::kUnavailable, "server is shutting down; not accepting requests");
+    if (queue.size() >= config.max_queue) {
+      ++stats.rejected;
+      return Status::Error(StatusCode::kResourceExhausted,
+                           "request queue is full (" + std::to_string(config.max_queue) +
+                               " waiting); retry with backoff or scale out");
+    }
+    task->id = next_id++;
+    task->enqueued = Clock::now();
+    queue.push_back(task);
+    live[task->id] = task;
+    *id = task->id;
+    cv.notify_one();
+    return Status::Ok();
+  }
+
+  void worker_loop() {
+    for (;;) {
+      std::shared_ptr<Task> task;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return stopping || !queue.empty(); });
+        if (queue.empty()) return;  // stopping and drained
+        task = queue.front();
+        queue.pop_front();
+        ++stats.running;
+      }
+      const bool ok = execute(*task);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        --stats.running;
+        ok ? ++stats.completed : ++stats.failed;
+        live.erase(task->id);
+      }
+      idle_cv.notify_all();
+    }
+  }
+
+  bool execute(Task& task) {
+    const double queue_ms = std::chrono::duration<double, std::milli>(Clock::now() - task.enqueued).count();
+    RunControl ctl;
+    ctl.cancelled = &task.cancelled;
+    if (auto* g = std::get_if<GenerateTask>(&task.work)) {
+      ctl.deadline = g->request.deadline;
+      ctl.observer = g->observer.get();
+      g->observer->on_started(queue_ms);
+      GenerateResult result;
+      Status s = pipeline.run(g->request, ctl, &result);
+      result.timings.queue_ms = queue_ms;
+      result.timings.total_ms += queue_ms;
+      g->observer->on_done(s, result);
+      return s.ok();
+    }
+    auto& sel = std::get<SelectionTask>(task.work);
+    ctl.deadline = sel.request.deadline;
+    SelectionMapResult result;
+    Status s = pipeline.run_selection_map(sel.request, ctl, &result);
+    sel.done(s, result);
+    return s.ok();
+  }
+};
+
+Executor::Executor(std::shared_ptr<const Model> model, ExecutorConfig config)
+    : impl_(std::make_unique<Impl>(std::move(model), config)) {
+  const int n = std::max(1, config.workers);
+  for (int i = 0; i < n; ++i) impl_->workers.emplace_back([this] { impl_->worker_loop(); });
+}
+
+Executor::~Executor() { shutdown(std::chrono::milliseconds(0)); }
+
+Status Executor::enqueue(GenerateRequest request, std::shared_ptr<RequestObserver> observer, uint64_t* id) {
+  if (!observer) return Status::Error(StatusCode::kInternal, "enqueue needs an observer");
+  if (Status s = impl_->pipeline.validate(request); !s.ok()) {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    ++impl_->stats.rejected;
+    return s;
+  }
+  auto task = std::make_shared<Task>();
+  task->work = GenerateTask{std::move(request), std::move(observer)};
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->admit(task, id);
+}
+
+Status Executor::enqueue_selection_map(SelectionMapRequest request, SelectionMapCallback done, uint64_t* id) {
+  if (!done) return Status::Error(StatusCode::kInternal, "enqueue_selection_map needs a callback");
+  if (Status s = impl_->pipeline.validate_selection(request); !s.ok()) {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    ++impl_->stats.rejected;
+    return s;
+  }
+  auto task = std::make_shared<Task>();
+  task->work = SelectionTask{std::move(request), std::move(done)};
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->admit(task, id);
+}
+
+void Executor::cancel(uint64_t id) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->live.find(id);
+  if (it != impl_->live.end()) it->second->cancelled.store(true);
+}
+
+ExecutorStats Executor::stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  ExecutorStats s = impl_->stats;
+  s.queued = static_cast<int64_t>(impl_->queue.size());
+  return s;
+}
+
+void Executor::shutdown(std::chrono::milliseconds grace) {
+  {
+    std::unique_lock<std::mutex> lock(impl_->mu);
+    if (impl_->stopping && impl_->workers.empty()) return;
+    impl_->accepting = false;
+    // Let queued and running work finish within the grace period...
+    impl_->idle_cv.wait_for(lock, grace, [&] { return impl_->live.empty(); });
+    // ...then cancel what is left: running requests stop within one step; queued ones are
+    // started, see the flag at once and answer CANCELLED.
+    for (auto& [id, task] : impl_->live) task->cancelled.store(true);
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  for (auto& w : impl_->workers)
+    if (w.joinable()) w.join();
+  impl_->workers.clear();
+}
+
+const Model& Executor::model() const { return *impl_->model; }
+const ExecutorConfig& Executor::config() const { return impl_->config; }
+
+}  // namespace shirg

@@ -1,0 +1,93 @@
+#include "engine/runtime/options_parse.h"
+
+#include <stdexcept>
+
+#include "engine/model/compute_dtype.h"
+#include "engine/runtime/pipeline.h"
+
+namespace shirg {
+
+at::ScalarType parse_dtype_flag(const std::string& s) { return parse_compute_dtype(s, at::kCPU); }
+
+std::optional<Remasking> parse_remasking(const std::string& s) {
+  if (s == "low_confidence") return Remasking::kLowConfidence;
+  if (s == "random") return Remasking::kRandom;
+  if (s == "entropy") return Remasking::kEntropy;
+  if (s == "margin") return Remasking::kMargin;
+  return std::nullopt;
+}
+
+std::optional<TransferSchedule> parse_schedule(const std::string& s) {
+  if (s == "uniform") return TransferSchedule::kUniform;
+  if (s == "shift") return TransferSchedule::kShift;
+  return std::nullopt;
+}
+
+const char* remasking_name(Remasking r) {
+  switch (r) {
+    case Remasking::kLowConfidence: return "low_confidence";
+    case Remasking::kRandom: return "random";
+    case Remasking::kEntropy: return "entropy";
+    case Remasking::kMargin: return "margin";
+  }
+  return "?";
+}
+
+const char* schedule_name(TransferSchedule s) { return s == TransferSchedule::kShift ? "shift" : "uniform"; }
+
+bool parse_request_flag(const std::string& a, const std::function<std::string()>& next, GenerateRequest* req) {
+  auto& g = req->generation;
+  auto& s = req->selection;
+  auto integer = [&] {
+    const std::string v = next();
+    std::size_t used = 0;
+    const long long x = std::stoll(v, &used);
+    if (used != v.size()) throw std::invalid_argument(a + ": not an integer: " + v);
+    return static_cast<int64_t>(x);
+  };
+  if (a == "--mode") {
+    const std::string v = next();
+    auto m = parse_selection_mode(v);
+    if (!m) throw std::invalid_argument("unknown --mode '" + v + "'");
+    s.mode = *m;
+  } else if (a == "--k") {
+    s.k = integer();
+  } else if (a == "--adaptive-k") {
+    s.adaptive_k = true;
+  } else if (a == "--k-min") {
+    s.k_min = integer();
+  } else if (a == "--k-max") {
+    s.k_max = integer();
+  } else if (a == "--query-aware") {
+    s.query_aware = true;
+  } else if (a == "--gen-length") {
+    g.gen_length = integer();
+  } else if (a == "--block-length") {
+    g.block_length = integer();
+  } else if (a == "--steps") {
+    g.steps = integer();
+  } else if (a == "--step-ratio") {
+    g.step_ratio = std::stod(next());
+  } else if (a == "--temperature") {
+    g.temperature = std::stod(next());
+  } else if (a == "--remasking") {
+    const std::string v = next();
+    auto r = parse_remasking(v);
+    if (!r) throw std::invalid_argument("unknown --remasking '" + v + "'");
+    g.remasking = *r;
+  } else if (a == "--schedule") {
+    const std::string v = next();
+    auto r = parse_schedule(v);
+    if (!r) throw std::invalid_argument("unknown --schedule '" + v + "'");
+    g.schedule = *r;
+  } else if (a == "--shift") {
+    g.shift = std::stod(next());
+  } else if (a == "--seed") {
+    g.seed = static_cast<uint64_t>(integer());
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace shirg

@@ -1,0 +1,190 @@
+#include "engine/sampler/sampler.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+
+namespace shirg::sampler {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+std::vector<int64_t> uniform_schedule(int64_t masked, int64_t steps) {
+  std::vector<int64_t> n(static_cast<size_t>(steps), masked / steps);
+  for (int64_t i = 0; i < masked % steps; ++i) ++n[static_cast<size_t>(i)];
+  return n;
+}
+
+std::vector<int64_t> shift_schedule(int64_t masked, int64_t steps, double s) {
+  // float32 tensor arithmetic, exactly as LaViDa's reference computes it.
+  auto t = at::linspace(0, 1, steps + 1, at::TensorOptions().dtype(at::kFloat));
+  auto sigma = (t * s) / (t * (s - 1.0) + 1);
+  auto c = (sigma * static_cast<double>(masked)).to(at::kLong).contiguous();
+  const int64_t* cp = c.data_ptr<int64_t>();
+  std::vector<int64_t> n(static_cast<size_t>(steps));
+  for (int64_t i = 0; i < steps; ++i)
+    n[static_cast<size_t>(i)] = std::max<int64_t>(1, cp[i + 1] - cp[i]);
+  int64_t excess = std::accumulate(n.begin(), n.end(), int64_t{0}) - masked;
+  for (size_t j = 0; excess > 0; j = (j + 1) % n.size()) {
+    if (n[j] > 1) {
+      --n[j];
+      --excess;
+    }
+  }
+  if (excess < 0) n.back() -= excess;
+  std::reverse(n.begin(), n.end());
+  return n;
+}
+
+bool is_stop(int64_t id, const SamplerIds& sids) {
+  return std::find(sids.stop.begin(), sids.stop.end(), id) != sids.stop.end();
+}
+
+// True when a stop token is committed with every position before it committed.
+bool answer_final(const at::Tensor& x, const SamplerIds& sids) {
+  const int64_t* p = x.data_ptr<int64_t>();
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    if (p[i] == sids.mask) return false;
+    if (is_stop(p[i], sids)) return true;
+  }
+  return false;
+}
+
+// logits [L, V] -> fp32 CPU copy with excluded ids at -inf.
+at::Tensor restrict_logits(const at::Tensor& logits, const SamplerIds& sids, int64_t gen_length) {
+  if (!logits.defined() || logits.dim() != 2 || logits.size(0) != gen_length ||
+      logits.size(1) < 1) {
+    throw std::invalid_argument("sampler: the logits function must return [gen_length, V]");
+  }
+  auto r = logits.to(at::kCPU, at::kFloat, /*non_blocking=*/false, /*copy=*/true);
+  const int64_t v = r.size(1);
+  const int64_t limit = sids.vocab_limit > 0 ? std::min(sids.vocab_limit, v) : v;
+  const float neg = -std::numeric_limits<float>::infinity();
+  if (limit < v) r.narrow(1, limit, v - limit).fill_(neg);
+  auto exclude = [&](int64_t id) {
+    if (id >= 0 && id < v) r.select(1, id).fill_(neg);
+  };
+  exclude(sids.mask);
+  for (int64_t id : sids.never_choose) exclude(id);
+  if (!(r.amax(1).min().item<float>() > neg)) {
+    throw std::invalid_argument("sampler: every token id is excluded (vocab_limit/never_choose)");
+  }
+  return r;
+}
+
+}  // namespace
+
+std::vector<int64_t> transfer_schedule(int64_t masked, int64_t steps, TransferSchedule s,
+                                       double shift) {
+  if (masked < 1) throw std::invalid_argument("transfer_schedule: masked must be >= 1");
+  steps = std::clamp<int64_t>(steps, 1, masked);
+  if (s == TransferSchedule::kShift) {
+    if (!std::isfinite(shift) || shift <= 0) {
+      throw std::invalid_argument("transfer_schedule: shift must be finite and > 0");
+    }
+    return shift_schedule(masked, steps, shift);
+  }
+  return uniform_schedule(masked, steps);
+}
+
+at::Tensor confidence(const at::Tensor& logits, const at::Tensor& x0, Remasking rule,
+                      at::Generator& gen) {
+  const int64_t l = logits.size(0);
+  if (rule == Remasking::kRandom) {
+    return at::rand({l}, gen, at::TensorOptions().dtype(at::kDouble));
+  }
+  auto lp = at::log_softmax(logits.to(at::kDouble), 1);
+  switch (rule) {
+    case Remasking::kLowConfidence:
+      return lp.gather(1, x0.view({l, 1})).view({l}).exp();
+    case Remasking::kEntropy: {
+      auto p = lp.exp();
+      return (p * (p + 1e-10).log()).sum(1);
+    }
+    case Remasking::kMargin: {
+      auto p = lp.exp();
+      if (p.size(1) < 2) return std::get<0>(p.max(1));
+      auto top = std::get<0>(p.topk(2, 1));
+      return top.select(1, 0) - top.select(1, 1);
+    }
+    default:
+      throw std::invalid_argument("confidence: unknown remasking rule");
+  }
+}
+
+SamplerResult generate(const GenerationOptions& opts_in, const SamplerIds& sids,
+                       const LogitsFn& logits_fn, const StepFn& on_step) {
+  GenerationOptions o = opts_in;
+  const std::string err = resolve_options(o);
+  if (!err.empty()) throw std::invalid_argument("sampler: " + err);
+  if (sids.mask < 0) throw std::invalid_argument("sampler: the mask id is not set");
+  if (!logits_fn) throw std::invalid_argument("sampler: no logits function");
+
+  const int64_t len = o.gen_length, bl = o.block_length;
+  SamplerResult res;
+  res.ids = at::full({len}, sids.mask, at::TensorOptions().dtype(at::kLong));
+  int64_t* x = res.ids.data_ptr<int64_t>();
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
+  const auto per_block = block_steps(o);
+
+  for (size_t b = 0; b < per_block.size(); ++b) {
+    const int64_t start = static_cast<int64_t>(b) * bl;
+    const auto sched = transfer_schedule(bl, per_block[b], o.schedule, o.shift);
+    for (int64_t n_commit : sched) {
+      auto r = restrict_logits(logits_fn(res.ids), sids, len);
+      at::Tensor x0;
+      if (o.temperature > 0) {
+        auto ld = r.to(at::kDouble);
+        auto u = at::rand(ld.sizes(), gen, ld.options());
+        auto noisy = (ld - std::get<0>(ld.max(1, true))).exp() / (-u.log()).pow(o.temperature);
+        x0 = noisy.argmax(1);
+      } else {
+        x0 = r.argmax(1);
+      }
+      auto conf = confidence(r, x0, o.remasking, gen).contiguous();
+      const double* cp = conf.data_ptr<double>();
+      const int64_t* xp = x0.data_ptr<int64_t>();
+      std::vector<int64_t> cand;
+      for (int64_t i = start; i < start + bl; ++i) {
+        if (x[i] == sids.mask) cand.push_back(i);
+      }
+      // Highest confidence first; ties to the lower position. NaN confidence sorts last.
+      std::stable_sort(cand.begin(), cand.end(), [&](int64_t a, int64_t c) {
+        const double ca = std::isnan(cp[a]) ? -kInf : cp[a];
+        const double cc = std::isnan(cp[c]) ? -kInf : cp[c];
+        return ca > cc;
+      });
+      const int64_t n = std::min<int64_t>(n_commit, static_cast<int64_t>(cand.size()));
+      for (int64_t k = 0; k < n; ++k)
+        x[cand[static_cast<size_t>(k)]] = xp[cand[static_cast<size_t>(k)]];
+      ++res.steps_run;
+      if (on_step && !on_step(res.steps_run, o.steps, res.ids)) {
+        res.stopped = true;
+        return res;
+      }
+      if (sids.stop_early && answer_final(res.ids, sids)) {
+        res.stop_token = true;
+        return res;
+      }
+    }
+  }
+  return res;
+}
+
+std::vector<int64_t> answer_tokens(const at::Tensor& ids, const SamplerIds& sids) {
+  auto c = ids.to(at::kCPU, at::kLong).contiguous();
+  const int64_t* p = c.data_ptr<int64_t>();
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < c.numel(); ++i) {
+    if (p[i] == sids.mask || is_stop(p[i], sids)) break;
+    out.push_back(p[i]);
+  }
+  return out;
+}
+
+}  // namespace shirg::sampler

@@ -1,0 +1,147 @@
+// SigLIP vision tower and mlp2x_gelu projector. Residual stream in fp32; layer norms and
+// softmax in fp32; every matmul in the compute dtype (the dtype of the linear weights).
+#include "engine/vision/siglip.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace shirg::vision {
+namespace {
+
+at::Tensor linear(const at::Tensor& x, const LinearW& l) {
+  const auto dt = l.weight.scalar_type();
+  const at::Tensor in = x.scalar_type() == dt ? x : x.to(dt);
+  if (!l.bias.defined()) return at::linear(in, l.weight);
+  return at::linear(in, l.weight, l.bias.to(dt));
+}
+
+at::Tensor layer_norm(const at::Tensor& x, const LayerNormW& n, double eps) {
+  return at::layer_norm(x.to(at::kFloat), {x.size(-1)}, n.weight, n.bias, eps);
+}
+
+at::Tensor activation(const at::Tensor& x, const std::string& act) {
+  if (act == "gelu_pytorch_tanh" || act == "gelu_new" || act == "gelu_fast")
+    return at::gelu(x, "tanh");
+  if (act == "gelu") return at::gelu(x);
+  if (act == "quick_gelu") return x * at::sigmoid(1.702 * x);
+  throw std::invalid_argument("SigLIP: unsupported hidden_act '" + act + "'");
+}
+
+// Softmax attention over [B, H, N, hd] in the compute dtype, processed in query chunks so that
+// the fp32 probabilities of one chunk stay around 32 MiB (2304 tokens x 16 heads: 256 rows).
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  const int64_t b = q.size(0), h = q.size(1), n = q.size(2), kv = k.size(2);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
+  const int64_t budget = int64_t(8) << 20;  // fp32 score elements per chunk
+  const int64_t chunk =
+      std::max<int64_t>(16, std::min<int64_t>(n, budget / std::max<int64_t>(1, b * h * kv)));
+  const at::Tensor kt = k.transpose(-1, -2);
+  const at::Tensor qs = q * scale;
+  if (chunk >= n) {
+    const at::Tensor p = at::softmax(at::matmul(qs, kt), -1, at::kFloat).to(q.scalar_type());
+    return at::matmul(p, v);
+  }
+  at::Tensor out = at::empty_like(q);
+  for (int64_t s = 0; s < n; s += chunk) {
+    const int64_t e = std::min(n, s + chunk);
+    const at::Tensor p =
+        at::softmax(at::matmul(qs.slice(2, s, e), kt), -1, at::kFloat).to(q.scalar_type());
+    out.slice(2, s, e).copy_(at::matmul(p, v));
+  }
+  return out;
+}
+
+}  // namespace
+
+at::Tensor to_pixel_tensor(const RgbImage& img) {
+  if (img.width <= 0 || img.height <= 0 ||
+      img.rgb.size() != static_cast<std::size_t>(img.width * img.height * 3))
+    throw ImageError("to_pixel_tensor: the image is empty or inconsistent");
+  // Like the SigLIP processor: rescale in double, store as float, normalise in float.
+  float lut[256];
+  for (int i = 0; i < 256; ++i) lut[i] = (static_cast<float>(i * (1.0 / 255.0)) - 0.5f) / 0.5f;
+  at::Tensor out = at::empty({1, 3, img.height, img.width}, at::kFloat);
+  float* dst = out.data_ptr<float>();
+  const int64_t plane = img.width * img.height;
+  const uint8_t* src = img.rgb.data();
+  for (int64_t i = 0; i < plane; ++i) {
+    dst[i] = lut[src[i * 3]];
+    dst[plane + i] = lut[src[i * 3 + 1]];
+    dst[2 * plane + i] = lut[src[i * 3 + 2]];
+  }
+  return out;
+}
+
+at::Tensor resize_position_embedding(const at::Tensor& pos, int64_t grid_out) {
+  return resize_position_embedding(pos, grid_out, grid_out);
+}
+
+at::Tensor resize_position_embedding(const at::Tensor& pos, int64_t grid_h, int64_t grid_w) {
+  const int64_t n = pos.size(0), d = pos.size(1);
+  const auto g = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
+  if (g * g != n)
+    throw std::invalid_argument("position embedding has " + std::to_string(n) +
+                                " rows, not a square grid");
+  if (grid_h <= 0 || grid_w <= 0) throw std::invalid_argument("position grid must be positive");
+  const at::Tensor p = pos.to(at::kFloat);
+  if (grid_h == g && grid_w == g) return p;
+  const at::Tensor grid = p.reshape({1, g, g, d}).permute({0, 3, 1, 2});
+  const at::Tensor r = at::upsample_bicubic2d(grid, {grid_h, grid_w}, /*align_corners=*/false);
+  return r.permute({0, 2, 3, 1}).reshape({grid_h * grid_w, d});
+}
+
+at::Tensor siglip_embed(const SiglipW& w, const VisionConfig& cfg, const at::Tensor& pixels) {
+  if (pixels.dim() != 4 || pixels.size(1) != 3)
+    throw std::invalid_argument("SigLIP: pixels must be [B, 3, H, W]");
+  const int64_t p = cfg.patch_size, d = w.patch_weight.size(0);
+  const int64_t b = pixels.size(0), gh = pixels.size(2) / p, gw = pixels.size(3) / p;
+  if (gh == 0 || gw == 0) throw std::invalid_argument("SigLIP: image smaller than one patch");
+  const auto dt = w.patch_weight.scalar_type();
+  // A stride-P convolution with a PxP kernel is a matmul over flattened patches (c, ky, kx order).
+  at::Tensor x = pixels.to(w.patch_weight.device(), dt).slice(2, 0, gh * p).slice(3, 0, gw * p);
+  x = x.reshape({b, 3, gh, p, gw, p}).permute({0, 2, 4, 1, 3, 5}).reshape({b * gh * gw, 3 * p * p});
+  at::Tensor emb = at::matmul(x, w.patch_weight.reshape({d, 3 * p * p}).t()).to(at::kFloat);
+  emb.add_(w.patch_bias);
+  emb = emb.reshape({b, gh * gw, d});
+  emb.add_(resize_position_embedding(w.pos_embed, gh, gw).unsqueeze(0));
+  return emb;
+}
+
+at::Tensor siglip_layer(const SiglipLayerW& l, const VisionConfig& cfg, const at::Tensor& x) {
+  const int64_t b = x.size(0), n = x.size(1), d = x.size(2), heads = cfg.num_attention_heads;
+  if (heads <= 0 || d % heads != 0)
+    throw std::invalid_argument("SigLIP: width not divisible by the heads");
+  const at::Tensor qkv = linear(layer_norm(x, l.ln1, cfg.layer_norm_eps), l.qkv)
+                             .view({b, n, 3, heads, d / heads})
+                             .permute({2, 0, 3, 1, 4});
+  const at::Tensor a = attention(qkv[0], qkv[1], qkv[2]).transpose(1, 2).reshape({b, n, d});
+  at::Tensor h = x + linear(a, l.out).to(at::kFloat);
+  const at::Tensor f = linear(
+      activation(linear(layer_norm(h, l.ln2, cfg.layer_norm_eps), l.fc1), cfg.hidden_act), l.fc2);
+  h.add_(f.to(at::kFloat));
+  return h;
+}
+
+at::Tensor siglip_encode(const SiglipW& w, const VisionConfig& cfg, const at::Tensor& pixels) {
+  if (static_cast<int64_t>(w.layers.size()) != cfg.layers_used)
+    throw std::invalid_argument("SigLIP: " + std::to_string(w.layers.size()) +
+                                " layers bound, config uses " + std::to_string(cfg.layers_used));
+  at::Tensor x = siglip_embed(w, cfg, pixels);
+  for (const auto& l : w.layers) x = siglip_layer(l, cfg, x);
+  return x.to(w.patch_weight.scalar_type());
+}
+
+at::Tensor project(const ProjectorW& w, const at::Tensor& x) {
+  return linear(at::gelu(linear(x, w.fc1)), w.fc2);
+}
+
+at::Tensor encode_view(const Model& m, const RgbImage& img, int64_t side) {
+  const RgbImage resized = resize_bicubic(img, side, side);
+  return siglip_encode(m.vision, m.config.vision, to_pixel_tensor(resized))[0];
+}
+
+}  // namespace shirg::vision

@@ -1,0 +1,40 @@
+#pragma once
+// The SigLIP vision tower at any resolution and the mlp2x_gelu projector (LibTorch).
+// Tensors follow the weights' device; the compute dtype is the dtype of the linear weights.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+
+#include "engine/config/model_config.h"
+#include "engine/model/model.h"
+#include "engine/vision/image.h"
+#include "engine/weights/weights.h"
+
+namespace shirg::vision {
+
+// [1, 3, H, W] fp32 on the CPU: x / 255, then (x - 0.5) / 0.5 (SigLIP's processor).
+at::Tensor to_pixel_tensor(const RgbImage& img);
+
+// Bicubic (align_corners = false) resize of a square [G*G, D] fp32 grid of position embeddings
+// to [grid_h * grid_w, D] fp32 (Hugging Face's interpolate_pos_encoding). Identity when equal.
+at::Tensor resize_position_embedding(const at::Tensor& pos, int64_t grid_out);
+at::Tensor resize_position_embedding(const at::Tensor& pos, int64_t grid_h, int64_t grid_w);
+
+// Patch embedding + position embedding: [B, 3, H, W] fp32 -> [B, (H/P)*(W/P), Dv] fp32 (the
+// residual stream). Pixels beyond a multiple of P are ignored, as the strided convolution does.
+at::Tensor siglip_embed(const SiglipW& w, const VisionConfig& cfg, const at::Tensor& pixels);
+// One encoder layer on the fp32 residual stream [B, N, Dv]; returns the new stream (fp32).
+// Layer norms and softmax in fp32, matmuls in the compute dtype, attention chunked over queries.
+at::Tensor siglip_layer(const SiglipLayerW& l, const VisionConfig& cfg, const at::Tensor& x);
+
+// Every layer in w.layers (the checkpoint holds cfg.layers_used of them), no post-layernorm,
+// no pooling head: [B, 3, H, W] fp32 -> [B, (H/P)*(W/P), Dv] in the compute dtype.
+at::Tensor siglip_encode(const SiglipW& w, const VisionConfig& cfg, const at::Tensor& pixels);
+
+// mlp2x_gelu: Linear -> GELU (exact erf) -> Linear. [..., Dv] -> [..., D] in the compute dtype.
+at::Tensor project(const ProjectorW& w, const at::Tensor& x);
+
+// Resize to side x side (PIL bicubic), normalise, SigLIP: -> [(side/P)^2, Dv] compute dtype.
+at::Tensor encode_view(const Model& m, const RgbImage& img, int64_t side);
+
+}  // namespace shirg::vision
