@@ -1,0 +1,171 @@
+// load_model() on checkpoints written by the model writer: real names, shapes, shards, dtype,
+// adapter, and one clear error for every kind of broken checkpoint.
+#include <catch2/catch.hpp>
+
+#include <ATen/ATen.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "engine/model/model.h"
+#include "engine/safetensors/checkpoint.h"
+#include "engine/safetensors/safetensors_writer.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "engine/weights/weight_binder.h"
+
+namespace fs = std::filesystem;
+using namespace shirg;
+using Catch::Matchers::Contains;
+
+namespace {
+
+const std::string kModels = std::string(SHIRG_BINARY_DIR) + "/models";
+
+fs::path copy_model(const std::string& name) {
+  fs::path dst = fs::temp_directory_path() / ("shirg_test_model_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dst);
+  fs::copy(kModels + "/tiny", dst, fs::copy_options::recursive);
+  return dst;
+}
+
+// Rewrites model.safetensors through `edit`, which may add, drop or replace tensors.
+template <typename Edit>
+void rewrite_weights(const fs::path& dir, Edit edit) {
+  std::map<std::string, at::Tensor> tensors;
+  {
+    auto ckpt = st::Checkpoint::open_dir(dir.string());
+    for (const auto& n : ckpt.names()) {
+      const auto* v = ckpt.find(n);
+      tensors[n] = view_to_tensor(*v, at::kFloat, at::kCPU);
+    }
+  }
+  edit(tensors);
+  st::SafetensorsWriter w;
+  for (auto& [n, t0] : tensors) {
+    at::Tensor t = t0.contiguous();
+    w.add(n, scalar_type_to_st(t.scalar_type()), t.sizes().vec(), t.data_ptr(),
+          static_cast<std::size_t>(t.numel()) * t.element_size());
+  }
+  w.write((dir / "model.safetensors").string());
+}
+
+void edit_config(const fs::path& dir, const std::function<void(nlohmann::json&)>& edit) {
+  nlohmann::json j;
+  std::ifstream(dir / "config.json") >> j;
+  edit(j);
+  std::ofstream(dir / "config.json") << j.dump(2);
+}
+
+LoadOptions fp32(const std::string& dir) {
+  LoadOptions o;
+  o.model_dir = dir;
+  o.dtype = at::kFloat;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("the tiny checkpoint loads by its real names with fused layouts and a summary") {
+  auto m = load_model(fp32(kModels + "/tiny"));
+  const auto& c = m->config;
+  CHECK(c.model_type == "llava_llada");
+  CHECK(m->vision.layers.size() == 2);  // 3-layer tower, the last one dropped
+  const int64_t dv = c.vision.hidden_size, d = c.llm.d_model;
+  CHECK(m->vision.layers[0].qkv.weight.sizes() == at::IntArrayRef({3 * dv, dv}));
+  CHECK(m->vision.pos_embed.sizes() == at::IntArrayRef({27 * 27, dv}));
+  CHECK(m->projector.fc1.weight.sizes() == at::IntArrayRef({d, dv}));
+  CHECK(m->llm.blocks.size() == static_cast<std::size_t>(c.llm.n_layers));
+  CHECK(m->llm.blocks[0].w_gate_up.sizes() == at::IntArrayRef({2 * c.llm.mlp_hidden_size, d}));
+  CHECK(m->image_newline.sizes() == at::IntArrayRef({d}));
+  CHECK(!m->coord.from_adapter);
+  CHECK(m->coord.weight.abs().sum().item<float>() == 0.0f);
+  // Special ids come from the tokenizer, and agree with config.json.
+  CHECK(m->ids.mask == m->tokenizer->token_to_id("<|mdm_mask|>").value());
+  CHECK(m->ids.mask == c.llm.mask_token_id.value());
+  CHECK(m->ids.eot == m->tokenizer->token_to_id("<|eot_id|>").value());
+  REQUIRE(m->summary.components.size() == 4);
+  int64_t params = 0;
+  for (const auto& comp : m->summary.components) params += comp.parameters;
+  CHECK(params > 300000);
+  const std::string table = m->summary.to_table();
+  CHECK_THAT(table, Contains("vision_tower") && Contains("llada") && Contains("fp32"));
+  // The unfused q rows of block 0 equal the checkpoint tensor.
+  auto ckpt = st::Checkpoint::open_dir(kModels + "/tiny");
+  at::Tensor q = view_to_tensor(*ckpt.find("model.transformer.blocks.0.q_proj.weight"), at::kFloat, at::kCPU);
+  CHECK(at::equal(m->llm.blocks[0].wqkv.slice(0, 0, d), q));
+}
+
+TEST_CASE("a sharded bf16 checkpoint of the same seed loads to the same weights (bf16-rounded)") {
+  auto a = load_model(fp32(kModels + "/tiny"));
+  auto b = load_model(fp32(kModels + "/tiny-sharded"));
+  CHECK(at::equal(a->llm.wte.to(at::kBFloat16).to(at::kFloat), b->llm.wte));
+  CHECK(at::equal(a->vision.layers[1].fc2.weight.to(at::kBFloat16).to(at::kFloat), b->vision.layers[1].fc2.weight));
+}
+
+TEST_CASE("bf16 compute dtype keeps norms and biases in fp32") {
+  LoadOptions o = fp32(kModels + "/tiny");
+  o.dtype = at::kBFloat16;
+  auto m = load_model(o);
+  CHECK(m->llm.wte.scalar_type() == at::kBFloat16);
+  CHECK(m->llm.blocks[0].attn_norm.scalar_type() == at::kFloat);
+  CHECK(m->vision.layers[0].qkv.bias.scalar_type() == at::kFloat);
+  CHECK(m->summary.dtype == "bf16");
+}
+
+TEST_CASE("a PEFT adapter is merged into projector, SigLIP attention and coord_rotary") {
+  auto base = load_model(fp32(kModels + "/tiny"));
+  LoadOptions o = fp32(kModels + "/tiny");
+  o.adapter_dir = kModels + "/tiny-adapter";
+  auto m = load_model(o);
+  CHECK(m->summary.lora_modules_merged == 9);  // 2 projector + 2 layers x q,k,v + coord_rotary
+  CHECK(m->coord.from_adapter);
+  CHECK(m->coord.weight.abs().sum().item<float>() > 0.0f);
+  CHECK(!at::equal(base->projector.fc1.weight, m->projector.fc1.weight));
+  CHECK(!at::equal(base->vision.layers[0].qkv.weight, m->vision.layers[0].qkv.weight));
+  CHECK(at::equal(base->llm.wte, m->llm.wte));  // the LM is untouched
+}
+
+TEST_CASE("missing, unexpected and mis-shaped tensors are reported together") {
+  auto dir = copy_model("broken");
+  rewrite_weights(dir, [](std::map<std::string, at::Tensor>& t) {
+    t.erase("model.transformer.blocks.1.up_proj.weight");
+    t.erase("model.mm_projector.2.bias");
+    t["model.transformer.extra.weight"] = at::zeros({3});
+    t["model.transformer.ln_f.weight"] = at::zeros({7});
+  });
+  try {
+    load_model(fp32(dir.string()));
+    FAIL("expected ModelLoadError");
+  } catch (const ModelLoadError& e) {
+    const std::string m = e.what();
+    CHECK_THAT(m, Contains("2 missing, 1 unexpected, 1 mis-shaped"));
+    CHECK_THAT(m, Contains("model.transformer.blocks.1.up_proj.weight"));
+    CHECK_THAT(m, Contains("model.mm_projector.2.bias"));
+    CHECK_THAT(m, Contains("model.transformer.extra.weight"));
+    CHECK_THAT(m, Contains("model.transformer.ln_f.weight: expected [64], found [7]"));
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a vision layer count that contradicts the config names both numbers") {
+  auto dir = copy_model("layers");
+  edit_config(dir, [](nlohmann::json& j) { j["vision_config"]["num_hidden_layers"] = 5; });
+  CHECK_THROWS_WITH(load_model(fp32(dir.string())), Contains("2 encoder layers") && Contains("4 used"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("config with a wrong type fails at load naming the key") {
+  auto dir = copy_model("cfgtype");
+  edit_config(dir, [](nlohmann::json& j) { j["n_heads"] = "four"; });
+  CHECK_THROWS_WITH(load_model(fp32(dir.string())), Contains("'n_heads'"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a config special id that contradicts the tokenizer is refused") {
+  auto dir = copy_model("maskid");
+  edit_config(dir, [](nlohmann::json& j) { j["mask_token_id"] = 3; });
+  CHECK_THROWS_WITH(load_model(fp32(dir.string())), Contains("mask_token_id") && Contains("<|mdm_mask|>"));
+  fs::remove_all(dir);
+}
