@@ -25,7 +25,8 @@ struct AddedSplit {
 class AddedMatcher {
  public:
   // `patterns[i]` is the text to find for `tokens[i]` (content, or normalized content).
-  void build(const std::vector<const AddedToken*>& tokens, const std::vector<std::string>& patterns);
+  void build(const std::vector<const AddedToken*>& tokens,
+             const std::vector<std::string>& patterns);
   bool empty() const { return tokens_.empty(); }
   // Cuts `s` into ordinary text and matched tokens (HF AddedVocabulary::find_matches); the cuts
   // cover all of s and an empty s gives one empty ordinary cut.
@@ -34,7 +35,7 @@ class AddedMatcher {
  private:
   struct Node {
     std::vector<std::pair<unsigned char, int32_t>> children;  // sorted by byte
-    int32_t token = -1;                                        // index into tokens_
+    int32_t token = -1;                                       // index into tokens_
   };
   int32_t child(int32_t node, unsigned char b) const;
   std::vector<Node> nodes_;

@@ -9,7 +9,9 @@
 namespace shirg::tok {
 namespace {
 
-uint64_t pair_key(uint32_t a, uint32_t b) { return (static_cast<uint64_t>(a) << 32) | b; }
+uint64_t pair_key(uint32_t a, uint32_t b) {
+  return (static_cast<uint64_t>(a) << 32) | b;
+}
 
 std::atomic<uint64_t> g_next_owner{1};
 

@@ -265,7 +265,7 @@ nlohmann::json train_byte_level_bpe(const std::string& corpus, int64_t vocab_siz
 
 namespace shirg::tok {
 
-nlohmann::json train_byte_level_bpe(
+nlohmann::json train_byte_level_bpe_with_ids(
     const std::string& corpus, int64_t vocab_size,
     const std::vector<std::pair<std::string, int64_t>>& special_tokens_with_ids) {
   std::vector<std::string> names;

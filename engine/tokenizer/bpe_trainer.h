@@ -37,7 +37,7 @@ nlohmann::json train_byte_level_bpe(const std::string& corpus, int64_t vocab_siz
 // the vocab, so to keep such ids the special tokens are ALSO written into model.vocab at those
 // ids (HF then takes the vocab's id). `vocab_size` counts the BPE part only (256 bytes + merged
 // symbols). Throws TokenizerError if an id collides with the BPE ids or another special.
-nlohmann::json train_byte_level_bpe(
+nlohmann::json train_byte_level_bpe_with_ids(
     const std::string& corpus, int64_t vocab_size,
     const std::vector<std::pair<std::string, int64_t>>& special_tokens_with_ids);
 

@@ -24,8 +24,9 @@ LavidaPrompt build_lavida_prompt(const Tokenizer& tok, const std::string& questi
   for (const auto* s : {&question, &bos_token, &system_message}) {
     const size_t bad = find_invalid_utf8(*s);
     if (bad != std::string::npos) {
-      const char* what = s == &question ? "question" : s == &bos_token ? "bos_token"
-                                                                       : "system message";
+      const char* what = s == &question    ? "question"
+                         : s == &bos_token ? "bos_token"
+                                           : "system message";
       throw TokenizerError(std::string(what) + " is not valid UTF-8 (byte offset " +
                            std::to_string(bad) + ")");
     }

@@ -76,8 +76,9 @@ std::unique_ptr<Normalizer> make_normalizer(const nlohmann::json& j, const std::
   if (type == "NFKD") return std::make_unique<UnicodeForm>(&nfkd);
   if (type == "Prepend") return std::make_unique<Prepend>(ctx.str(j, path, "prepend"));
   if (type == "Replace") {
-    return std::make_unique<Replace>(make_pattern(ctx.field(j, path, "pattern"), path + ".pattern", ctx),
-                                     ctx.str(j, path, "content"));
+    return std::make_unique<Replace>(
+        make_pattern(ctx.field(j, path, "pattern"), path + ".pattern", ctx),
+        ctx.str(j, path, "content"));
   }
   if (type == "Sequence") {
     const auto& list = ctx.field(j, path, "normalizers");

@@ -9,12 +9,23 @@ std::string escape_regex(const std::string& literal) {
   for (char c : literal) {
     if (std::strchr("\\^$.|?*+()[]{}-#&~ \t\n\r\v\f", c) != nullptr && c != '\0') {
       switch (c) {
-        case '\t': out += "\\t"; continue;
-        case '\n': out += "\\n"; continue;
-        case '\r': out += "\\r"; continue;
-        case '\v': out += "\\x{0b}"; continue;
-        case '\f': out += "\\f"; continue;
-        default: out += '\\';
+        case '\t':
+          out += "\\t";
+          continue;
+        case '\n':
+          out += "\\n";
+          continue;
+        case '\r':
+          out += "\\r";
+          continue;
+        case '\v':
+          out += "\\x{0b}";
+          continue;
+        case '\f':
+          out += "\\f";
+          continue;
+        default:
+          out += '\\';
       }
     }
     out += c;

@@ -36,8 +36,7 @@ class Template : public PostProcessor {
 
 class Sequence : public PostProcessor {
  public:
-  explicit Sequence(std::vector<std::unique_ptr<PostProcessor>> steps)
-      : steps_(std::move(steps)) {}
+  explicit Sequence(std::vector<std::unique_ptr<PostProcessor>> steps) : steps_(std::move(steps)) {}
   void add_special_tokens(std::vector<int64_t>& ids) const override {
     for (const auto& s : steps_) s->add_special_tokens(ids);
   }
@@ -54,8 +53,8 @@ int64_t token_pair_id(const nlohmann::json& j, const std::string& path, const Js
 
 }  // namespace
 
-std::unique_ptr<PostProcessor> make_post_processor(const nlohmann::json& j,
-                                                   const std::string& path, const JsonCtx& ctx) {
+std::unique_ptr<PostProcessor> make_post_processor(const nlohmann::json& j, const std::string& path,
+                                                   const JsonCtx& ctx) {
   if (j.is_null()) return nullptr;
   const std::string type = ctx.str(j, path, "type");
   if (type == "ByteLevel") return std::make_unique<Identity>();

@@ -20,7 +20,7 @@ class PostProcessor {
 };
 
 // Null JSON -> nullptr (nothing added).
-std::unique_ptr<PostProcessor> make_post_processor(const nlohmann::json& j,
-                                                   const std::string& path, const JsonCtx& ctx);
+std::unique_ptr<PostProcessor> make_post_processor(const nlohmann::json& j, const std::string& path,
+                                                   const JsonCtx& ctx);
 
 }  // namespace shirg::tok

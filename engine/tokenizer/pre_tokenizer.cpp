@@ -151,8 +151,8 @@ SplitBehavior parse_behavior(const std::string& b, const std::string& path, cons
 
 }  // namespace
 
-void split_by_runs(const std::string& s, const std::vector<MatchRun>& runs,
-                   SplitBehavior behavior, std::vector<std::string>& out) {
+void split_by_runs(const std::string& s, const std::vector<MatchRun>& runs, SplitBehavior behavior,
+                   std::vector<std::string>& out) {
   struct Cut {
     size_t begin, end;
     bool remove;
@@ -220,7 +220,8 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const nlohmann::json& j, const 
   if (type == "Split") {
     auto re = make_pattern(ctx.field(j, path, "pattern"), path + ".pattern", ctx);
     const auto behavior = parse_behavior(ctx.str(j, path, "behavior"), path + ".behavior", ctx);
-    return std::make_unique<SplitPre>(std::move(re), behavior, ctx.boolean(j, path, "invert", false));
+    return std::make_unique<SplitPre>(std::move(re), behavior,
+                                      ctx.boolean(j, path, "invert", false));
   }
   if (type == "Digits") {
     return std::make_unique<DigitsPre>(ctx.boolean(j, path, "individual_digits", false));

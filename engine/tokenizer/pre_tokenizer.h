@@ -34,7 +34,7 @@ struct MatchRun {
 };
 
 // Cuts `s` by the runs with `behavior` and appends the non-empty pieces to `out`.
-void split_by_runs(const std::string& s, const std::vector<MatchRun>& runs,
-                   SplitBehavior behavior, std::vector<std::string>& out);
+void split_by_runs(const std::string& s, const std::vector<MatchRun>& runs, SplitBehavior behavior,
+                   std::vector<std::string>& out);
 
 }  // namespace shirg::tok

@@ -67,8 +67,9 @@ void Tokenizer::Impl::load(const nlohmann::json& doc, const JsonCtx& ctx) {
   const std::string model_type =
       ctx.opt(model_json, "type") ? ctx.str(model_json, "model", "type") : "BPE";
   if (model_type != "BPE") {
-    ctx.fail("model.type", "names the model '" + model_type + "', which is not supported "
-                           "(supported: BPE)");
+    ctx.fail("model.type", "names the model '" + model_type +
+                               "', which is not supported "
+                               "(supported: BPE)");
   }
   model = std::make_unique<BpeModel>(model_json, "model", ctx);
 
@@ -121,9 +122,11 @@ void Tokenizer::Impl::load(const nlohmann::json& doc, const JsonCtx& ctx) {
       id = (max_added >= model_entries || model_entries == 0) ? max_added + 1 : model_entries;
     }
     if (id != file_id) {
-      ctx.fail(p + ".id", "is " + std::to_string(file_id) + " but Hugging Face tokenizers would "
-               "assign " + std::to_string(id) + " to '" + tok.content +
-               "' (added-token ids must follow the model vocab without gaps)");
+      ctx.fail(p + ".id", "is " + std::to_string(file_id) +
+                              " but Hugging Face tokenizers would "
+                              "assign " +
+                              std::to_string(id) + " to '" + tok.content +
+                              "' (added-token ids must follow the model vocab without gaps)");
     }
     tok.id = id;
     max_added = std::max(max_added, id);
@@ -250,7 +253,9 @@ const std::string* Tokenizer::decode_piece(int64_t id, bool skip_special) const 
   return &im.decode_pieces[id];
 }
 
-bool Tokenizer::joins_with_space() const { return !impl_->byte_level_decoder; }
+bool Tokenizer::joins_with_space() const {
+  return !impl_->byte_level_decoder;
+}
 
 std::string Tokenizer::decode(const std::vector<int64_t>& ids, bool skip_special_tokens) const {
   std::string bytes;
@@ -278,7 +283,9 @@ std::optional<std::string> Tokenizer::id_to_token(int64_t id) const {
   return std::nullopt;
 }
 
-int64_t Tokenizer::vocab_size() const { return impl_->vocab_size; }
+int64_t Tokenizer::vocab_size() const {
+  return impl_->vocab_size;
+}
 
 bool Tokenizer::is_special(int64_t id) const {
   return id >= 0 && id < impl_->vocab_size && impl_->special[id];

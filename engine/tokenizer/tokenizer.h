@@ -40,7 +40,7 @@ class Tokenizer {
   std::string decode(const std::vector<int64_t>& ids, bool skip_special_tokens) const;
 
   std::optional<int64_t> token_to_id(std::string_view token) const;  // added tokens first
-  std::optional<std::string> id_to_token(int64_t id) const;           // vocab text of the id
+  std::optional<std::string> id_to_token(int64_t id) const;          // vocab text of the id
   int64_t vocab_size() const;  // max id over model vocab and added tokens, + 1
   bool is_special(int64_t id) const;
 

@@ -87,9 +87,9 @@ namespace {
 std::string utf8proc_normalize(std::string_view s, int options) {
   if (is_ascii(s)) return std::string(s);
   utf8proc_uint8_t* out = nullptr;
-  const utf8proc_ssize_t n = utf8proc_map(
-      reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
-      &out, static_cast<utf8proc_option_t>(options));
+  const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
+                                          static_cast<utf8proc_ssize_t>(s.size()), &out,
+                                          static_cast<utf8proc_option_t>(options));
   if (n < 0) {
     throw TokenizerError(std::string("Unicode normalization failed: ") + utf8proc_errmsg(n));
   }
@@ -115,8 +115,8 @@ std::string nfkd(std::string_view s) {
 
 bool is_white_space(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-         c == 0x205F || c == 0x3000;
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
 }
 
 bool is_word_char(char32_t c) {
@@ -149,7 +149,9 @@ bool is_numeric(char32_t c) {
 }
 
 namespace {
-bool py_space(char32_t c) { return is_white_space(c) || (c >= 0x1C && c <= 0x1F); }
+bool py_space(char32_t c) {
+  return is_white_space(c) || (c >= 0x1C && c <= 0x1F);
+}
 }  // namespace
 
 std::string python_strip(std::string_view s) {
