@@ -1,0 +1,229 @@
+// The LLaDA forward with the prefix cache against the uncached Prefix-DLM forward, the 16-bit
+// cache against the fp32 cache, the attention kernel, and input checking.
+#include <ATen/ATen.h>
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <iostream>
+
+#include "engine/llada/attention.h"
+#include "engine/llada/llada.h"
+#include "engine/sampler/sampler.h"
+#include "tests/llada/random_llada.h"
+
+using namespace shirg;
+using shirg::kv::CacheDType;
+
+namespace {
+
+float max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
+  return (a.to(at::kFloat) - b.to(at::kFloat)).abs().max().item<float>();
+}
+
+at::Tensor ids_tensor(std::vector<int64_t> v) {
+  return at::tensor(v, at::kLong);
+}
+
+// A generation through the sampler with `logits`.
+at::Tensor run_generation(const sampler::LogitsFn& logits, int64_t mask, int64_t vocab,
+                          Remasking rule, TransferSchedule sch, double temperature) {
+  GenerationOptions o;
+  o.gen_length = 16;
+  o.block_length = 8;
+  o.steps = 8;
+  o.remasking = rule;
+  o.schedule = sch;
+  o.temperature = temperature;
+  o.seed = 11;
+  sampler::SamplerIds s;
+  s.mask = mask;
+  s.vocab_limit = vocab - 1;
+  s.stop_early = false;
+  return sampler::generate(o, s, logits, nullptr).ids;
+}
+
+struct Fixture {
+  testing::RandomLlada m = testing::make_random_llada({});
+  int64_t mask() const { return m.cfg.vocab_size - 1; }
+};
+
+}  // namespace
+
+TEST_CASE("attention over split parts equals attention over the concatenation", "[llada]") {
+  auto q = at::randn({4, 5, 16});
+  auto k1 = at::randn({4, 9, 16}), v1 = at::randn({4, 9, 16});
+  auto k2 = at::randn({4, 5, 16}), v2 = at::randn({4, 5, 16});
+  auto k = at::cat({k1, k2}, 1), v = at::cat({v1, v2}, 1);
+  auto naive = at::matmul(at::softmax(at::matmul(q, k.transpose(1, 2)) / 4.0, -1), v);
+  for (int64_t chunk : {0, 1, 3, 4}) {
+    auto out = llada::attend(q, {{k1, v1}, {k2, v2}}, {}, chunk);
+    CHECK(max_abs_diff(out, naive) < 1e-5);
+  }
+  // Parts in bf16 with an fp32 query: converted per chunk, same result as converting up front.
+  auto kb = k1.to(at::kBFloat16), vb = v1.to(at::kBFloat16);
+  auto up = llada::attend(q, {{kb.to(at::kFloat), vb.to(at::kFloat)}, {k2, v2}}, {}, 0);
+  CHECK(max_abs_diff(llada::attend(q, {{kb, vb}, {k2, v2}}, {}, 1), up) < 1e-6);
+  // An additive mask hides columns.
+  auto mask = at::zeros({5, 14});
+  mask.narrow(1, 9, 5).fill_(-INFINITY);
+  auto only1 = at::matmul(at::softmax(at::matmul(q, k1.transpose(1, 2)) / 4.0, -1), v1);
+  CHECK(max_abs_diff(llada::attend(q, {{k, v}}, mask, 2), only1) < 1e-5);
+}
+
+TEST_CASE("cached run equals the uncached Prefix-DLM run (fp32)", "[llada]") {
+  Fixture f;
+  const auto& w = f.m.w;
+  const auto& cfg = f.m.cfg;
+  for (uint64_t seed : {1, 2, 3}) {
+    auto prefix = testing::random_prefix(23, cfg.d_model, seed);
+    auto cache = llada::prefill(w, cfg, prefix, CacheDType::kFp32);
+    REQUIRE(cache.prefix_len() == 23);
+    auto answer = at::full({16}, f.mask(), at::kLong);
+    answer[3] = 17;
+    answer[9] = 200;
+    auto cached = llada::answer_logits(w, cfg, cache, answer);
+    auto full = llada::prefix_dlm_logits(w, cfg, prefix, answer);
+    REQUIRE(cached.sizes() == at::IntArrayRef({16, cfg.vocab_size}));
+    CHECK(cached.scalar_type() == at::kFloat);
+    const float d = max_abs_diff(cached, full);
+    INFO("max |cached - uncached| logit difference " << d);
+    CHECK(d < 1e-4);
+    CHECK(cached.abs().max().item<float>() > 1.0f);  // logits are not degenerate
+
+    sampler::LogitsFn c = [&](const at::Tensor& ids) {
+      return llada::answer_logits(w, cfg, cache, ids);
+    };
+    sampler::LogitsFn u = [&](const at::Tensor& ids) {
+      return llada::prefix_dlm_logits(w, cfg, prefix, ids);
+    };
+    for (auto rule : {Remasking::kLowConfidence, Remasking::kMargin, Remasking::kEntropy}) {
+      for (auto sch : {TransferSchedule::kUniform, TransferSchedule::kShift}) {
+        auto a = run_generation(c, f.mask(), cfg.vocab_size, rule, sch, 0);
+        auto b = run_generation(u, f.mask(), cfg.vocab_size, rule, sch, 0);
+        CHECK(at::equal(a, b));
+      }
+    }
+    CHECK(at::equal(run_generation(c, f.mask(), cfg.vocab_size, Remasking::kLowConfidence,
+                                   TransferSchedule::kUniform, 0.7),
+                    run_generation(u, f.mask(), cfg.vocab_size, Remasking::kLowConfidence,
+                                   TransferSchedule::kUniform, 0.7)));
+  }
+}
+
+TEST_CASE("the prefix never sees the answer: its cache does not depend on the answer", "[llada]") {
+  Fixture f;
+  auto prefix = testing::random_prefix(10, f.m.cfg.d_model, 4);
+  auto cache = llada::prefill(f.m.w, f.m.cfg, prefix, CacheDType::kFp32);
+  auto a1 = at::full({6}, f.mask(), at::kLong);
+  auto a2 = a1.clone();
+  a2[2] = 5;
+  // Changing an answer token changes the answer logits (it is attended to) ...
+  CHECK(max_abs_diff(llada::answer_logits(f.m.w, f.m.cfg, cache, a1),
+                     llada::answer_logits(f.m.w, f.m.cfg, cache, a2)) > 1e-3);
+  // ... and the uncached reference agrees for both.
+  CHECK(max_abs_diff(llada::answer_logits(f.m.w, f.m.cfg, cache, a2),
+                     llada::prefix_dlm_logits(f.m.w, f.m.cfg, prefix, a2)) < 1e-4);
+  // The answer continues the prefix's positions: a shorter prefix (same rows) differs.
+  auto cache9 = llada::prefill(f.m.w, f.m.cfg, prefix.narrow(0, 1, 9), CacheDType::kFp32);
+  CHECK(max_abs_diff(llada::answer_logits(f.m.w, f.m.cfg, cache9, a1),
+                     llada::prefix_dlm_logits(f.m.w, f.m.cfg, prefix.narrow(0, 1, 9), a1)) < 1e-4);
+}
+
+TEST_CASE("16-bit cache versus fp32 cache: logit difference and identical tokens", "[llada]") {
+  Fixture f;
+  const auto& w = f.m.w;
+  const auto& cfg = f.m.cfg;
+  float worst = 0;
+  for (uint64_t seed : {21, 22, 23, 24}) {
+    auto prefix = testing::random_prefix(31, cfg.d_model, seed);
+    auto c16 = llada::prefill(w, cfg, prefix, CacheDType::kBf16);
+    auto c32 = llada::prefill(w, cfg, prefix, CacheDType::kFp32);
+    CHECK(c16.bytes() * 2 == c32.bytes());
+    CHECK(c16.bytes() == 2 * cfg.n_layers * 31 * cfg.d_model * 2);
+    auto answer = at::full({16}, f.mask(), at::kLong);
+    const float d = max_abs_diff(llada::answer_logits(w, cfg, c16, answer),
+                                 llada::answer_logits(w, cfg, c32, answer));
+    worst = std::max(worst, d);
+    CHECK(d > 0);     // the caches really differ
+    CHECK(d < 0.1f);  // bf16 rounding of K/V only
+    sampler::LogitsFn l16 = [&](const at::Tensor& ids) {
+      return llada::answer_logits(w, cfg, c16, ids);
+    };
+    sampler::LogitsFn l32 = [&](const at::Tensor& ids) {
+      return llada::answer_logits(w, cfg, c32, ids);
+    };
+    CHECK(at::equal(run_generation(l16, f.mask(), cfg.vocab_size, Remasking::kLowConfidence,
+                                   TransferSchedule::kUniform, 0),
+                    run_generation(l32, f.mask(), cfg.vocab_size, Remasking::kLowConfidence,
+                                   TransferSchedule::kUniform, 0)));
+  }
+  std::cout << "[llada] bf16 vs fp32 prefix cache (fp32 compute): max |logit difference| = "
+            << worst << "\n";
+}
+
+TEST_CASE("bf16 compute: cached equals uncached within bf16 tolerance", "[llada]") {
+  Fixture f;
+  auto wb = testing::cast_llada(f.m.w, at::kBFloat16);
+  auto prefix = testing::random_prefix(17, f.m.cfg.d_model, 9).to(at::kBFloat16);
+  auto cache = llada::prefill(wb, f.m.cfg, prefix, CacheDType::kBf16);
+  auto answer = at::full({8}, f.mask(), at::kLong);
+  auto cached = llada::answer_logits(wb, f.m.cfg, cache, answer);
+  auto full = llada::prefix_dlm_logits(wb, f.m.cfg, prefix, answer);
+  auto ref32 = llada::prefix_dlm_logits(f.m.w, f.m.cfg, prefix.to(at::kFloat), answer);
+  const float d = max_abs_diff(cached, full), d32 = max_abs_diff(cached, ref32);
+  std::cout << "[llada] bf16 compute: max |cached - uncached| = " << d
+            << ", max |bf16 - fp32| = " << d32 << " (logit std " << ref32.std().item<float>()
+            << ")\n";
+  CHECK(d < 0.25f);
+  CHECK(d32 < 0.5f);
+  CHECK(cached.argmax(1).eq(ref32.argmax(1)).to(at::kFloat).mean().item<float>() >= 0.75f);
+}
+
+TEST_CASE("bad inputs give clear errors", "[llada]") {
+  Fixture f;
+  const auto& w = f.m.w;
+  auto cfg = f.m.cfg;
+  auto prefix = testing::random_prefix(5, cfg.d_model, 1);
+  auto cache = llada::prefill(w, cfg, prefix, CacheDType::kBf16);
+  CHECK_THROWS_AS(llada::answer_logits(w, cfg, cache, ids_tensor({1, 2, 999})),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(llada::answer_logits(w, cfg, cache, ids_tensor({-1})), std::invalid_argument);
+  CHECK_THROWS_AS(llada::answer_logits(w, cfg, cache, at::zeros({3}, at::kFloat)),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(llada::answer_logits(w, cfg, kv::PrefixCache(), ids_tensor({1})),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(llada::prefill(w, cfg, at::randn({5, cfg.d_model + 1}), CacheDType::kBf16),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(llada::prefill(w, cfg, at::randn({0, cfg.d_model}), CacheDType::kBf16),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(llada::embed_tokens(w, {0, 256}), std::invalid_argument);
+  auto bad_cfg = cfg;
+  bad_cfg.n_heads = 5;
+  CHECK_THROWS_AS(llada::prefill(w, bad_cfg, prefix, CacheDType::kBf16), std::invalid_argument);
+  bad_cfg = cfg;
+  bad_cfg.n_layers = 3;
+  CHECK_THROWS_AS(llada::prefill(w, bad_cfg, prefix, CacheDType::kBf16), std::invalid_argument);
+  auto bad_w = w;
+  bad_w.blocks[1].w_down = at::randn({cfg.d_model, cfg.mlp_hidden_size + 1});
+  try {
+    llada::validate(bad_w, cfg);
+    FAIL("validate accepted a mis-shaped weight");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()).find("blocks.1.w_down") != std::string::npos);
+  }
+}
+
+TEST_CASE("input assembly splices visual tokens at the placeholder", "[llada]") {
+  Fixture f;
+  const auto& w = f.m.w;
+  auto visual = at::randn({4, f.m.cfg.d_model});
+  auto x = llada::splice_visual(w, {5, 6, -200, 7}, -200, visual);
+  REQUIRE(x.sizes() == at::IntArrayRef({7, f.m.cfg.d_model}));
+  CHECK(at::equal(x.narrow(0, 0, 2), llada::embed_tokens(w, {5, 6})));
+  CHECK(at::equal(x.narrow(0, 2, 4), visual));
+  CHECK(at::equal(x.narrow(0, 6, 1), llada::embed_tokens(w, {7})));
+  CHECK(at::equal(llada::splice_visual(w, {-200}, -200, visual), visual));
+  CHECK_THROWS_AS(llada::splice_visual(w, {5, 6}, -200, visual), std::invalid_argument);
+  CHECK_THROWS_AS(llada::splice_visual(w, {-200, -200}, -200, visual), std::invalid_argument);
+  CHECK_THROWS_AS(llada::splice_visual(w, {-200}, -200, at::randn({4, 3})), std::invalid_argument);
+}
