@@ -1,0 +1,58 @@
+#include "shirg/coord_embedding.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace shirg::select {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+std::string shape_of(const at::Tensor& t) {
+  std::string s = "[";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+  return s + "]";
+}
+
+}  // namespace
+
+double coord_frequency(int64_t k) {
+  return 0.5 * std::pow(48.0, static_cast<double>(k) / static_cast<double>(kCoordFrequencies - 1));
+}
+
+at::Tensor coord_rotary_features(const at::Tensor& coords) {
+  if (!coords.defined() || coords.dim() != 2 || coords.size(1) != 4)
+    throw std::invalid_argument("SHIRG coord features: coords must be [N, 4], got " +
+                                (coords.defined() ? shape_of(coords) : std::string("undefined")));
+  at::Tensor omega = at::empty({kCoordFrequencies}, at::kFloat);
+  float* w = omega.data_ptr<float>();
+  for (int64_t k = 0; k < kCoordFrequencies; ++k)
+    w[k] = static_cast<float>(2.0 * kPi * coord_frequency(k));
+  const at::Tensor angles =
+      coords.to(at::kFloat).unsqueeze(2) * omega.to(coords.device()).view({1, 1, -1});  // [N,4,16]
+  return at::cat({angles.sin(), angles.cos()}, 2).reshape({coords.size(0), kCoordFeatures});
+}
+
+at::Tensor apply_coord_embedding(const at::Tensor& tokens, const at::Tensor& coords,
+                                 const CoordLayerW& layer) {
+  if (!tokens.defined() || tokens.dim() != 2)
+    throw std::invalid_argument("SHIRG coord embedding: tokens must be [N, Dv]");
+  if (!coords.defined() || coords.dim() != 2 || coords.size(0) != tokens.size(0) ||
+      coords.size(1) != 4)
+    throw std::invalid_argument(
+        "SHIRG coord embedding: coords must be [N, 4] with N = " + std::to_string(tokens.size(0)) +
+        ", got " + (coords.defined() ? shape_of(coords) : std::string("undefined")));
+  if (!layer.from_adapter || !layer.weight.defined()) return tokens;
+  if (layer.weight.dim() != 2 || layer.weight.size(0) != tokens.size(1) ||
+      layer.weight.size(1) != kCoordFeatures)
+    throw std::invalid_argument("SHIRG coord embedding: coord_rotary weight must be [" +
+                                std::to_string(tokens.size(1)) + ", 128], got " +
+                                shape_of(layer.weight));
+  const at::Tensor feats = coord_rotary_features(coords).to(layer.weight.scalar_type());
+  return tokens + at::matmul(feats, layer.weight.t()).to(tokens.scalar_type());
+}
+
+}  // namespace shirg::select
