@@ -338,3 +338,25 @@ TEST_CASE("loadtest usage errors") {
   CHECK(run({kLoadtest, "--timeout", "0"}).exit_code == 2);
   CHECK(run({kLoadtest, "--images", "/nonexistent", "--questions", "/nonexistent"}).exit_code == 3);
 }
+
+TEST_CASE("python client module and example against the stand-in server") {
+  const std::string env = "SHIRG_PY_STUBS=" + std::string(SHIRG_PY_STUBS_DIR);
+  auto check = run({"/usr/bin/env", env, SHIRG_PYTHON,
+                    std::string(SHIRG_SOURCE_DIR) + "/tests/clients/python_client_check.py",
+                    fake().addr, kSamples, "--expect-echo"});
+  INFO(check.out << check.err);
+  CHECK(check.exit_code == 0);
+  CHECK(check.out.find("ok: empty question -> INVALID_ARGUMENT") != std::string::npos);
+
+  const std::string example = std::string(SHIRG_SOURCE_DIR) + "/clients/python/example.py";
+  auto ex = run({"/usr/bin/env", env, SHIRG_PYTHON, example, "--addr", fake().addr, "--image",
+                 kSamples + "/bar_chart.png", "--question", "Title?", "--stream"});
+  INFO(ex.err);
+  CHECK(ex.exit_code == 0);
+  CHECK(ex.out.rfind("echo: Title? (", 0) == 0);
+  CHECK(ex.err.find("step 4/4: wwww") != std::string::npos);
+  auto bad = run({"/usr/bin/env", env, SHIRG_PYTHON, example, "--addr", fake().addr, "--image",
+                  kSamples + "/bar_chart.png", "--question", ""});
+  CHECK(bad.exit_code == 13);
+  CHECK(bad.err == "INVALID_ARGUMENT: question is empty\n");
+}
