@@ -203,6 +203,18 @@ nlohmann::json make_bpe_doc(const std::vector<std::pair<std::string, std::string
 int64_t add_token(nlohmann::json& doc, const std::string& content, bool special, bool lstrip,
                   bool rstrip, bool single_word, bool normalized) {
   int64_t id = 0;
+  // HF gives a content that is already in the model vocab the vocab's id.
+  if (doc["model"]["vocab"].contains(content)) {
+    id = doc["model"]["vocab"][content].get<int64_t>();
+    doc["added_tokens"].push_back({{"id", id},
+                                   {"content", content},
+                                   {"single_word", single_word},
+                                   {"lstrip", lstrip},
+                                   {"rstrip", rstrip},
+                                   {"normalized", normalized},
+                                   {"special", special}});
+    return id;
+  }
   for (const auto& [k, v] : doc["model"]["vocab"].items())
     id = std::max<int64_t>(id, v.get<int64_t>() + 1);
   for (const auto& t : doc["added_tokens"]) id = std::max<int64_t>(id, t["id"].get<int64_t>() + 1);

@@ -48,7 +48,7 @@ namespace shirg::tok::testing {
 // `merges` are raw-text pairs "left right" (split at the LAST space; mapped with GPT-2's byte
 // table). Normalizer/pre-tokenizer: none / ByteLevel(add_prefix_space false, use_regex true).
 nlohmann::json make_bpe_doc(const std::vector<std::pair<std::string, std::string>>& merges);
-// Appends an added token with the next free id and returns that id.
+// Appends an added token (id: its model-vocab id, else the next free one) and returns the id.
 int64_t add_token(nlohmann::json& doc, const std::string& content, bool special,
                   bool lstrip = false, bool rstrip = false, bool single_word = false,
                   bool normalized = false);
