@@ -1,0 +1,75 @@
+#pragma once
+// Pieces shared by the shirg.v1 call reactors: per-call accounting (request id, metrics, the
+// final log line) and the engine-observer bookkeeping (prefix cache gauge, step latency,
+// request id on the worker thread's log lines).
+#include <grpcpp/server_context.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "engine/runtime/executor.h"
+#include "server/service_context.h"
+
+namespace shirg::rpc {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// The call's gRPC deadline as a steady-clock time point (none when the client set none).
+std::optional<SteadyClock::time_point> engine_deadline(const grpc::CallbackServerContext* ctx);
+
+// The request id of a call: the proto field when set, else the "x-request-id" metadata when
+// valid, else a new one.
+std::string pick_request_id(const std::string& from_proto, const grpc::CallbackServerContext* ctx);
+
+// Engine status of a finished request, seen from the RPC. The engine says CANCELLED for three
+// causes; the client learns which: the gRPC deadline passed -> DEADLINE_EXCEEDED; the server is
+// shutting down and cancelled it after the grace period -> UNAVAILABLE (retry elsewhere);
+// the client cancelled -> CANCELLED.
+grpc::Status final_status(const Status& engine_status, const grpc::CallbackServerContext* ctx,
+                          const ServiceContext& sc);
+
+// Lifetime accounting of one RPC: counts it in shirg_inflight_requests while alive, records
+// shirg_requests_total / shirg_request_duration_seconds and logs one line when it finishes.
+class CallAccounting {
+ public:
+  CallAccounting(ServiceContext& sc, const char* rpc);
+  ~CallAccounting();
+  CallAccounting(const CallAccounting&) = delete;
+  CallAccounting& operator=(const CallAccounting&) = delete;
+
+  void set_request_id(std::string id) { request_id_ = std::move(id); }
+  const std::string& request_id() const { return request_id_; }
+  const char* rpc() const { return rpc_; }
+  // Records the outcome; `detail` is appended to the log line of a successful call.
+  void finished(const grpc::Status& s, const std::string& detail = "");
+
+ private:
+  ServiceContext& sc_;
+  const char* rpc_;
+  std::string request_id_;
+  SteadyClock::time_point start_;
+  bool recorded_ = false;
+};
+
+// Base of the generate observers: the parts that do not depend on unary vs streaming.
+class ObserverBookkeeping : public RequestObserver {
+ public:
+  ObserverBookkeeping(ServiceContext& sc, std::string request_id);
+  void on_started(double queue_ms) override;
+  void on_prefix_ready(const PrefixReadyEvent& e) override;
+  void on_step(const StepEvent& e) override;
+  // Subclasses call this first in on_done: releases the cache estimate, records stage
+  // metrics and token counts for a successful result, detaches the request id.
+  void finish_bookkeeping(const Status& s, const GenerateResult& r);
+
+ protected:
+  ServiceContext& sc_;
+  std::string request_id_;
+
+ private:
+  int64_t cache_bytes_ = 0;
+  SteadyClock::time_point last_event_;
+};
+
+}  // namespace shirg::rpc

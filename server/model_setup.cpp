@@ -1,0 +1,79 @@
+#include "server/model_setup.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "engine/model/compute_dtype.h"
+#include "engine/model/model.h"
+#include "engine/runtime/options_parse.h"
+#include "engine/runtime/pipeline.h"
+
+#ifndef SHIRG_VERSION
+#define SHIRG_VERSION "0.0.0"
+#endif
+
+namespace shirg::rpc {
+
+int set_torch_threads(int threads) {
+  const int n = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+  at::set_num_threads(n);
+  return n;
+}
+
+std::shared_ptr<const Model> load_model_for_server(const ServerConfig& c) {
+  LoadOptions o;
+  o.model_dir = c.model_dir;
+  o.adapter_dir = c.adapter_dir;
+  o.dtype = parse_dtype_flag(c.dtype);
+  return load_model(o);
+}
+
+v1::ModelInfoResponse describe_model(const Model& m, const ServerConfig& c) {
+  v1::ModelInfoResponse r;
+  r.set_checkpoint(m.dir);
+  r.set_model_type(m.config.model_type);
+  r.set_dtype(m.dtype == at::kBFloat16 ? "bf16"
+              : m.dtype == at::kFloat  ? "fp32"
+                                       : std::string(c10::toString(m.dtype)));
+  r.set_device(m.device.str());
+  r.set_vision_hidden_size(m.config.vision.hidden_size);
+  r.set_vision_layers(m.config.vision.layers_used);
+  r.set_vision_image_size(m.config.vision.image_size);
+  r.set_vision_patch_size(m.config.vision.patch_size);
+  r.set_llm_d_model(m.config.llm.d_model);
+  r.set_llm_layers(m.config.llm.n_layers);
+  r.set_llm_heads(m.config.llm.n_heads);
+  r.set_llm_vocab_size(m.config.llm.vocab_size);
+  for (auto mode :
+       {SelectionMode::kShirg, SelectionMode::kBaseline384, SelectionMode::kLavidaHd,
+        SelectionMode::kFull672, SelectionMode::kNoScaffold, SelectionMode::kNoCoords,
+        SelectionMode::kSimilarityOnly, SelectionMode::kNoMerge, SelectionMode::kRandomK})
+    r.add_selection_modes(selection_mode_name(mode));
+  r.set_shirg_adapter_loaded(m.coord.from_adapter);
+  r.set_adapter_dir(m.adapter_dir);
+  r.set_lora_modules_merged(m.summary.lora_modules_merged);
+  r.set_max_gen_length(c.max_gen_length);
+  r.set_max_question_tokens(c.max_question_tokens);
+  r.set_max_image_bytes(c.max_image_mib << 20);
+  r.set_max_image_pixels(c.max_image_pixels);
+  r.set_max_queue(c.max_queue);
+  int64_t params = 0;
+  for (const auto& comp : m.summary.components) params += comp.parameters;
+  r.set_parameters(params);
+  r.set_server_version(SHIRG_VERSION);
+  return r;
+}
+
+int64_t prefix_cache_bytes_per_token(const Model& m) {
+  const auto& l = m.config.llm;
+  const int64_t kv_heads = l.n_kv_heads > 0 ? l.n_kv_heads : l.n_heads;
+  return l.n_layers * 2 * kv_heads * l.head_dim() * 2;
+}
+
+std::string model_summary_text(const Model& m) {
+  return m.summary.to_table();
+}
+
+}  // namespace shirg::rpc

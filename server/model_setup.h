@@ -1,0 +1,31 @@
+#pragma once
+// The LibTorch side of start-up, kept in one translation unit: thread count, model loading and
+// the model's description for ModelInfo / shirg_model_info.
+#include <cstdint>
+#include <memory>
+
+#include "server/server_config.h"
+#include "shirg/v1/inference.pb.h"
+
+namespace shirg {
+struct Model;
+}
+
+namespace shirg::rpc {
+
+// at::set_num_threads(n), n = hardware cores when `threads` is 0. Returns the count set.
+int set_torch_threads(int threads);
+
+// load_model() with --model-dir, --adapter-dir and --dtype. Throws what load_model throws.
+std::shared_ptr<const Model> load_model_for_server(const ServerConfig& c);
+
+// ModelInfo: checkpoint, dimensions, dtype, device, modes, limits, adapter.
+v1::ModelInfoResponse describe_model(const Model& m, const ServerConfig& c);
+
+// Bytes of the 16-bit prefix KV cache per prefix token: layers x (K + V) x kv_heads x head_dim x 2.
+int64_t prefix_cache_bytes_per_token(const Model& m);
+
+// The loader's summary table (components, parameters, bytes, load time).
+std::string model_summary_text(const Model& m);
+
+}  // namespace shirg::rpc

@@ -1,0 +1,61 @@
+#pragma once
+// protobuf (shirg.v1) <-> native engine types, at the edge. Conversions into the engine
+// validate what needs no model (enum values, option ranges, UTF-8, sizes) and return
+// INVALID_ARGUMENT with a message naming the field, its allowed range and the value received.
+// Model-dependent checks (question tokens, image decoding) stay in the engine.
+#include <grpcpp/support/status.h>
+
+#include <cstdint>
+#include <string>
+
+#include "engine/runtime/executor.h"
+#include "engine/runtime/request.h"
+#include "engine/runtime/status.h"
+#include "shirg/v1/inference.pb.h"
+
+namespace shirg::rpc {
+
+// Upper bounds the edge enforces (the server's --max-* flags).
+struct EdgeLimits {
+  int64_t max_image_bytes = 32 << 20;
+  int64_t max_question_bytes = 8192;
+  int64_t max_gen_length = 1024;
+  int64_t max_steps = 1024;
+};
+
+// Range constants of the options (documented in docs/server.md).
+inline constexpr int64_t kMaxK = 2304;          // hi-detail candidates at 672 (48 x 48)
+inline constexpr double kMaxTemperature = 100;  // temperature in [0, 100]
+inline constexpr double kMaxStepRatio = 64;     // step_ratio in (0, 64]
+inline constexpr double kMaxShift = 100;        // shift in (0, 100]
+inline constexpr std::size_t kMaxRequestIdBytes = 128;
+
+// True when `s` is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
+bool is_valid_utf8(const std::string& s);
+
+// Request ids: [A-Za-z0-9._:-]{1,128}. A new one: "req-" + 16 lower-case hex digits.
+bool is_valid_request_id(const std::string& id);
+std::string make_request_id();
+
+// GenerateRequest: image and question present and within limits, options in range; unset
+// options get the engine defaults (block_length defaults to gen_length). request_id is copied
+// when given (validated), else left empty. deadline / want_step_events are not touched.
+Status from_proto(const v1::GenerateRequest& in, const EdgeLimits& lim, GenerateRequest* out);
+Status from_proto(const v1::SelectionOptions& in, SelectionOptions* out);
+Status from_proto(const v1::SelectionMapRequest& in, const EdgeLimits& lim,
+                  SelectionMapRequest* out);
+
+void to_proto(const SelectionSummary& in, v1::SelectionSummary* out);
+void to_proto(const StageTimings& in, v1::StageTimings* out);
+void to_proto(const std::string& request_id, const GenerateResult& in, v1::GenerateResponse* out);
+void to_proto(const PrefixReadyEvent& in, v1::PrefixReadyEvent* out);
+void to_proto(const StepEvent& in, v1::StepEvent* out);
+void to_proto(const SelectionMapResult& in, v1::SelectionMapResponse* out);
+
+v1::SelectionMode to_proto(SelectionMode m);
+// Engine status -> gRPC status (the engine's codes are the canonical gRPC codes).
+grpc::Status to_grpc(const Status& s);
+// "OK", "INVALID_ARGUMENT", ... for every gRPC code (metrics labels, logs).
+const char* grpc_code_name(grpc::StatusCode c);
+
+}  // namespace shirg::rpc

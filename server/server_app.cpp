@@ -1,0 +1,212 @@
+#include "server/server_app.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "engine/runtime/executor.h"
+#include "server/inference_service.h"
+#include "server/logging.h"
+#include "server/metrics_http.h"
+#include "server/model_setup.h"
+#include "server/prometheus.h"
+#include "server/server_metrics.h"
+#include "server/service_context.h"
+#include "server/signal_watcher.h"
+#include "server/warmup.h"
+
+#ifndef SHIRG_VERSION
+#define SHIRG_VERSION "0.0.0"
+#endif
+
+namespace shirg::rpc {
+namespace {
+
+constexpr const char* kServiceName = "shirg.v1.Inference";
+
+std::string read_pem(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(std::string("cannot read ") + what + " '" + path + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (ss.str().find("-----BEGIN") == std::string::npos)
+    throw std::runtime_error(std::string(what) + " '" + path + "' is not a PEM file");
+  return ss.str();
+}
+
+std::shared_ptr<grpc::ServerCredentials> server_credentials(const ServerConfig& c) {
+  if (c.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions opts;
+  opts.pem_key_cert_pairs.push_back(
+      {read_pem(c.tls_key, "--tls-key"), read_pem(c.tls_cert, "--tls-cert")});
+  return grpc::SslServerCredentials(opts);
+}
+
+void write_port_file(const std::string& path, int grpc_port, int metrics_port) {
+  if (path.empty()) return;
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) throw std::runtime_error("cannot write --port-file '" + path + "'");
+    out << "grpc=" << grpc_port << "\nmetrics=" << metrics_port << "\n";
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    throw std::runtime_error("cannot write --port-file '" + path + "'");
+}
+
+void set_health(grpc::Server& server, bool serving) {
+  if (auto* h = server.GetHealthCheckService()) {
+    h->SetServingStatus("", serving);
+    h->SetServingStatus(kServiceName, serving);
+  }
+}
+
+std::string host_port(const std::string& host, int port) {
+  // IPv6 literals need brackets.
+  if (host.find(':') != std::string::npos && host.front() != '[')
+    return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+int run_server(const ServerConfig& cfg) {
+  SignalWatcher signals;  // before any other thread exists
+  setup_logging(cfg.log_format == "json" ? LogFormat::kJson : LogFormat::kText, cfg.log_level);
+  spdlog::info("shirg-server {} starting (model {}, dtype {}, workers {}, max queue {})",
+               SHIRG_VERSION, cfg.model_dir, cfg.dtype, cfg.workers, cfg.max_queue);
+
+  prom::Registry registry;
+  ServerMetrics metrics(registry);
+  ServiceContext sc(cfg, metrics);
+  sc.limits.max_image_bytes = cfg.max_image_mib << 20;
+  sc.limits.max_question_bytes = cfg.max_question_bytes;
+  sc.limits.max_gen_length = cfg.max_gen_length;
+  sc.limits.max_steps = cfg.max_steps;
+  sc.auth_token = cfg.auth_token;
+  registry.add_collector([&sc, &metrics] {
+    Executor* ex = sc.executor.load(std::memory_order_acquire);
+    metrics.queue_depth.set(ex ? static_cast<double>(ex->stats().queued) : 0.0);
+  });
+
+  // Declared before the gRPC server: destroyed after it, so every call has finished by then.
+  std::unique_ptr<Executor> executor;
+
+  std::unique_ptr<MetricsHttpServer> http;
+  int metrics_port = -1;
+  std::shared_ptr<grpc::ServerCredentials> creds;
+  try {
+    creds = server_credentials(cfg);
+    if (cfg.metrics_port >= 0) {
+      http = std::make_unique<MetricsHttpServer>([&registry] { return registry.render(); });
+      metrics_port = http->start(cfg.host, cfg.metrics_port);
+    }
+  } catch (const std::exception& e) {
+    spdlog::critical("start-up failed: {}", e.what());
+    return 1;
+  }
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  InferenceService service(sc);
+  grpc::ServerBuilder builder;
+  int grpc_port = 0;
+  builder.AddListeningPort(host_port(cfg.host, cfg.port), creds, &grpc_port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(cfg.max_receive_mib << 20));
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || grpc_port == 0) {
+    spdlog::critical("start-up failed: cannot listen on {}", host_port(cfg.host, cfg.port));
+    return 1;
+  }
+  set_health(*server, false);
+  auto stop_server = [&] {
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    server->Wait();
+    if (http) http->stop();
+  };
+  try {
+    write_port_file(cfg.port_file, grpc_port, metrics_port);
+  } catch (const std::exception& e) {
+    spdlog::critical("start-up failed: {}", e.what());
+    stop_server();
+    return 1;
+  }
+  spdlog::info("gRPC listening on {} ({}{}), metrics on port {}", host_port(cfg.host, grpc_port),
+               cfg.tls_cert.empty() ? "plaintext" : "TLS",
+               cfg.auth_token.empty() ? "" : ", bearer token required", metrics_port);
+
+  // Model, executor, warm-up. Health stays NOT_SERVING until all three are done.
+  const int threads = set_torch_threads(cfg.threads);
+  std::shared_ptr<const Model> model;
+  try {
+    model = load_model_for_server(cfg);
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot load the model from '{}': {}", cfg.model_dir, e.what());
+    stop_server();
+    return 1;
+  }
+  spdlog::info("model loaded ({} LibTorch threads):\n{}", threads, model_summary_text(*model));
+  sc.model_info = describe_model(*model, cfg);
+  sc.cache_bytes_per_prefix_token = prefix_cache_bytes_per_token(*model);
+  metrics.model_info
+      .with({sc.model_info.checkpoint(), sc.model_info.model_type(), sc.model_info.dtype(),
+             sc.model_info.device(), cfg.adapter_dir, SHIRG_VERSION})
+      .set(1);
+
+  ExecutorConfig ec;
+  ec.workers = cfg.workers;
+  ec.max_queue = static_cast<std::size_t>(cfg.max_queue);
+  ec.max_question_bytes = cfg.max_question_bytes;
+  ec.max_question_tokens = cfg.max_question_tokens;
+  ec.max_gen_length = cfg.max_gen_length;
+  ec.max_steps = cfg.max_steps;
+  ec.max_image_bytes = static_cast<std::size_t>(cfg.max_image_mib) << 20;
+  ec.max_image_pixels = cfg.max_image_pixels;
+  executor = std::make_unique<Executor>(model, ec);
+
+  if (cfg.warmup && signals.count() == 0) {
+    const Status s =
+        run_warmup(*executor, cfg.warmup_requests, [&signals] { return signals.count() > 0; });
+    if (!s.ok() && signals.count() == 0) {
+      spdlog::critical("warm-up failed: {}: {}", status_code_name(s.code), s.message);
+      executor->shutdown(std::chrono::milliseconds(0));
+      stop_server();
+      return 1;
+    }
+  }
+  if (signals.count() == 0) {
+    sc.executor.store(executor.get(), std::memory_order_release);
+    set_health(*server, true);
+    metrics.ready.set(1);
+    spdlog::info("SERVING");
+    signals.wait(1);
+  }
+
+  // Graceful shutdown.
+  const auto grace = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::duration<double>(cfg.grace_period_seconds));
+  spdlog::info("shutdown requested: NOT_SERVING, draining {} in-flight request(s) for up to {} ms",
+               static_cast<int64_t>(metrics.inflight.value()), grace.count());
+  sc.draining.store(true);
+  set_health(*server, false);
+  metrics.ready.set(0);
+  const auto until = std::chrono::steady_clock::now() + grace;
+  while (metrics.inflight.value() > 0 && signals.count() < 2 &&
+         std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (metrics.inflight.value() > 0)
+    spdlog::warn("cancelling {} request(s) still in flight",
+                 static_cast<int64_t>(metrics.inflight.value()));
+  executor->shutdown(std::chrono::milliseconds(0));  // cancels the rest; every call gets on_done
+  stop_server();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace shirg::rpc

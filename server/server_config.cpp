@@ -1,0 +1,320 @@
+#include "server/server_config.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace shirg::rpc {
+namespace {
+
+// One flag: its name, value placeholder, help line and how a textual value is applied.
+struct Option {
+  const char* name;
+  const char* metavar;  // "" for a boolean flag that takes an optional value
+  const char* help;
+  std::function<std::string(const ServerConfig&)> show;        // the current (default) value
+  std::function<void(ServerConfig&, const std::string&)> set;  // throws ConfigError
+};
+
+int64_t to_int(const std::string& flag, const std::string& v, int64_t lo, int64_t hi) {
+  errno = 0;
+  char* end = nullptr;
+  const long long x = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || errno == ERANGE)
+    throw ConfigError("--" + flag + ": not an integer: '" + v + "'");
+  if (x < lo || x > hi)
+    throw ConfigError("--" + flag + " must be in [" + std::to_string(lo) + ", " +
+                      std::to_string(hi) + "], got " + v);
+  return x;
+}
+
+double to_double(const std::string& flag, const std::string& v, double lo, double hi) {
+  char* end = nullptr;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0' || !std::isfinite(x))
+    throw ConfigError("--" + flag + ": not a number: '" + v + "'");
+  if (x < lo || x > hi) throw ConfigError("--" + flag + " out of range, got " + v);
+  return x;
+}
+
+bool to_bool(const std::string& flag, const std::string& v) {
+  if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
+  if (v == "false" || v == "0" || v == "no" || v == "off") return false;
+  throw ConfigError("--" + flag + " takes true or false, got '" + v + "'");
+}
+
+std::string one_of(const std::string& flag, const std::string& v,
+                   std::initializer_list<const char*> allowed) {
+  std::string list;
+  for (const char* a : allowed) {
+    if (v == a) return v;
+    list += list.empty() ? a : std::string("|") + a;
+  }
+  throw ConfigError("--" + flag + " must be " + list + ", got '" + v + "'");
+}
+
+std::string show_double(double d) {
+  std::ostringstream os;
+  os << d;
+  return os.str();
+}
+
+constexpr int64_t kMaxI = INT64_C(1) << 53;
+
+#define STR_OPT(NAME, FIELD, META, HELP)                             \
+  Option {                                                           \
+    NAME, META, HELP, [](const ServerConfig& c) { return c.FIELD; }, \
+        [](ServerConfig& c, const std::string& v) { c.FIELD = v; }   \
+  }
+#define INT_OPT(NAME, FIELD, LO, HI, HELP)                                          \
+  Option {                                                                          \
+    NAME, "N", HELP, [](const ServerConfig& c) { return std::to_string(c.FIELD); }, \
+        [](ServerConfig& c, const std::string& v) {                                 \
+          c.FIELD = static_cast<decltype(c.FIELD)>(to_int(NAME, v, LO, HI));        \
+        }                                                                           \
+  }
+
+const std::vector<Option>& options() {
+  static const std::vector<Option> opts = {
+      STR_OPT("config", config_file, "FILE",
+              "JSON file with any of these flags as keys (\"max-queue\": 4); flags given on the "
+              "command line win"),
+      STR_OPT("host", host, "ADDR", "gRPC listen address"),
+      INT_OPT("port", port, 0, 65535, "gRPC port (0: the OS chooses; see --port-file)"),
+      INT_OPT("metrics-port", metrics_port, -1, 65535,
+              "Prometheus /metrics HTTP port on --host (0: the OS chooses, -1: disabled)"),
+      STR_OPT("port-file", port_file, "FILE",
+              "after binding, write \"grpc=<port>\" and \"metrics=<port>\" lines to FILE"),
+      INT_OPT("max-receive-mib", max_receive_mib, 1, 2047, "largest request message in MiB"),
+      STR_OPT("model-dir", model_dir, "DIR", "LaViDa-format checkpoint directory (required)"),
+      STR_OPT("adapter-dir", adapter_dir, "DIR", "PEFT LoRA adapter merged at load (optional)"),
+      Option{"dtype", "auto|bf16|fp32",
+             "compute dtype (auto: bf16 where the CPU has native bf16, else fp32)",
+             [](const ServerConfig& c) { return c.dtype; },
+             [](ServerConfig& c, const std::string& v) {
+               c.dtype = one_of("dtype", v, {"auto", "bf16", "fp32"});
+             }},
+      INT_OPT("threads", threads, 0, 4096, "LibTorch intra-op threads (0: number of cores)"),
+      INT_OPT("workers", workers, 1, 256, "executor worker threads (requests run concurrently)"),
+      INT_OPT("max-queue", max_queue, 0, 1000000,
+              "requests waiting beyond the running ones; more are refused with RESOURCE_EXHAUSTED"),
+      Option{"warmup", "true|false", "run warm-up request(s) before health reports SERVING",
+             [](const ServerConfig& c) { return std::string(c.warmup ? "true" : "false"); },
+             [](ServerConfig& c, const std::string& v) { c.warmup = to_bool("warmup", v); }},
+      INT_OPT("warmup-requests", warmup_requests, 1, 1000, "number of warm-up requests"),
+      INT_OPT("max-image-mib", max_image_mib, 1, 2047, "largest encoded image in MiB"),
+      INT_OPT("max-image-pixels", max_image_pixels, 1, kMaxI,
+              "largest decoded image (width x height)"),
+      INT_OPT("max-question-bytes", max_question_bytes, 1, 1 << 20,
+              "longest question in UTF-8 bytes"),
+      INT_OPT("max-question-tokens", max_question_tokens, 1, 1 << 20, "longest question in tokens"),
+      INT_OPT("max-gen-length", max_gen_length, 1, 1 << 20, "largest generation.gen_length"),
+      INT_OPT("max-steps", max_steps, 1, 1 << 20, "largest number of denoising steps"),
+      Option{
+          "grace-period-seconds", "S",
+          "on SIGTERM/SIGINT: seconds in-flight requests get to finish before they are cancelled",
+          [](const ServerConfig& c) { return show_double(c.grace_period_seconds); },
+          [](ServerConfig& c, const std::string& v) {
+            c.grace_period_seconds = to_double("grace-period-seconds", v, 0, 86400);
+          }},
+      STR_OPT("tls-cert", tls_cert, "FILE", "PEM server certificate chain (TLS on with --tls-key)"),
+      STR_OPT("tls-key", tls_key, "FILE", "PEM private key of --tls-cert"),
+      STR_OPT("auth-token", auth_token, "TOKEN",
+              "require \"authorization: Bearer TOKEN\" on shirg.v1 RPCs (health and reflection "
+              "stay open)"),
+      STR_OPT("auth-token-file", auth_token_file, "FILE",
+              "read the bearer token from FILE (keeps it out of the process list)"),
+      Option{"log-format", "text|json", "log lines as text or JSON lines",
+             [](const ServerConfig& c) { return c.log_format; },
+             [](ServerConfig& c, const std::string& v) {
+               c.log_format = one_of("log-format", v, {"text", "json"});
+             }},
+      Option{"log-level", "LEVEL", "trace|debug|info|warn|error",
+             [](const ServerConfig& c) { return c.log_level; },
+             [](ServerConfig& c, const std::string& v) {
+               c.log_level = one_of("log-level", v, {"trace", "debug", "info", "warn", "error"});
+             }},
+  };
+  return opts;
+}
+
+#undef STR_OPT
+#undef INT_OPT
+
+const Option* find_option(std::string name) {
+  for (char& ch : name)
+    if (ch == '_') ch = '-';
+  for (const Option& o : options())
+    if (name == o.name) return &o;
+  return nullptr;
+}
+
+std::string read_text_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError("cannot read " + what + " '" + path + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// JSON scalars become the same text a flag would carry.
+std::string json_scalar(const std::string& key, const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
+  if (v.is_number_float()) {
+    std::ostringstream os;
+    os.precision(17);
+    os << v.get<double>();
+    return os.str();
+  }
+  throw ConfigError("config key \"" + key + "\" must be a string, number or boolean");
+}
+
+void apply_json_file(const std::string& path, ServerConfig& c) {
+  const std::string text = read_text_file(path, "config file");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw ConfigError("config file '" + path + "' is not valid JSON: " + e.what());
+  }
+  if (!j.is_object()) throw ConfigError("config file '" + path + "' must hold a JSON object");
+  for (const auto& [key, value] : j.items()) {
+    const Option* o = find_option(key);
+    if (!o || std::string(o->name) == "config")
+      throw ConfigError("config file '" + path + "': unknown key \"" + key + "\"");
+    try {
+      o->set(c, json_scalar(key, value));
+    } catch (const ConfigError& e) {
+      throw ConfigError("config file '" + path + "': " + e.what());
+    }
+  }
+}
+
+std::string trim_right(std::string s) {
+  while (!s.empty() &&
+         (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
+    s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+ParsedArgs parse_server_args(int argc, const char* const* argv) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  return parse_server_args(args);
+}
+
+ParsedArgs parse_server_args(const std::vector<std::string>& args) {
+  // Split into (flag, value) pairs first so --config can be applied before everything else.
+  std::vector<std::pair<const Option*, std::string>> given;
+  ParsedArgs out;
+  for (const auto& a : args)
+    if (a == "-h" || a == "--help") out.help = true;
+  if (out.help) return out;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string a = args[i];
+    if (a.rfind("--", 0) != 0)
+      throw ConfigError("unexpected argument '" + a + "' (flags start with --)");
+    std::string name = a.substr(2), value;
+    bool has_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    const Option* o = find_option(name);
+    if (!o) throw ConfigError("unknown flag --" + name + " (see --help)");
+    if (!has_value) {
+      const bool boolean = std::string(o->metavar) == "true|false";
+      const bool next_is_value = i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0;
+      if (boolean && !next_is_value) {
+        value = "true";  // bare --warmup
+      } else {
+        if (i + 1 >= args.size()) throw ConfigError("--" + name + " needs a value");
+        value = args[++i];
+      }
+    }
+    given.emplace_back(o, value);
+  }
+  ServerConfig& c = out.config;
+  for (const auto& [o, v] : given)
+    if (std::string(o->name) == "config") c.config_file = v;
+  if (!c.config_file.empty()) apply_json_file(c.config_file, c);
+  for (const auto& [o, v] : given) o->set(c, v);
+  validate_server_config(c);
+  return out;
+}
+
+void validate_server_config(ServerConfig& c) {
+  if (c.model_dir.empty()) throw ConfigError("--model-dir is required");
+  if (c.host.empty()) throw ConfigError("--host must not be empty");
+  if (c.tls_cert.empty() != c.tls_key.empty())
+    throw ConfigError("--tls-cert and --tls-key must be given together");
+  if (!c.auth_token.empty() && !c.auth_token_file.empty())
+    throw ConfigError("give --auth-token or --auth-token-file, not both");
+  if (!c.auth_token_file.empty()) {
+    c.auth_token = trim_right(read_text_file(c.auth_token_file, "--auth-token-file"));
+    if (c.auth_token.empty())
+      throw ConfigError("--auth-token-file '" + c.auth_token_file + "' is empty");
+  }
+  for (char ch : c.auth_token)
+    if (ch < 0x21 || ch > 0x7e)
+      throw ConfigError("the auth token must be printable ASCII without spaces");
+  if (c.metrics_port != -1 && c.metrics_port != 0 && c.metrics_port == c.port)
+    throw ConfigError("--metrics-port must differ from --port");
+  if (c.max_image_mib > c.max_receive_mib)
+    throw ConfigError("--max-image-mib (" + std::to_string(c.max_image_mib) +
+                      ") must not exceed --max-receive-mib (" + std::to_string(c.max_receive_mib) +
+                      ")");
+}
+
+std::string server_help() {
+  ServerConfig defaults;
+  std::ostringstream os;
+  os << "usage: shirg-server --model-dir DIR [flags]\n"
+        "\n"
+        "gRPC inference server for LaViDa-class diffusion vision-language models "
+        "(shirg.v1.Inference,\n"
+        "grpc.health.v1.Health, server reflection) with Prometheus metrics over HTTP.\n"
+        "Flags take \"--flag VALUE\" or \"--flag=VALUE\"; every flag is also a key of the --config "
+        "file.\n"
+        "\n";
+  for (const Option& o : options()) {
+    std::string lhs = std::string("  --") + o.name;
+    if (*o.metavar) lhs += std::string(" ") + o.metavar;
+    os << lhs;
+    if (lhs.size() < 34)
+      os << std::string(34 - lhs.size(), ' ');
+    else
+      os << "\n" << std::string(34, ' ');
+    os << o.help;
+    const std::string def = o.show(defaults);
+    if (std::string(o.name) != "config") os << " [default: " << (def.empty() ? "none" : def) << "]";
+    os << "\n";
+  }
+  os << "  -h, --help                        print this help and exit\n"
+        "\n"
+        "Signals: SIGTERM/SIGINT drain (health NOT_SERVING, new requests UNAVAILABLE, in-flight "
+        "ones\n"
+        "get --grace-period-seconds, then are cancelled) and exit 0; a second signal cancels at "
+        "once.\n"
+        "Exit status: 0 clean shutdown, 1 start-up failure (model, ports, TLS files), 2 bad "
+        "flags.\n";
+  return os.str();
+}
+
+std::vector<std::string> server_flag_names() {
+  std::vector<std::string> names;
+  for (const Option& o : options()) names.emplace_back(o.name);
+  return names;
+}
+
+}  // namespace shirg::rpc

@@ -1,0 +1,83 @@
+#pragma once
+// shirg-server configuration: command-line flags and an optional JSON file (--config FILE).
+// Every flag has a JSON key of the same name without the leading dashes ("max-queue", and
+// "max_queue" is accepted too). Precedence: built-in defaults < JSON file < command line.
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace shirg::rpc {
+
+// A bad flag, value or config file. The message names the flag / key and the bad value.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ServerConfig {
+  // Network (docs/architecture.md "Ports, flags and metrics").
+  std::string host = "0.0.0.0";
+  int port = 50051;              // 0: the OS chooses (see port_file)
+  int metrics_port = 9400;       // 0: the OS chooses; -1: no metrics endpoint
+  std::string port_file;         // when set: "grpc=<port>\nmetrics=<port>\n" written after binding
+  int64_t max_receive_mib = 32;  // largest request message accepted (gRPC max receive size)
+
+  // Model and execution.
+  std::string model_dir;
+  std::string adapter_dir;
+  std::string dtype = "auto";  // auto | bf16 | fp32
+  int threads = 0;             // LibTorch intra-op threads; 0: number of cores
+  int workers = 1;             // executor worker threads (requests executed concurrently)
+  int64_t max_queue = 16;      // waiting requests beyond the running ones; more: RESOURCE_EXHAUSTED
+  bool warmup = true;          // run warm-up request(s) before reporting SERVING
+  int warmup_requests = 1;     // how many warm-up requests
+
+  // Request limits.
+  int64_t max_image_mib = 32;
+  int64_t max_image_pixels = 50'000'000;
+  int64_t max_question_bytes = 8192;
+  int64_t max_question_tokens = 512;
+  int64_t max_gen_length = 1024;
+  int64_t max_steps = 1024;
+
+  // Lifecycle.
+  double grace_period_seconds = 30;  // SIGTERM/SIGINT: time in-flight requests get to finish
+
+  // Security.
+  std::string tls_cert;         // PEM server certificate chain (with tls_key: TLS on)
+  std::string tls_key;          // PEM private key
+  std::string auth_token;       // non-empty: shirg.v1 RPCs need "authorization: Bearer <token>"
+  std::string auth_token_file;  // the token read from a file (trailing whitespace trimmed)
+
+  // Logging.
+  std::string log_format = "text";  // text | json (JSON lines)
+  std::string log_level = "info";   // trace | debug | info | warn | error
+
+  std::string config_file;  // the --config file that was read, if any
+};
+
+// What parse_server_args decided.
+struct ParsedArgs {
+  ServerConfig config;
+  bool help = false;  // --help / -h: print server_help() and exit 0
+};
+
+// Parses argv (argv[0] ignored). Reads --config FILE first (wherever it appears), then applies
+// the other flags over it. Accepts "--flag value" and "--flag=value"; booleans take
+// true|false|1|0|yes|no. Throws ConfigError on unknown flags, bad values, unreadable or invalid
+// JSON, and on an inconsistent result (see validate_server_config).
+ParsedArgs parse_server_args(int argc, const char* const* argv);
+ParsedArgs parse_server_args(const std::vector<std::string>& args);
+
+// Cross-field checks: model_dir set, ports in range, tls_cert and tls_key together, known dtype,
+// log format and level, positive limits. Reads auth_token_file into auth_token. Throws ConfigError.
+void validate_server_config(ServerConfig& c);
+
+// The --help text: every flag with its value, default and meaning.
+std::string server_help();
+
+// Every flag name (without dashes), in --help order; docs/server.md lists the same set.
+std::vector<std::string> server_flag_names();
+
+}  // namespace shirg::rpc

@@ -1,0 +1,80 @@
+#include "server/server_metrics.h"
+
+namespace shirg::rpc {
+namespace {
+
+const std::vector<double>& request_buckets() {
+  static const std::vector<double> b = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                        2.5,  5,     10,   30,  60,   120, 300};
+  return b;
+}
+
+const std::vector<double>& stage_buckets() {
+  static const std::vector<double> b = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                        0.25,   0.5,   1,      2.5,   5,    10,    30,   60};
+  return b;
+}
+
+}  // namespace
+
+ServerMetrics::ServerMetrics(prom::Registry& r)
+    : queue_depth(r.gauge("shirg_queue_depth", "Requests waiting in the executor queue.").with()),
+      inflight(r.gauge("shirg_inflight_requests",
+                       "shirg.v1 RPCs being served (queued, running or streaming).")
+                   .with()),
+      prefix_cache_bytes(r.gauge("shirg_prefix_cache_bytes",
+                                 "Bytes held by the prefix KV caches of running requests.")
+                             .with()),
+      model_info(r.gauge("shirg_model_info", "The loaded model (value 1).",
+                         {"checkpoint", "model_type", "dtype", "device", "adapter", "version"})),
+      ready(r.gauge("shirg_ready", "1 while the server reports SERVING, else 0.").with()),
+      requests_(r.counter("shirg_requests_total",
+                          "Finished shirg.v1 RPCs by method and gRPC status code.",
+                          {"rpc", "code"})),
+      request_duration_(r.histogram("shirg_request_duration_seconds",
+                                    "Wall time of shirg.v1 RPCs from arrival to the final status.",
+                                    {"rpc"}, request_buckets())),
+      stage_duration_(
+          r.histogram("shirg_stage_duration_seconds",
+                      "Engine stage latency (step: one denoising step; total: the whole request).",
+                      {"stage"}, stage_buckets())),
+      generated_tokens_(r.counter("shirg_generated_tokens_total",
+                                  "Answer tokens returned (up to the stop token).")
+                            .with()) {
+  for (const char* rpc : {kRpcGenerate, kRpcGenerateStream, kRpcModelInfo, kRpcSelectionMap}) {
+    requests_.with({rpc, "OK"});
+    request_duration_.with({rpc});
+  }
+  for (const char* s :
+       {"queue", "decode", "vision", "selection", "projector", "prefill", "step", "total"})
+    stage_duration_.with({s});
+}
+
+void ServerMetrics::record_request(const std::string& rpc, const std::string& code,
+                                   double seconds) {
+  requests_.with({rpc, code}).inc();
+  request_duration_.with({rpc}).observe(seconds);
+}
+
+void ServerMetrics::record_timings(const StageTimings& t) {
+  auto obs = [&](const char* stage, double ms, bool always) {
+    if (always || ms > 0) stage_duration_.with({stage}).observe(ms / 1000.0);
+  };
+  obs("queue", t.queue_ms, true);
+  obs("decode", t.decode_ms, false);
+  obs("vision", t.vision_ms, false);
+  obs("selection", t.selection_ms, false);
+  obs("projector", t.projector_ms, false);
+  obs("prefill", t.prefill_ms, false);
+  obs("total", t.total_ms, true);
+}
+
+void ServerMetrics::record_step(double seconds) {
+  stage_duration_.with({"step"}).observe(seconds);
+}
+
+void ServerMetrics::add_generated_tokens(int64_t n) {
+  if (n > 0) generated_tokens_.inc(static_cast<double>(n));
+}
+
+}  // namespace shirg::rpc

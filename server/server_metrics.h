@@ -1,0 +1,43 @@
+#pragma once
+// The server's Prometheus metrics (names fixed in docs/architecture.md, listed in
+// docs/server.md). Durations are observed in seconds.
+#include <string>
+
+#include "engine/runtime/request.h"
+#include "server/prometheus.h"
+
+namespace shirg::rpc {
+
+// The RPC names used as the `rpc` label.
+inline constexpr const char* kRpcGenerate = "Generate";
+inline constexpr const char* kRpcGenerateStream = "GenerateStream";
+inline constexpr const char* kRpcModelInfo = "ModelInfo";
+inline constexpr const char* kRpcSelectionMap = "SelectionMap";
+
+class ServerMetrics {
+ public:
+  explicit ServerMetrics(prom::Registry& registry);
+
+  // One finished RPC: shirg_requests_total{rpc,code} and shirg_request_duration_seconds{rpc}.
+  void record_request(const std::string& rpc, const std::string& code, double seconds);
+  // The engine stages of one finished request (milliseconds in, seconds observed); zero stages
+  // a mode does not have (e.g. selection in baseline-384) are skipped, queue and total never.
+  void record_timings(const StageTimings& t);
+  // One denoising step's wall time.
+  void record_step(double seconds);
+  void add_generated_tokens(int64_t n);
+
+  prom::Gauge& queue_depth;               // shirg_queue_depth (set at scrape from the executor)
+  prom::Gauge& inflight;                  // shirg_inflight_requests (RPCs being served)
+  prom::Gauge& prefix_cache_bytes;        // shirg_prefix_cache_bytes (prefix caches alive now)
+  prom::Family<prom::Gauge>& model_info;  // shirg_model_info{...} 1
+  prom::Gauge& ready;                     // shirg_ready: 1 while health is SERVING
+
+ private:
+  prom::Family<prom::Counter>& requests_;
+  prom::Family<prom::Histogram>& request_duration_;
+  prom::Family<prom::Histogram>& stage_duration_;
+  prom::Counter& generated_tokens_;
+};
+
+}  // namespace shirg::rpc

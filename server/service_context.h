@@ -1,0 +1,40 @@
+#pragma once
+// What every shirg.v1 call needs: configuration, metrics, the executor once the model is warm,
+// and the server's lifecycle state. Owned by the server (server_app.cpp); outlives every call.
+#include <grpcpp/support/server_callback.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "engine/runtime/executor.h"
+#include "server/proto_convert.h"
+#include "server/server_config.h"
+#include "server/server_metrics.h"
+#include "shirg/v1/inference.pb.h"
+
+namespace shirg::rpc {
+
+struct ServiceContext {
+  ServiceContext(const ServerConfig& c, ServerMetrics& m) : config(c), metrics(m) {}
+
+  const ServerConfig& config;
+  ServerMetrics& metrics;
+  EdgeLimits limits;
+  std::string auth_token;  // empty: no authentication
+
+  // Published (release) after load + warm-up; stays valid until every call has finished.
+  std::atomic<Executor*> executor{nullptr};
+  // Set on SIGTERM/SIGINT: new calls are refused with UNAVAILABLE.
+  std::atomic<bool> draining{false};
+
+  // Filled before `executor` is published.
+  v1::ModelInfoResponse model_info;
+  int64_t cache_bytes_per_prefix_token = 0;  // bf16 K+V over all layers (prefix cache gauge)
+
+  // Admission of a new call, in this order: UNAUTHENTICATED (bad/missing token), UNAVAILABLE
+  // (shutting down), UNAVAILABLE (model loading or warming up). OK: `*executor_out` is set.
+  grpc::Status admit(const grpc::CallbackServerContext* ctx, Executor** executor_out) const;
+};
+
+}  // namespace shirg::rpc

@@ -1,0 +1,152 @@
+// shirg-server flags and the --config JSON file.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+#include <cstdio>
+#include <fstream>
+#include <set>
+
+#include "server/server_config.h"
+
+using namespace shirg::rpc;
+using Catch::Matchers::Contains;
+
+namespace {
+
+std::string temp_file(const std::string& content) {
+  char path[] = "/tmp/shirg_cfg_XXXXXX";
+  const int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  std::ofstream(path) << content;
+  return path;
+}
+
+std::string error_of(const std::vector<std::string>& args) {
+  try {
+    parse_server_args(args);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("defaults follow docs/architecture.md") {
+  const auto p = parse_server_args({"--model-dir", "/m"});
+  const ServerConfig& c = p.config;
+  CHECK_FALSE(p.help);
+  CHECK(c.host == "0.0.0.0");
+  CHECK(c.port == 50051);
+  CHECK(c.metrics_port == 9400);
+  CHECK(c.max_receive_mib == 32);
+  CHECK(c.workers == 1);
+  CHECK(c.threads == 0);
+  CHECK(c.warmup);
+  CHECK(c.dtype == "auto");
+  CHECK(c.log_format == "text");
+}
+
+TEST_CASE("flags in both spellings, booleans") {
+  const auto c =
+      parse_server_args({"--model-dir=/m", "--port", "0", "--metrics-port=-1", "--workers", "3",
+                         "--max-queue", "1", "--warmup", "false", "--dtype", "fp32",
+                         "--grace-period-seconds", "2.5", "--log-format", "json"})
+          .config;
+  CHECK(c.model_dir == "/m");
+  CHECK(c.port == 0);
+  CHECK(c.metrics_port == -1);
+  CHECK(c.workers == 3);
+  CHECK(c.max_queue == 1);
+  CHECK_FALSE(c.warmup);
+  CHECK(c.dtype == "fp32");
+  CHECK(c.grace_period_seconds == 2.5);
+  CHECK(c.log_format == "json");
+  CHECK(parse_server_args({"--model-dir", "/m", "--warmup"}).config.warmup);
+  CHECK_FALSE(parse_server_args({"--warmup=no", "--model-dir", "/m"}).config.warmup);
+}
+
+TEST_CASE("bad flags are refused with the flag named") {
+  CHECK_THAT(error_of({"--model-dir", "/m", "--bogus", "1"}), Contains("unknown flag --bogus"));
+  CHECK_THAT(error_of({"--port", "1"}), Contains("--model-dir is required"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--port", "70000"}),
+             Contains("--port must be in [0, 65535]"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--port", "12x"}), Contains("--port: not an integer"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--workers", "0"}),
+             Contains("--workers must be in [1, 256]"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--dtype", "fp16"}),
+             Contains("--dtype must be auto|bf16|fp32"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--warmup", "maybe"}),
+             Contains("--warmup takes true or false"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--tls-cert", "c.pem"}),
+             Contains("--tls-cert and --tls-key"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--log-level", "loud"}),
+             Contains("--log-level must be"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--grace-period-seconds", "nan"}),
+             Contains("not a number"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--port"}), Contains("--port needs a value"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "stray"}), Contains("unexpected argument 'stray'"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--max-image-mib", "64"}),
+             Contains("must not exceed --max-receive-mib"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--auth-token", "a b"}), Contains("printable ASCII"));
+}
+
+TEST_CASE("the JSON config file is applied first; flags win") {
+  const std::string path = temp_file(R"({"model-dir": "/from/json", "max_queue": 4, "warmup": false,
+                                         "grace-period-seconds": 1.5, "port": 6000, "log-format": "json"})");
+  const auto c = parse_server_args({"--port", "7000", "--config", path}).config;
+  CHECK(c.model_dir == "/from/json");
+  CHECK(c.max_queue == 4);
+  CHECK_FALSE(c.warmup);
+  CHECK(c.grace_period_seconds == 1.5);
+  CHECK(c.port == 7000);  // the flag wins even though --config came later
+  CHECK(c.log_format == "json");
+  CHECK(c.config_file == path);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("bad config files are refused with the file and key named") {
+  const std::string unknown = temp_file(R"({"model-dir": "/m", "colour": "blue"})");
+  CHECK_THAT(error_of({"--config", unknown}), Contains("unknown key \"colour\""));
+  const std::string bad_json = temp_file("{\"model-dir\": ");
+  CHECK_THAT(error_of({"--config", bad_json}), Contains("is not valid JSON"));
+  const std::string bad_value = temp_file(R"({"model-dir": "/m", "workers": "many"})");
+  CHECK_THAT(error_of({"--config", bad_value}), Contains("--workers: not an integer"));
+  const std::string not_object = temp_file("[1, 2]");
+  CHECK_THAT(error_of({"--config", not_object}), Contains("must hold a JSON object"));
+  const std::string nested = temp_file(R"({"model-dir": {"a": 1}})");
+  CHECK_THAT(error_of({"--config", nested}), Contains("must be a string, number or boolean"));
+  CHECK_THAT(error_of({"--config", "/nonexistent/shirg.json"}),
+             Contains("cannot read config file"));
+  for (const auto& p : {unknown, bad_json, bad_value, not_object, nested}) std::remove(p.c_str());
+}
+
+TEST_CASE("--auth-token-file is read and trimmed") {
+  const std::string path = temp_file("s3cret-token\n");
+  CHECK(parse_server_args({"--model-dir", "/m", "--auth-token-file", path}).config.auth_token ==
+        "s3cret-token");
+  CHECK_THAT(error_of({"--model-dir", "/m", "--auth-token-file", path, "--auth-token", "x"}),
+             Contains("not both"));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("--help documents every flag") {
+  CHECK(parse_server_args({"--help"}).help);
+  CHECK(parse_server_args({"-h", "--bogus"}).help);  // help wins over parsing errors of values
+  const std::string help = server_help();
+  const auto names = server_flag_names();
+  CHECK(names.size() >= 25);
+  std::set<std::string> unique(names.begin(), names.end());
+  CHECK(unique.size() == names.size());
+  for (const auto& n : names) CHECK_THAT(help, Contains("--" + n));
+  CHECK_THAT(help, Contains("[default: 50051]"));
+  CHECK_THAT(help, Contains("[default: 9400]"));
+}
+
+TEST_CASE("docs/server.md lists every flag") {
+  std::ifstream in(std::string(SHIRG_SOURCE_DIR) + "/docs/server.md");
+  REQUIRE(in);
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const auto& n : server_flag_names()) CHECK_THAT(doc, Contains("`--" + n));
+}
