@@ -94,7 +94,7 @@ TEST_CASE("Digits pre-tokenizer: individual and contiguous") {
   CHECK(digits(true) == Pieces{"x", "1", "2", "3", "y"});
 }
 
-TEST_CASE("added tokens: lstrip, rstrip, single_word, normalized, special") {
+TEST_CASE("added tokens honour lstrip rstrip single_word and normalized") {
   auto run = [](bool lstrip, bool rstrip, bool single_word, const std::string& text) {
     json doc = words_doc();
     doc["pre_tokenizer"] = {
@@ -119,7 +119,9 @@ TEST_CASE("added tokens: lstrip, rstrip, single_word, normalized, special") {
   CHECK(tok->decode(tok->encode("cafe\xcc\x81"), true) == "cafe\xcc\x81");
 }
 
-TEST_CASE("special added tokens: matched in text, skipped on request, post-processor") {
+TEST_CASE(
+    "special added tokens are matched in text and skipped on request and added by the "
+    "post-processor") {
   json doc = words_doc();
   const int64_t bos = add_token(doc, "<s>", true);
   const int64_t eot = add_token(doc, "<|eot_id|>", true);

@@ -87,7 +87,7 @@ json byte_level_no_regex() {
 
 }  // namespace
 
-TEST_CASE("components vs HF: Split behaviors, invert, String and Regex patterns") {
+TEST_CASE("components vs HF: Split behaviors with invert and String or Regex patterns") {
   require_node_refs();
   const auto texts = probes();
   const std::vector<std::string> behaviors = {"Removed", "Isolated", "MergedWithPrevious",
@@ -109,7 +109,7 @@ TEST_CASE("components vs HF: Split behaviors, invert, String and Regex patterns"
   }
 }
 
-TEST_CASE("components vs HF: Digits, ByteLevel prefix space, normalizers") {
+TEST_CASE("components vs HF: Digits and ByteLevel prefix space and normalizers") {
   require_node_refs();
   const auto texts = probes();
   for (const bool individual : {false, true}) {
@@ -144,7 +144,7 @@ TEST_CASE("components vs HF: Digits, ByteLevel prefix space, normalizers") {
   }
 }
 
-TEST_CASE("components vs HF: added tokens lstrip, rstrip, single_word, normalized, special") {
+TEST_CASE("components vs HF: added tokens with lstrip rstrip single_word normalized special") {
   require_node_refs();
   const auto texts = probes();
   struct Flags {
@@ -171,7 +171,7 @@ TEST_CASE("components vs HF: added tokens lstrip, rstrip, single_word, normalize
   }
 }
 
-TEST_CASE("components vs HF: byte_fallback, unk/fuse_unk, ignore_merges, subword affixes") {
+TEST_CASE("components vs HF: byte_fallback unk fuse_unk ignore_merges and subword affixes") {
   require_node_refs();
   const auto texts = probes();
   // A character-level (not byte-level) BPE with <0xXX> byte tokens.

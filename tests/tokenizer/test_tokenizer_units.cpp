@@ -138,7 +138,7 @@ TEST_CASE("IncrementalDecoder never emits half a character and equals decode()")
   CHECK(tok->decode({ids[0], 999999, ids[1]}, false) == tok->decode({ids[0], ids[1]}, false));
 }
 
-TEST_CASE("Oniguruma \\s and \\w are translated to their Unicode definitions") {
+TEST_CASE("Oniguruma whitespace and word classes are translated to their Unicode definitions") {
   CHECK(translate_onig_pattern("\\s+(?!\\S)") ==
         "[\\t-\\r\\x{85}\\p{Z}]+(?![^\\t-\\r\\x{85}\\p{Z}])");
   CHECK(translate_onig_pattern("[^\\s\\p{L}]") == "[^\\t-\\r\\x{85}\\p{Z}\\p{L}]");
