@@ -1,0 +1,280 @@
+#!/usr/bin/python3
+"""Static consistency checks of docker/ and deploy/ against what shirg-server exposes.
+
+usage: check_deploy.py SOURCE_DIR [--server-help FILE]
+
+Reads docs/architecture.md ("Ports, flags and metrics"), the Dockerfiles, docker/compose.yaml,
+docker/prometheus.yml and every manifest under deploy/. With --server-help (the output of
+`shirg-server --help`) every flag used in a manifest must be one the server accepts, and the
+grace period must match. Prints one line per check; exit status 1 if any check failed.
+"""
+import glob
+import os
+import re
+import shlex
+import sys
+
+import yaml
+
+failures = []
+
+
+def check(cond, what):
+    print(("ok:   " if cond else "FAIL: ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def architecture(src):
+    text = open(os.path.join(src, "docs", "architecture.md")).read()
+    sec = text[text.index("## Ports, flags and metrics"):]
+    port = int(re.search(r"--port (\d+)", sec).group(1))
+    metrics_port = int(re.search(r"--metrics-port (\d+)", sec).group(1))
+    path = re.search(r"path `(/[^`]+)`", sec).group(1)
+    metrics = set(re.findall(r"`(shirg_[a-z_]+)", sec))
+    health = re.findall(r'service "([^"]*)"(?: and "([^"]+)")?', sec)
+    services = {s for pair in health for s in pair if s}
+    return {"port": port, "metrics_port": metrics_port, "path": path, "metrics": metrics,
+            "services": services | {""}}
+
+
+def server_flags(help_file):
+    text = open(help_file).read()
+    flags = set(re.findall(r"^\s+--([a-z][a-z0-9-]*)", text, re.M))
+    defaults = {}
+    for m in re.finditer(r"--grace-period-seconds\b.*?\(default:? ?([0-9.]+)", text, re.S):
+        defaults["grace-period-seconds"] = float(m.group(1))
+        break
+    return flags, defaults
+
+
+def flags_of(args):
+    """{'port': '50051', ...} from ['--port=50051', '--model-dir', 'X', ...]."""
+    out, i = {}, 0
+    while i < len(args):
+        a = str(args[i])
+        if a.startswith("--"):
+            if "=" in a:
+                k, v = a[2:].split("=", 1)
+            elif i + 1 < len(args) and not str(args[i + 1]).startswith("--"):
+                k, v = a[2:], str(args[i + 1])
+                i += 1
+            else:
+                k, v = a[2:], "true"
+            out[k] = v
+        i += 1
+    return out
+
+
+def dockerfile_stages(path):
+    stages, cur = [], None
+    lines = open(path).read().replace("\\\n", " ").splitlines()
+    for line in lines:
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        word, _, rest = s.partition(" ")
+        word = word.upper()
+        if word == "FROM":
+            cur = {"from": rest, "name": rest.split()[-1] if " AS " in rest.upper() else "",
+                   "instr": []}
+            stages.append(cur)
+        elif cur is not None:
+            cur["instr"].append((word, rest.strip()))
+    return stages
+
+
+def json_or_shell(rest):
+    rest = rest.strip()
+    if rest.startswith("["):
+        return yaml.safe_load(rest)
+    return shlex.split(rest)
+
+
+def ci_runs_install_script(src):
+    """Follows .ci/run through the scripts it runs; True if one runs scripts/install-deps.sh."""
+    seen, todo = set(), [os.path.join(src, ".ci", "run")]
+    while todo:
+        f = todo.pop()
+        if f in seen or not os.path.exists(f):
+            continue
+        seen.add(f)
+        text = open(f).read()
+        if re.search(r"(^|[\s/\"])install-deps\.sh", text, re.M) and not f.endswith("install-deps.sh"):
+            return True
+        for m in re.findall(r"scripts/([A-Za-z0-9_.-]+\.sh)", text):
+            todo.append(os.path.join(src, "scripts", m))
+    return False
+
+
+def check_dockerfile(path, arch, help_flags):
+    name = os.path.relpath(path, SRC)
+    stages = dockerfile_stages(path)
+    check(len(stages) >= 2, f"{name}: multi-stage ({len(stages)} stages)")
+    build, runtime = stages[0], stages[-1]
+    runs = " ".join(r for w, r in build["instr"] if w == "RUN")
+    if name == "docker/Dockerfile":
+        check(re.search(r"(^|\s)scripts/install-deps\.sh", runs) is not None,
+              f"{name}: build stage runs scripts/install-deps.sh")
+        check("debian:12" in open(path).read(), f"{name}: build stage on Debian 12")
+    rt = dict()
+    for w, r in runtime["instr"]:
+        rt.setdefault(w, []).append(r)
+    users = rt.get("USER", [])
+    check(users and users[-1].split(":")[0] not in ("0", "root"), f"{name}: runs as non-root ({users})")
+    vols = " ".join(rt.get("VOLUME", []))
+    check("/models" in vols, f"{name}: model directory is a volume")
+    exposed = {int(p.split("/")[0]) for e in rt.get("EXPOSE", []) for p in e.split()}
+    check({arch["port"], arch["metrics_port"]} <= exposed,
+          f"{name}: exposes gRPC {arch['port']} and metrics {arch['metrics_port']} ({sorted(exposed)})")
+    hc = " ".join(rt.get("HEALTHCHECK", []))
+    check("shirg-client" in hc and "--health" in hc and f":{arch['port']}" in hc,
+          f"{name}: HEALTHCHECK runs shirg-client --health on the gRPC port")
+    ep = json_or_shell(rt.get("ENTRYPOINT", ["[]"])[-1])
+    check(ep and ep[0].endswith("/shirg-server"), f"{name}: entrypoint is shirg-server ({ep})")
+    cmd = flags_of(json_or_shell(rt.get("CMD", ["[]"])[-1]))
+    check(cmd.get("port") == str(arch["port"]) and cmd.get("metrics-port") == str(arch["metrics_port"]),
+          f"{name}: CMD ports {cmd.get('port')}/{cmd.get('metrics-port')}")
+    if help_flags is not None:
+        unknown = set(cmd) - help_flags
+        check(not unknown, f"{name}: CMD flags known to shirg-server (unknown: {sorted(unknown)})")
+    return cmd, exposed, users
+
+
+def load_all(pattern):
+    docs = []
+    for f in sorted(glob.glob(os.path.join(SRC, pattern), recursive=True)):
+        for d in yaml.safe_load_all(open(f)):
+            if d:
+                docs.append((os.path.relpath(f, SRC), d))
+    return docs
+
+
+def main():
+    global SRC
+    SRC = sys.argv[1]
+    help_flags, defaults = None, {}
+    if "--server-help" in sys.argv:
+        help_flags, defaults = server_flags(sys.argv[sys.argv.index("--server-help") + 1])
+        check(len(help_flags) > 5, f"server --help lists {len(help_flags)} flags")
+        for f in ("port", "metrics-port", "host", "model-dir", "grace-period-seconds"):
+            check(f in help_flags, f"server accepts --{f}")
+    arch = architecture(SRC)
+    check(arch["metrics"] >= {"shirg_queue_depth", "shirg_requests_total"},
+          f"architecture.md metrics parsed ({len(arch['metrics'])})")
+    check(ci_runs_install_script(SRC), ".ci/run reaches scripts/install-deps.sh (CI uses the script)")
+
+    cpu_cmd, cpu_ports, cpu_user = check_dockerfile(os.path.join(SRC, "docker", "Dockerfile"), arch, help_flags)
+    gpu_cmd, gpu_ports, gpu_user = check_dockerfile(os.path.join(SRC, "docker", "Dockerfile.cuda"), arch, help_flags)
+    check(cpu_cmd == gpu_cmd and cpu_ports == gpu_ports and cpu_user == gpu_user,
+          "Dockerfile.cuda agrees with Dockerfile (CMD, ports, user)")
+    cuda_text = open(os.path.join(SRC, "docker", "Dockerfile.cuda")).read()
+    for arg in ("LIBTORCH_DIR", "LIBTORCH_URL", "CUDA_ARCHITECTURES", "TORCH_CUDA_ARCH_LIST"):
+        check(re.search(rf"^ARG {arg}\b", cuda_text, re.M) and re.search(rf"^#\s+{arg}\b", cuda_text, re.M),
+              f"Dockerfile.cuda: build arg {arg} declared and documented")
+    check("CANNOT BE BUILT OR RUN HERE" in cuda_text, "Dockerfile.cuda: header says it cannot be built here")
+
+    # Compose + Prometheus.
+    compose = yaml.safe_load(open(os.path.join(SRC, "docker", "compose.yaml")))
+    srv = compose["services"]["shirg-server"]
+    cflags = flags_of(srv["command"])
+    published = {int(str(p).split(":")[-1]) for p in srv["ports"]}
+    check({arch["port"], arch["metrics_port"]} <= published, f"compose publishes {sorted(published)}")
+    if help_flags is not None:
+        check(not set(cflags) - help_flags, f"compose flags known to the server ({sorted(cflags)})")
+    prom_mounts = " ".join(compose["services"]["prometheus"]["volumes"])
+    check("prometheus.yml" in prom_mounts, "compose mounts docker/prometheus.yml into Prometheus")
+    prom = yaml.safe_load(open(os.path.join(SRC, "docker", "prometheus.yml")))
+    job = [j for j in prom["scrape_configs"] if j["job_name"] == "shirg-server"][0]
+    check(job.get("metrics_path", "/metrics") == arch["path"], f"prometheus metrics_path {arch['path']}")
+    targets = [t for sc in job["static_configs"] for t in sc["targets"]]
+    check(targets == [f"shirg-server:{cflags.get('metrics-port')}"],
+          f"prometheus scrapes the compose service's metrics port ({targets})")
+
+    # Kubernetes manifests.
+    docs = load_all("deploy/**/*.yaml")
+    kinds = {}
+    for f, d in docs:
+        kinds.setdefault(d.get("kind"), []).append((f, d))
+    dep = [d for f, d in kinds["Deployment"] if d["metadata"]["name"] == "shirg-server"][0]
+    pod = dep["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    args = flags_of(c["args"])
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    check(ports.get("grpc") == arch["port"] == int(args["port"]), f"deployment gRPC port {ports.get('grpc')}")
+    check(ports.get("metrics") == arch["metrics_port"] == int(args["metrics-port"]),
+          f"deployment metrics port {ports.get('metrics')}")
+    ann = dep["spec"]["template"]["metadata"]["annotations"]
+    check(ann["prometheus.io/path"] == arch["path"] and int(ann["prometheus.io/port"]) == arch["metrics_port"],
+          "deployment scrape annotations match the metrics endpoint")
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        p = c.get(probe, {})
+        check("grpc" in p and p["grpc"]["port"] == arch["port"], f"{probe} is a native gRPC probe on {arch['port']}")
+        check(p.get("grpc", {}).get("service", "") in arch["services"],
+              f"{probe} service {p.get('grpc', {}).get('service', '')!r} is one the server reports")
+    st = c["startupProbe"]
+    check(st["periodSeconds"] * st["failureThreshold"] >= 300,
+          f"startupProbe allows {st['periodSeconds'] * st['failureThreshold']} s for model loading")
+    check(c["readinessProbe"]["grpc"].get("service") == "shirg.v1.Inference", "readiness checks shirg.v1.Inference")
+    res = c["resources"]
+    check("cpu" in res["requests"] and "memory" in res["requests"] and "memory" in res["limits"],
+          "resources requests and limits set")
+    grace = float(args["grace-period-seconds"])
+    pre = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
+    pre_s = float(pre[-1]) if pre and "sleep" in pre[0] else 0.0
+    tgps = pod["terminationGracePeriodSeconds"]
+    check(tgps >= grace + pre_s and tgps <= grace + pre_s + 30,
+          f"terminationGracePeriodSeconds {tgps} covers preStop {pre_s} + server grace {grace}")
+    if "grace-period-seconds" in defaults:
+        check(True, f"server default grace period {defaults['grace-period-seconds']} s")
+    if help_flags is not None:
+        check(not set(args) - help_flags, f"deployment flags known to the server ({sorted(args)})")
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    check(args["model-dir"].startswith(mounts.get("models", "//")), f"--model-dir {args['model-dir']} on the model volume")
+    check(pod["securityContext"].get("runAsNonRoot") is True, "pods run as non-root")
+
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    svcs = {d["metadata"]["name"]: d for f, d in kinds["Service"]}
+    for name, s in svcs.items():
+        check(all(labels.get(k) == v for k, v in s["spec"]["selector"].items()), f"service {name} selects the pods")
+        for p in s["spec"]["ports"]:
+            check(p["targetPort"] in ports or p["targetPort"] in ports.values(),
+                  f"service {name} port {p['name']} targets a container port")
+            if p["name"] == "grpc":
+                check(p["port"] == arch["port"] and p.get("appProtocol") == "kubernetes.io/h2c",
+                      f"service {name} gRPC port {p['port']} is h2c")
+    check(any(s["spec"].get("clusterIP") == "None" for s in svcs.values()), "a headless Service exists")
+
+    hpa = kinds["HorizontalPodAutoscaler"][0][1]
+    check(hpa["spec"]["scaleTargetRef"]["name"] == dep["metadata"]["name"], "HPA scales the Deployment")
+    mnames = [m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Pods"]
+    check("shirg_queue_depth" in mnames and set(mnames) <= arch["metrics"],
+          f"HPA metric {mnames} is a server metric")
+    pdb = kinds["PodDisruptionBudget"][0][1]
+    check(all(labels.get(k) == v for k, v in pdb["spec"]["selector"]["matchLabels"].items()), "PDB selects the pods")
+    adapter = [d for f, d in kinds["ConfigMap"] if "prometheus-adapter" in d["metadata"]["name"]]
+    check(adapter and "shirg_queue_depth" in adapter[0]["data"]["config.yaml"], "adapter rule exports the HPA metric")
+    pvc_names = {d["metadata"]["name"] for f, d in kinds["PersistentVolumeClaim"]}
+    claim = [v for v in pod["volumes"] if v["name"] == "models"][0]
+    check(claim["persistentVolumeClaim"]["claimName"] in pvc_names, "model volume is the shirg-models PVC")
+
+    rt = kinds["ServingRuntime"][0][1]
+    kc = rt["spec"]["containers"][0]
+    kargs = flags_of(kc["args"])
+    check([p["name"] for p in kc["ports"]] == ["h2c"] and kc["ports"][0]["containerPort"] == int(kargs["port"]),
+          "KServe runtime: single container port named h2c = --port")
+    check(kargs["model-dir"] == "/mnt/models", "KServe runtime reads the model from /mnt/models")
+    if help_flags is not None:
+        check(not set(kargs) - help_flags, f"KServe flags known to the server ({sorted(kargs)})")
+    isvc = kinds["InferenceService"][0][1]
+    fmt = isvc["spec"]["predictor"]["model"]["modelFormat"]["name"]
+    check(fmt in [m["name"] for m in rt["spec"]["supportedModelFormats"]] and
+          isvc["spec"]["predictor"]["model"]["runtime"] == rt["metadata"]["name"],
+          "InferenceService uses the runtime and its model format")
+
+    print(f"{len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
