@@ -62,6 +62,5 @@ function(shirg_test name)
   catch_discover_tests(${name}
     TEST_PREFIX "${A_LABEL}/${name}/"
     PROPERTIES LABELS ${A_LABEL}
-    EXTRA_ARGS --warn NoAssertions
-    DISCOVERY_TIMEOUT 60)
+    EXTRA_ARGS --warn NoAssertions)
 endfunction()

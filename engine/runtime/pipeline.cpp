@@ -8,14 +8,14 @@
 #include "engine/llada/llada.h"
 #include "engine/model/model.h"
 #include "engine/sampler/sampler.h"
-#include "engine/tokenizer/prompt.h"
+#include "engine/tokenizer/chat.h"
 #include "engine/tokenizer/tokenizer.h"
-#include "engine/vision/image_decode.h"
+#include "engine/vision/image.h"
 #include "engine/vision/layouts.h"
-#include "engine/vision/projector.h"
+#include "engine/vision/siglip.h"
 #include "kvcache/prefix_cache.h"
 #include "shirg/coord_embedding.h"
-#include "shirg/overlay.h"
+#include "shirg/overlay_png.h"
 #include "shirg/selector.h"
 
 namespace shirg {

@@ -1,8 +1,6 @@
 // load_model() on checkpoints written by the model writer: real names, shapes, shards, dtype,
 // adapter, and one clear error for every kind of broken checkpoint.
-#include <catch2/catch.hpp>
-
-#include <ATen/ATen.h>
+#include "tests/common/catch_torch.h"
 
 #include <filesystem>
 #include <fstream>

@@ -1,7 +1,5 @@
 // WeightBinder: real-name binding, one error listing every problem, PEFT LoRA merging.
-#include <catch2/catch.hpp>
-
-#include <ATen/ATen.h>
+#include "tests/common/catch_torch.h"
 
 #include <filesystem>
 #include <fstream>

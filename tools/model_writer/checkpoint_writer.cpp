@@ -79,14 +79,21 @@ struct TokenizerIds {
 TokenizerIds write_tokenizer(const Preset& p, const WriteOptions& o, const fs::path& dir) {
   const std::vector<std::string> specials = {kBosToken, kEosToken, kMaskToken, kStartHeaderToken, kEndHeaderToken,
                                              kEotToken};
-  nlohmann::json tj = tok::train_byte_level_bpe(read_text(o.corpus_path), p.bpe_vocab, specials);
-  TokenizerIds ids;
+  // Real-dims: the special tokens at LLaDA-8B's ids. They are written into model.vocab too,
+  // since Hugging Face renumbers added tokens that are not in the vocab.
+  nlohmann::json tj;
   if (p.real_special_ids) {
-    const std::map<std::string, int64_t> real = {{kBosToken, 126080},         {kEosToken, 126081},
-                                                 {kMaskToken, 126336},        {kStartHeaderToken, 126346},
-                                                 {kEndHeaderToken, 126347},   {kEotToken, 126348}};
-    for (auto& at : tj["added_tokens"]) at["id"] = real.at(at["content"].get<std::string>());
+    tj = tok::train_byte_level_bpe_with_ids(read_text(o.corpus_path), p.bpe_vocab,
+                                            {{kBosToken, 126080},
+                                             {kEosToken, 126081},
+                                             {kMaskToken, 126336},
+                                             {kStartHeaderToken, 126346},
+                                             {kEndHeaderToken, 126347},
+                                             {kEotToken, 126348}});
+  } else {
+    tj = tok::train_byte_level_bpe(read_text(o.corpus_path), p.bpe_vocab, specials);
   }
+  TokenizerIds ids;
   int64_t max_id = 0;
   for (const auto& [tokstr, id] : tj["model"]["vocab"].items()) max_id = std::max<int64_t>(max_id, id.get<int64_t>());
   for (const auto& at : tj["added_tokens"]) {
@@ -301,7 +308,9 @@ WriteReport write_checkpoint(const Preset& p, const WriteOptions& o) {
   const int64_t rows = p.embedding_rows > 0 ? std::max(p.embedding_rows, ids.vocab_size)
                                             : (ids.vocab_size + 63) / 64 * 64;
   write_configs(p, ids, rows, dir);
-  TensorSet ts(o.seed, p.dtype == "F32" ? at::kFloat : at::kBFloat16);
+  const std::string dtype = o.dtype.empty() ? p.dtype : o.dtype;
+  if (dtype != "F32" && dtype != "BF16") throw std::invalid_argument("--dtype must be F32 or BF16");
+  TensorSet ts(o.seed, dtype == "F32" ? at::kFloat : at::kBFloat16);
   make_weights(p, rows, ts);
   write_shards(ts, o.shards, dir, &r);
   if (!o.adapter_dir.empty()) r.adapter_modules = write_adapter(p, o);

@@ -17,6 +17,7 @@ void usage() {
       "  --layers N    override the depth (LLaDA blocks = N, SigLIP encoder layers in the checkpoint = N)\n"
       "  --shards N    write N safetensors shards + model.safetensors.index.json (default 1)\n"
       "  --adapter DIR also write a PEFT LoRA adapter (projector, SigLIP q/k/v, coord_rotary) to DIR\n"
+      "  --dtype F32|BF16  on-disk dtype of the weights (default: the preset's; tiny F32, others BF16)\n"
       "  --corpus FILE text the byte-level BPE tokenizer is trained on (default: the bundled corpus)\n"
       "The weights are random: answers from such a model are meaningless by construction.\n");
 }
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
       else if (a == "--shards") o.shards = std::stoll(next());
       else if (a == "--adapter") o.adapter_dir = next();
       else if (a == "--corpus") o.corpus_path = next();
+      else if (a == "--dtype") o.dtype = next();
       else if (a == "--help" || a == "-h") {
         usage();
         return 0;

@@ -1,0 +1,204 @@
+// The per-request pipeline on the tiny model: every mode, token counts, determinism, the static
+// prefix (selection before step 0), dumps, and bad input.
+#include "tests/common/catch_torch.h"
+
+#include "engine/runtime/pipeline.h"
+#include "engine/vision/image.h"
+#include "tests/common/test_images.h"
+#include "tests/runtime/runtime_fixture.h"
+
+using namespace shirg;
+using Catch::Matchers::Contains;
+
+namespace {
+
+GenerateRequest request(SelectionMode mode, const std::string& image = testing::chart_png()) {
+  GenerateRequest r;
+  r.image_bytes = image;
+  r.question = "What is the title of the chart?";
+  r.selection.mode = mode;
+  r.generation.gen_length = 16;
+  r.generation.block_length = 16;
+  r.generation.steps = 8;
+  return r;
+}
+
+GenerateResult run_ok(const Pipeline& p, GenerateRequest r, RunControl ctl = {}) {
+  Status s = p.validate(r);
+  REQUIRE(s.message == "");
+  GenerateResult out;
+  s = p.run(r, ctl, &out);
+  INFO(s.message);
+  REQUIRE(s.ok());
+  return out;
+}
+
+Status run_status(const Pipeline& p, GenerateRequest r) {
+  Status s = p.validate(r);
+  if (!s.ok()) return s;
+  GenerateResult out;
+  return p.run(r, {}, &out);
+}
+
+}  // namespace
+
+TEST_CASE("every selection mode runs and gives its documented token count") {
+  Pipeline p(testing::tiny_model(), {});
+  struct Case {
+    SelectionMode mode;
+    int64_t visual;
+  };
+  for (const Case& c : {Case{SelectionMode::kBaseline384, 729}, Case{SelectionMode::kFull672, 2304},
+                        Case{SelectionMode::kShirg, 64 + 1152}, Case{SelectionMode::kNoScaffold, 1152},
+                        Case{SelectionMode::kNoCoords, 64 + 1152}, Case{SelectionMode::kSimilarityOnly, 64 + 1152},
+                        Case{SelectionMode::kNoMerge, 64 + 1152}, Case{SelectionMode::kRandomK, 64 + 1152}}) {
+    INFO(selection_mode_name(c.mode));
+    const GenerateResult r = run_ok(p, request(c.mode));
+    CHECK(r.selection.visual_tokens == c.visual);
+    CHECK(r.prefix_tokens > c.visual);
+    CHECK(r.steps_run >= 1);
+    CHECK(r.steps_run <= 8);
+    const auto& cfg = testing::tiny_model()->config.llm;
+    CHECK(r.cache_bytes == 2 * cfg.n_layers * r.prefix_tokens * cfg.d_model * 2);  // bf16 cache
+  }
+}
+
+TEST_CASE("lavida-hd on a 768x768 image gives 1008 tokens with newlines") {
+  Pipeline p(testing::tiny_model(), {});
+  const GenerateResult r = run_ok(p, request(SelectionMode::kLavidaHd, testing::chart_png(768, 768)));
+  CHECK(r.selection.visual_tokens == 1008);
+  CHECK(r.selection.newline_tokens == 28);
+}
+
+TEST_CASE("SHIRG with adaptive K stays within its bounds") {
+  Pipeline p(testing::tiny_model(), {});
+  GenerateRequest r = request(SelectionMode::kShirg);
+  r.selection.adaptive_k = true;
+  r.selection.k_min = 400;
+  r.selection.k_max = 900;
+  const GenerateResult out = run_ok(p, r);
+  CHECK(out.selection.hi_detail_tokens >= 400);
+  CHECK(out.selection.hi_detail_tokens <= 900);
+  CHECK(out.selection.scaffold_tokens == 64);
+}
+
+TEST_CASE("the same seed gives the same answer; the dump has every stage") {
+  Pipeline p(testing::tiny_model(), {});
+  GenerateRequest r = request(SelectionMode::kShirg);
+  r.generation.temperature = 0.7;
+  r.generation.seed = 42;
+  std::map<std::string, at::Tensor> dump;
+  RunControl ctl;
+  ctl.dump = &dump;
+  const GenerateResult a = run_ok(p, r, ctl);
+  const GenerateResult b = run_ok(p, r);
+  CHECK(a.answer_ids == b.answer_ids);
+  CHECK(a.answer == b.answer);
+  for (const char* key : {"visual_tokens", "prefix_embeddings", "prompt_ids", "selection_scores",
+                          "selection_kept_indices", "selection_coords", "step_0_logits", "step_0_tokens", "answer_ids"})
+    CHECK(dump.count(key) == 1);
+  CHECK(dump["visual_tokens"].size(0) == 64 + 1152);
+  CHECK(dump["selection_scores"].numel() == 48 * 48);
+}
+
+TEST_CASE("steps run against a frozen prefix: the observer sees the prefix once, then every step") {
+  struct Obs : RequestObserver {
+    int prefix_events = 0;
+    std::vector<int64_t> steps;
+    int64_t total = 0;
+    bool prefix_before_steps = true;
+    void on_prefix_ready(const PrefixReadyEvent& e) override {
+      ++prefix_events;
+      CHECK(e.prefix_tokens > 0);
+    }
+    void on_step(const StepEvent& e) override {
+      if (prefix_events == 0) prefix_before_steps = false;
+      steps.push_back(e.step);
+      total = e.total_steps;
+    }
+    void on_done(const Status&, const GenerateResult&) override {}
+  } obs;
+  Pipeline p(testing::tiny_model(), {});
+  GenerateRequest r = request(SelectionMode::kShirg);
+  RunControl ctl;
+  ctl.observer = &obs;
+  const GenerateResult out = run_ok(p, r, ctl);
+  CHECK(obs.prefix_events == 1);
+  CHECK(obs.prefix_before_steps);
+  REQUIRE(!obs.steps.empty());
+  CHECK(obs.steps.front() == 1);
+  CHECK(static_cast<int64_t>(obs.steps.size()) == out.steps_run);
+}
+
+TEST_CASE("cancellation and deadlines stop a request with the right status") {
+  Pipeline p(testing::tiny_model(), {});
+  std::atomic<bool> cancelled{true};
+  RunControl ctl;
+  ctl.cancelled = &cancelled;
+  GenerateRequest r = request(SelectionMode::kBaseline384);
+  REQUIRE(p.validate(r).ok());
+  GenerateResult out;
+  CHECK(p.run(r, ctl, &out).code == StatusCode::kCancelled);
+  RunControl late;
+  late.deadline = std::chrono::steady_clock::now() - std::chrono::milliseconds(1);
+  CHECK(p.run(r, late, &out).code == StatusCode::kDeadlineExceeded);
+}
+
+TEST_CASE("bad input gives INVALID_ARGUMENT with a message a person understands") {
+  Pipeline p(testing::tiny_model(), {});
+  GenerateRequest r = request(SelectionMode::kShirg);
+  r.image_bytes = "";
+  CHECK_THAT(run_status(p, r).message, Contains("image is empty"));
+  r = request(SelectionMode::kShirg);
+  r.image_bytes = "GIF89a not supported";
+  Status s = run_status(p, r);
+  CHECK(s.code == StatusCode::kInvalidArgument);
+  CHECK_THAT(s.message, Contains("image"));
+  r = request(SelectionMode::kShirg);
+  r.question = "   ";
+  CHECK_THAT(run_status(p, r).message, Contains("question is empty"));
+  r = request(SelectionMode::kShirg);
+  r.question = std::string("bad \xff\xfe utf8");
+  s = run_status(p, r);
+  CHECK(s.code == StatusCode::kInvalidArgument);
+  CHECK_THAT(s.message, Contains("UTF-8"));
+  r = request(SelectionMode::kShirg);
+  r.question = std::string(3000, 'a') + " " + std::string(3000, 'b');
+  PipelineLimits lim;
+  lim.max_question_tokens = 64;
+  Pipeline strict(testing::tiny_model(), lim);
+  s = run_status(strict, r);
+  CHECK(s.code == StatusCode::kInvalidArgument);
+  CHECK_THAT(s.message, Contains("limit is 64"));
+  r = request(SelectionMode::kShirg);
+  r.selection.k = 0;
+  CHECK_THAT(run_status(p, r).message, Contains("selection.k"));
+  r = request(SelectionMode::kShirg);
+  r.generation.gen_length = 0;
+  CHECK(run_status(p, r).code == StatusCode::kInvalidArgument);
+  r = request(SelectionMode::kShirg);
+  r.generation.gen_length = 16;
+  r.generation.block_length = 5;
+  CHECK(run_status(p, r).code == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("selection map returns kept indices, scores and a PNG overlay") {
+  Pipeline p(testing::tiny_model(), {});
+  SelectionMapRequest r;
+  r.image_bytes = testing::chart_png();
+  r.selection.mode = SelectionMode::kShirg;
+  REQUIRE(p.validate_selection(r).ok());
+  SelectionMapResult out;
+  REQUIRE(p.run_selection_map(r, {}, &out).ok());
+  CHECK(out.grid == 48);
+  CHECK(out.scores.size() == 48u * 48u);
+  CHECK(out.kept_indices.size() >= 1152u);
+  CHECK(out.scaffold_tokens == 64);
+  REQUIRE(out.overlay_png.size() > 8);
+  CHECK(out.overlay_png.substr(1, 3) == "PNG");
+  const auto img = vision::decode_image(out.overlay_png.data(), out.overlay_png.size());
+  CHECK(img.width == 672);
+  SelectionMapRequest bad = r;
+  bad.selection.mode = SelectionMode::kFull672;
+  CHECK(p.validate_selection(bad).code == StatusCode::kInvalidArgument);
+}
