@@ -51,8 +51,11 @@ at::Tensor apply_coord_embedding(const at::Tensor& tokens, const at::Tensor& coo
     throw std::invalid_argument("SHIRG coord embedding: coord_rotary weight must be [" +
                                 std::to_string(tokens.size(1)) + ", 128], got " +
                                 shape_of(layer.weight));
-  const at::Tensor feats = coord_rotary_features(coords).to(layer.weight.scalar_type());
-  return tokens + at::matmul(feats, layer.weight.t()).to(tokens.scalar_type());
+  // fp32 product: [N, 128] x [128, Dv] is small, and bf16 matmuls are slow on CPUs without
+  // native bf16 (AVX512-BF16/AMX).
+  const at::Tensor feats = coord_rotary_features(coords.to(layer.weight.device()));
+  const at::Tensor delta = at::matmul(feats, layer.weight.to(at::kFloat).t());
+  return tokens + delta.to(tokens.scalar_type());
 }
 
 }  // namespace shirg::select

@@ -15,13 +15,14 @@ std::vector<float> to_vector(const at::Tensor& t) {
 
 }  // namespace
 
-RawFeatureTerms raw_feature_terms(const at::Tensor& features, int64_t grid) {
-  const int64_t n = features.size(0), dv = features.size(1);
-  const at::Tensor& x = features;
+RawFeatureTerms raw_feature_terms(at::Tensor& work, int64_t grid) {
+  const int64_t n = work.size(0), dv = work.size(1);
+  const at::Tensor& x = work;
   const at::Tensor ones = at::ones({n}, x.options());
   // Per-channel mean and variance over the tokens (gemv: fast on a [N, Dv] row-major matrix).
   const at::Tensor mean = at::mv(x.t(), ones).div_(static_cast<double>(n));
-  at::Tensor z = x - mean;
+  at::Tensor& z = work;
+  z.sub_(mean);
   at::Tensor buf = at::empty_like(z);  // scratch, reused below
   at::mul_out(buf, z, z);
   const at::Tensor var = at::mv(buf.t(), ones).div_(static_cast<double>(n));
@@ -64,14 +65,13 @@ RawFeatureTerms raw_feature_terms(const at::Tensor& features, int64_t grid) {
 }
 
 std::vector<float> query_similarity(const at::Tensor& projected, const at::Tensor& query) {
-  const at::Tensor pn =
-      at::linalg_vector_norm(projected, 2, {1}, false, at::kFloat).clamp_min_(1e-12);
-  const at::Tensor qn = at::linalg_vector_norm(query, 2, {1}, false, at::kFloat).clamp_min_(1e-12);
-  // The dot products in the projected tokens' dtype (bf16 matmuls are fast); norms in fp32.
-  const at::Tensor dots =
-      at::matmul(projected, query.to(projected.device(), projected.scalar_type()).t())
-          .to(at::kFloat);
-  const at::Tensor cos = dots.div_(pn.unsqueeze(1)).div_(qn.to(pn.device()).unsqueeze(0));
+  // fp32 throughout: [N, D] x [D, T] with small T is cheap, and bf16 matmuls are slow on CPUs
+  // without native bf16 (AVX512-BF16/AMX).
+  const at::Tensor p = projected.to(at::kFloat);
+  const at::Tensor q = query.to(p.device(), at::kFloat);
+  const at::Tensor pn = at::linalg_vector_norm(p, 2, {1}).clamp_min_(1e-12);
+  const at::Tensor qn = at::linalg_vector_norm(q, 2, {1}).clamp_min_(1e-12);
+  const at::Tensor cos = at::matmul(p, q.t()).div_(pn.unsqueeze(1)).div_(qn.unsqueeze(0));
   return to_vector(std::get<0>(cos.max(1)));
 }
 

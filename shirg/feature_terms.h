@@ -16,8 +16,9 @@ struct RawFeatureTerms {
   std::vector<float> neighbor;
 };
 
-// features: [grid*grid, Dv] fp32, raster order. Never modified.
-RawFeatureTerms raw_feature_terms(const at::Tensor& features, int64_t grid);
+// work: [grid*grid, Dv] fp32 contiguous, raster order, owned by the caller: it is overwritten
+// with the standardised features z (saves a 10 MB temporary per request).
+RawFeatureTerms raw_feature_terms(at::Tensor& work, int64_t grid);
 
 // Query-aware similarity: for each token, max over question tokens t of
 // cos(projected_i, query_t). projected [N, D], query [T, D] (any float dtypes). -> N values.

@@ -83,10 +83,17 @@ ScaffoldWindow scaffold_window(int64_t grid, int64_t i, int64_t j) {
 Selection select_tokens(const SelectionInput& in, const SelectorParams& p) {
   check_input(in, p);
   const int64_t grid = in.grid, n = grid * grid;
-  const at::Tensor x = in.features.to(at::kFloat).contiguous();  // read only
+  // fp32 working copy (always a fresh tensor we own: raw_feature_terms overwrites it).
+  at::Tensor work = in.features.scalar_type() == at::kFloat
+                        ? in.features.contiguous().clone()
+                        : in.features.to(at::kFloat).contiguous();
+  const int64_t dv = work.size(1);
+  const at::Tensor scaffold =
+      p.scaffold ? scaffold_tokens(work, grid).to(in.features.scalar_type()) : at::Tensor();
 
   // 1. Score terms, each normalised to [0, 1] over the image.
-  const RawFeatureTerms raw = raw_feature_terms(x, grid);
+  const RawFeatureTerms raw = raw_feature_terms(work, grid);
+  work.reset();
   const std::vector<float> sim =
       p.query_aware ? percentile_unit_range(query_similarity(in.projected, in.query_embeds), 1e-3,
                                             "query similarity")
@@ -141,9 +148,10 @@ Selection select_tokens(const SelectionInput& in, const SelectorParams& p) {
   if (!any_merged) {
     hi = in.features.index_select(0, at::tensor(members, long_opts).to(dev));
   } else {
-    const at::Tensor gathered = x.index_select(0, at::tensor(members, long_opts).to(dev))
+    const at::Tensor gathered = in.features.index_select(0, at::tensor(members, long_opts).to(dev))
+                                    .to(at::kFloat)
                                     .mul_(to_tensor(member_weight).to(dev).unsqueeze(1));
-    hi = at::zeros({kk, x.size(1)}, x.options())
+    hi = at::zeros({kk, dv}, gathered.options())
              .index_add_(0, at::tensor(member_token, long_opts).to(dev), gathered)
              .to(in.features.scalar_type());
   }
@@ -162,7 +170,7 @@ Selection select_tokens(const SelectionInput& in, const SelectorParams& p) {
         const ScaffoldWindow w = scaffold_window(grid, i, j);
         add_box(w.r0, w.r1, w.c0, w.c1);
       }
-    sel.tokens = at::cat({scaffold_tokens(x, grid).to(in.features.scalar_type()), hi}, 0);
+    sel.tokens = at::cat({scaffold, hi}, 0);
   } else {
     sel.tokens = hi;
   }
