@@ -59,9 +59,19 @@ at::Tensor pool_matrix(int64_t grid, const at::TensorOptions& opts) {
   return m.to(opts.device());
 }
 
-// [64, Dv] fp32: scaffold tokens, raster over the 8x8 windows. x: [G*G, Dv] fp32.
+// [64, Dv] fp32: scaffold tokens, raster over the 8x8 windows. x: [G*G, Dv] fp32 contiguous.
 at::Tensor scaffold_tokens(const at::Tensor& x, int64_t grid) {
   const int64_t dv = x.size(1);
+  if (grid % kScaffoldSide == 0) {  // disjoint windows (G = 48: 6x6): two summing passes
+    const int64_t w = grid / kScaffoldSide;
+    return x.view({kScaffoldSide, w, grid * dv})
+        .sum(1)
+        .view({kScaffoldSide, kScaffoldSide, w, dv})
+        .sum(2)
+        .div_(static_cast<double>(w * w))
+        .view({kScaffoldSide * kScaffoldSide, dv});
+  }
+  // Overlapping adaptive windows: pooling matrices over rows, then columns.
   const at::Tensor pm = pool_matrix(grid, x.options());
   const at::Tensor rows = at::mm(pm, x.view({grid, grid * dv})).view({kScaffoldSide, grid, dv});
   return at::matmul(pm, rows).view({kScaffoldSide * kScaffoldSide, dv});  // [8, 8, Dv]

@@ -289,3 +289,26 @@ TEST_CASE("bad input gives clear errors") {
   CHECK(s.hi_detail_tokens == 16);
   CHECK(s.kept_indices.size() == 16u);
 }
+
+TEST_CASE("scaffold on a grid not divisible by 8 equals adaptive average pooling") {
+  const int64_t g = 12, dv = 5;
+  at::manual_seed(12);
+  const at::Tensor feats = at::randn({g * g, dv});
+  SelectorParams p;
+  p.k = 40;
+  const Selection s = select_tokens(SelectionInput{feats, g, {}, {}}, p);
+  REQUIRE(s.scaffold_tokens == 64);
+  REQUIRE(s.hi_detail_tokens == 40);
+  const at::Tensor ref =
+      at::adaptive_avg_pool2d(feats.t().reshape({1, dv, g, g}), {8, 8}).reshape({dv, 64}).t();
+  CHECK(at::allclose(s.tokens.slice(0, 0, 64), ref, 1e-5, 1e-6));
+  // Window (1, 2): rows [1, 3), columns [3, 5) -> centre (4/12, 2/12), size (2/12, 2/12).
+  const ScaffoldWindow w = scaffold_window(g, 1, 2);
+  CHECK(w.r0 == 1);
+  CHECK(w.r1 == 3);
+  CHECK(w.c0 == 3);
+  CHECK(w.c1 == 5);
+  CHECK(s.coords[10][0].item<float>() == Approx(4.0 / 12));
+  CHECK(s.coords[10][1].item<float>() == Approx(2.0 / 12));
+  CHECK(s.coords[10][2].item<float>() == Approx(2.0 / 12));
+}
