@@ -2,8 +2,10 @@
 #include "catch_torch.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
+#include "shirg/feature_terms.h"
 #include "shirg/selector.h"
 
 using namespace shirg;
@@ -311,4 +313,33 @@ TEST_CASE("scaffold on a grid not divisible by 8 equals adaptive average pooling
   CHECK(s.coords[10][0].item<float>() == Approx(4.0 / 12));
   CHECK(s.coords[10][1].item<float>() == Approx(2.0 / 12));
   CHECK(s.coords[10][2].item<float>() == Approx(2.0 / 12));
+}
+
+TEST_CASE("raw feature terms match a brute-force reference (standardised distances)") {
+  for (int64_t g : {2, 5, 48}) {
+    const int64_t dv = 7, n = g * g;
+    at::manual_seed(g);
+    const at::Tensor f = at::randn({n, dv}, at::kDouble) * at::linspace(0.1, 10, dv, at::kDouble);
+    at::Tensor work = f.to(at::kFloat).contiguous();
+    const RawFeatureTerms t = raw_feature_terms(work, g);
+    const at::Tensor mean = f.mean(0), var = f.var(0, false);
+    const double energy = (var + mean * mean).mean().item<double>();
+    const at::Tensor z = (f - mean) / (var + 1e-6 * energy).sqrt();
+    for (int64_t i = 0; i < n; ++i) {
+      REQUIRE(t.saliency[static_cast<size_t>(i)] ==
+              Approx(z[i].norm().item<double>() / std::sqrt(7.0)).epsilon(1e-4));
+      const int64_t r = i / g, c = i % g;
+      double sum = 0;
+      int count = 0;
+      for (int64_t dr = -1; dr <= 1; ++dr)
+        for (int64_t dc = -1; dc <= 1; ++dc) {
+          const int64_t rr = r + dr, cc = c + dc;
+          if ((dr == 0 && dc == 0) || rr < 0 || cc < 0 || rr >= g || cc >= g) continue;
+          sum += (z[i] - z[rr * g + cc]).norm().item<double>();
+          ++count;
+        }
+      REQUIRE(t.neighbor[static_cast<size_t>(i)] ==
+              Approx(sum / count / std::sqrt(7.0)).epsilon(1e-4));
+    }
+  }
 }
