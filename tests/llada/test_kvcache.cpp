@@ -35,7 +35,7 @@ TEST_CASE("cache bytes follow 2 x layers x P x d_model x element size", "[kvcach
   CHECK(bf.keys(1).is_contiguous());
 }
 
-TEST_CASE("the cache stores converted copies, not views of the caller's tensors", "[kvcache]") {
+TEST_CASE("the cache stores converted copies and not views of the inputs", "[kvcache]") {
   auto k = at::randn({2, 5, 8});
   auto v = at::randn({2, 5, 8});
   PrefixCacheBuilder b(1, CacheDType::kBf16);

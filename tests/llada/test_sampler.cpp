@@ -135,7 +135,7 @@ TEST_CASE("uniform schedule front-loads the remainder", "[sampler]") {
   CHECK(transfer_schedule(3, 10, TransferSchedule::kUniform, 0) == std::vector<int64_t>{1, 1, 1});
 }
 
-TEST_CASE("shift schedule matches LaViDa's float32 formula", "[sampler]") {
+TEST_CASE("shift schedule matches the float32 formula of LaViDa", "[sampler]") {
   // lavida.md's example: shift 3 commits few tokens early and many late.
   CHECK(transfer_schedule(32, 8, TransferSchedule::kShift, 3.0) ==
         std::vector<int64_t>{2, 2, 2, 2, 4, 4, 7, 9});
@@ -214,7 +214,8 @@ TEST_CASE("random remasking follows the seed", "[sampler]") {
   CHECK(run(7).size() == 16);
 }
 
-TEST_CASE("same seed gives the same answer; different seeds differ at T > 0", "[sampler]") {
+TEST_CASE("same seed gives the same answer and different seeds differ at nonzero temperature",
+          "[sampler]") {
   const int64_t len = 24, v = 64;
   auto model = toy_model(len, v, 99);
   auto o = opts(len, 8, 12);
@@ -236,7 +237,7 @@ TEST_CASE("same seed gives the same answer; different seeds differ at T > 0", "[
   CHECK(at::equal(d, generate(o, sids, model, nullptr).ids));
 }
 
-TEST_CASE("blocks fill left to right, one logits call per step", "[sampler]") {
+TEST_CASE("blocks fill left to right with one logits call per step", "[sampler]") {
   auto model = toy_model(12, 20, 3);
   auto o = opts(12, 4, 7);  // 3 blocks: 3 + 2 + 2 steps
   REQUIRE(resolve_options(o).empty());
