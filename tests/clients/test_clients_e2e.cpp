@@ -10,6 +10,8 @@
 #include <memory>
 #include <thread>
 
+#include <unistd.h>
+
 #include "tests/clients/process_util.h"
 
 namespace fs = std::filesystem;

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include "tests/clients/process_util.h"
 
 using shirg::test::run;
