@@ -115,7 +115,7 @@ TEST_CASE("the exposition passes promtool check metrics") {
   CHECK(rc == 0);
 }
 
-TEST_CASE("counters refuse to decrease; label arity is checked") {
+TEST_CASE("counters refuse to decrease and label arity is checked") {
   prom::Registry r;
   auto& c = r.counter("t_total", "h", {"a"});
   CHECK_THROWS_AS(c.with({"x"}).inc(-1), std::invalid_argument);

@@ -92,7 +92,7 @@ TEST_CASE("bad flags are refused with the flag named") {
   CHECK_THAT(error_of({"--model-dir", "/m", "--auth-token", "a b"}), Contains("printable ASCII"));
 }
 
-TEST_CASE("the JSON config file is applied first; flags win") {
+TEST_CASE("the JSON config file is applied first and flags win") {
   const std::string path = temp_file(R"({"model-dir": "/from/json", "max_queue": 4, "warmup": false,
                                          "grace-period-seconds": 1.5, "port": 6000, "log-format": "json"})");
   const auto c = parse_server_args({"--port", "7000", "--config", path}).config;
@@ -122,7 +122,7 @@ TEST_CASE("bad config files are refused with the file and key named") {
   for (const auto& p : {unknown, bad_json, bad_value, not_object, nested}) std::remove(p.c_str());
 }
 
-TEST_CASE("--auth-token-file is read and trimmed") {
+TEST_CASE("the auth token file is read and trimmed") {
   const std::string path = temp_file("s3cret-token\n");
   CHECK(parse_server_args({"--model-dir", "/m", "--auth-token-file", path}).config.auth_token ==
         "s3cret-token");
@@ -131,7 +131,7 @@ TEST_CASE("--auth-token-file is read and trimmed") {
   std::remove(path.c_str());
 }
 
-TEST_CASE("--help documents every flag") {
+TEST_CASE("the help text documents every flag") {
   CHECK(parse_server_args({"--help"}).help);
   CHECK(parse_server_args({"-h", "--bogus"}).help);  // help wins over parsing errors of values
   const std::string help = server_help();

@@ -251,7 +251,7 @@ TEST_CASE(
   CHECK(server.terminate() == std::optional<int>(0));
 }
 
-TEST_CASE("client cancellation mid-stream frees the request; the server keeps serving") {
+TEST_CASE("client cancellation mid-stream frees the request and the server keeps serving") {
   ServerProcess server;
   auto ch = server.channel();
   const UnaryResult before = generate(*ch, quick_request(3));

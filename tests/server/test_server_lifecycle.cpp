@@ -221,7 +221,7 @@ TEST_CASE("the metrics text parses and its counters match the requests sent") {
   CHECK(server.terminate() == std::optional<int>(0));
 }
 
-TEST_CASE("JSON-lines logs carry the request id; flags come from a --config file") {
+TEST_CASE("JSON-lines logs carry the request id and flags come from a config file") {
   char tmpl[] = "/tmp/shirg_cfgfile_XXXXXX";
   REQUIRE(mkdtemp(tmpl));
   const std::string cfg =
@@ -280,7 +280,7 @@ TEST_CASE("text logs carry the request id") {
   CHECK_THAT(server.log(), Contains("[req=text-log-7] Generate OK"));
 }
 
-TEST_CASE("--help, bad flags and a bad model directory give clear exit statuses") {
+TEST_CASE("help text and bad flags and a bad model directory give clear exit statuses") {
   std::string out;
   CHECK(run_command("'" + server_binary() + "' --help", &out) == 0);
   for (const auto& flag : rpc::server_flag_names()) CHECK_THAT(out, Contains("--" + flag));
