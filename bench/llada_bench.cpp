@@ -243,8 +243,10 @@ int main(int argc, char** argv) {
     if (small) {
       // bf16 compute: real GEMM speed only where a bf16 kernel exists; here it is measured at the
       // small config (the real config would take hours with the measured bf16 GEMM rate).
-      rows.push_back(
-          {d, at::kBFloat16, measure(d, at::kBFloat16, p, ans, 1, false), peak_rss_mb()});
+      std::fprintf(stderr, "measuring bf16 vs fp32 at P = %lld ...\n",
+                   static_cast<long long>(p_bf16));
+      bf16_rows.push_back({d, at::kFloat, measure(d, at::kFloat, p_bf16, ans, reps, false), 0});
+      bf16_rows.push_back({d, at::kBFloat16, measure(d, at::kBFloat16, p_bf16, ans, 1, false), 0});
       for (int64_t steps : {16, 32}) {
         std::fprintf(stderr, "generation with %lld steps ...\n", static_cast<long long>(steps));
         gens.push_back({std::to_string(steps), measure_generation(d, at::kFloat, p, steps)});
