@@ -82,7 +82,7 @@ TEST_CASE("SHIRG with adaptive K stays within its bounds") {
   CHECK(out.selection.scaffold_tokens == 64);
 }
 
-TEST_CASE("the same seed gives the same answer; the dump has every stage") {
+TEST_CASE("the same seed gives the same answer and the dump has every stage") {
   Pipeline p(testing::tiny_model(), {});
   GenerateRequest r = request(SelectionMode::kShirg);
   r.generation.temperature = 0.7;
