@@ -9,13 +9,17 @@
 #include <thread>
 
 #include "bench/gemm_peak.h"
+#include "engine/platform/cpu_threads.h"
 
 int main(int argc, char** argv) {
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   for (int i = 1; i + 1 < argc; ++i)
     if (std::string(argv[i]) == "--threads") threads = std::stoi(argv[i + 1]);
-  at::set_num_threads(threads);
-  std::printf("LibTorch GEMM throughput, %d threads (%s)\n\n", threads, at::get_parallel_info().c_str());
+  const shirg::CpuThreadSetup cpu = shirg::configure_cpu_threads(threads);
+  std::printf("cpu: %s\n", cpu.describe().c_str());
+  if (!cpu.warning.empty()) std::printf("warning: %s\n", cpu.warning.c_str());
+  std::printf("LibTorch GEMM throughput, %d threads (%s)\n\n", threads,
+              at::get_parallel_info().c_str());
   struct Shape {
     const char* what;
     int64_t m, k, n;
@@ -28,13 +32,17 @@ int main(int argc, char** argv) {
       {"LLaDA step wqkv, 32 tok", 32, 4096, 12288},
       {"LLaDA step ff, 32 tok", 32, 4096, 24576},
   };
-  std::printf("%-30s %8s %8s %8s %12s %12s %8s\n", "shape", "M", "K", "N", "fp32 GF/s", "bf16 GF/s", "bf16/fp32");
+  std::printf("%-30s %8s %8s %8s %12s %12s %8s\n", "shape", "M", "K", "N", "fp32 GF/s", "bf16 GF/s",
+              "bf16/fp32");
   for (const auto& s : shapes) {
     const double f = shirg::bench::measure_gemm_gflops(at::kFloat, s.m, s.k, s.n);
     const double b = shirg::bench::measure_gemm_gflops(at::kBFloat16, s.m, s.k, s.n);
-    std::printf("%-30s %8lld %8lld %8lld %12.1f %12.1f %8.2f\n", s.what, static_cast<long long>(s.m),
-                static_cast<long long>(s.k), static_cast<long long>(s.n), f, b, b / f);
+    std::printf("%-30s %8lld %8lld %8lld %12.1f %12.1f %8.2f\n", s.what,
+                static_cast<long long>(s.m), static_cast<long long>(s.k),
+                static_cast<long long>(s.n), f, b, b / f);
   }
-  std::printf("\nSmall-M rows (answer-token steps) are memory bound: compare them with GB/s, not the peak.\n");
+  std::printf(
+      "\nSmall-M rows (answer-token steps) are memory bound: compare them with GB/s, not the "
+      "peak.\n");
   return 0;
 }

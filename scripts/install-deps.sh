@@ -10,9 +10,11 @@ root="$(cd "$here/.." && pwd)"
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
+# libopenblas0-openmp is the BLAS LibTorch should use; the pthread flavour is installed too (not
+# selected) so tests/platform can check that a pthread OpenBLAS is detected and tamed.
 PKGS=(
   build-essential cmake ninja-build pkg-config git ca-certificates
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-openmp libopenblas0-pthread
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev grpc-proto
   libspdlog-dev nlohmann-json3-dev catch2
   libturbojpeg0-dev libspng-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev
@@ -37,19 +39,28 @@ else
   echo "[install-deps] all ${#PKGS[@]} Debian packages present"
 fi
 
-# THE BLAS TRAP: Debian's LibTorch links the generic libblas.so.3. Make sure the alternative
-# points at OpenBLAS (pthread flavour); the reference BLAS is 30-50x slower.
+# THE BLAS TRAP: Debian's LibTorch links the generic libblas.so.3 (and libopenblas.so.0).
+# Point both alternatives at OpenBLAS's OpenMP flavour: the reference BLAS is 30-50x slower, and
+# the pthread flavour's own thread pool fights LibTorch's OpenMP pool (measured on the small
+# preset, 2 cores: 16 denoising steps 1.9-2.8 s with openblas-pthread, 0.58-0.64 s with
+# openblas-openmp; whole request 5.7 s vs 3.4 s). shirg's programs also detect a pthread
+# OpenBLAS at start-up and run it single-threaded (engine/platform/cpu_threads.h).
 arch_dir="$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)"
-openblas="/usr/lib/${arch_dir}/openblas-pthread/libblas.so.3"
-if [ -e "$openblas" ]; then
-  $SUDO update-alternatives --set "libblas.so.3-${arch_dir}" "$openblas" >/dev/null
-fi
+for alt in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
+  target="/usr/lib/${arch_dir}/openblas-openmp/${alt}"
+  if [ -e "$target" ] && update-alternatives --list "${alt}-${arch_dir}" >/dev/null 2>&1; then
+    $SUDO update-alternatives --set "${alt}-${arch_dir}" "$target" >/dev/null
+  fi
+done
 blas_target="$(readlink -f "/usr/lib/${arch_dir}/libblas.so.3" || true)"
 case "$blas_target" in
-  *openblas*) echo "[install-deps] libblas.so.3 -> $blas_target" ;;
+  *openblas-openmp*) echo "[install-deps] libblas.so.3 -> $blas_target" ;;
+  *openblas*)
+    echo "[install-deps] WARNING: libblas.so.3 -> $blas_target (not the OpenMP flavour;" \
+         "shirg runs it single-threaded)" >&2 ;;
   *)
     echo "[install-deps] FATAL: libblas.so.3 resolves to '$blas_target' (reference BLAS?)." >&2
-    echo "[install-deps] LibTorch would run fp32 matmul at 2-4 GFLOP/s. Install libopenblas0-pthread." >&2
+    echo "[install-deps] LibTorch would run fp32 matmul at 2-4 GFLOP/s. Install libopenblas0-openmp." >&2
     exit 1 ;;
 esac
 

@@ -1,12 +1,10 @@
 #include "server/model_setup.h"
 
-#include <ATen/Parallel.h>
-
-#include <algorithm>
-#include <thread>
+#include <spdlog/spdlog.h>
 
 #include "engine/model/compute_dtype.h"
 #include "engine/model/model.h"
+#include "engine/platform/cpu_threads.h"
 #include "engine/runtime/options_parse.h"
 #include "engine/runtime/pipeline.h"
 
@@ -17,9 +15,10 @@
 namespace shirg::rpc {
 
 int set_torch_threads(int threads) {
-  const int n = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
-  at::set_num_threads(n);
-  return n;
+  const CpuThreadSetup s = configure_cpu_threads(threads);
+  spdlog::info("cpu: {}", s.describe());
+  if (!s.warning.empty()) spdlog::warn("cpu: {}", s.warning);
+  return s.torch_threads;
 }
 
 std::shared_ptr<const Model> load_model_for_server(const ServerConfig& c) {

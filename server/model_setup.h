@@ -13,7 +13,8 @@ struct Model;
 
 namespace shirg::rpc {
 
-// at::set_num_threads(n), n = hardware cores when `threads` is 0. Returns the count set.
+// LibTorch threads (hardware cores when `threads` is 0) and the BLAS check; logs the result
+// (a warning when the BLAS would slow the server down). Returns the LibTorch thread count.
 int set_torch_threads(int threads);
 
 // load_model() with --model-dir, --adapter-dir and --dtype. Throws what load_model throws.

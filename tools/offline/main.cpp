@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "engine/model/model.h"
+#include "engine/platform/cpu_threads.h"
 #include "engine/runtime/options_parse.h"
 #include "engine/runtime/pipeline.h"
 #include "engine/safetensors/safetensors_writer.h"
@@ -24,9 +25,11 @@ void usage() {
   std::printf(
       "usage: shirg-offline --model-dir DIR --image FILE --question TEXT [options]\n"
       "  --adapter-dir DIR   PEFT LoRA adapter merged at load\n"
-      "  --dtype auto|bf16|fp32  compute dtype (default auto: bf16 only where the CPU has native bf16)\n"
+      "  --dtype auto|bf16|fp32  compute dtype (default auto: bf16 only where the CPU has native "
+      "bf16)\n"
       "  --threads N         LibTorch threads (default: all cores)\n"
-      "  --mode M            baseline-384 | lavida-hd | full-672 | shirg (default) | no-scaffold |\n"
+      "  --mode M            baseline-384 | lavida-hd | full-672 | shirg (default) | no-scaffold "
+      "|\n"
       "                      no-coords | similarity-only | no-merge | random-k\n"
       "  --k N               hi-detail tokens kept by SHIRG (default 1152)\n"
       "  --adaptive-k        adaptive K within [--k-min, --k-max]\n"
@@ -72,16 +75,26 @@ int main(int argc, char** argv) {
       if (a == "--help" || a == "-h") {
         usage();
         return 0;
-      } else if (a == "--model-dir") load.model_dir = next();
-      else if (a == "--adapter-dir") load.adapter_dir = next();
-      else if (a == "--dtype") load.dtype = shirg::parse_dtype_flag(next());
-      else if (a == "--threads") threads = std::stoi(next());
-      else if (a == "--image") image_path = next();
-      else if (a == "--question") req.question = next();
-      else if (a == "--dump") dump_path = next();
-      else if (a == "--json") json_out = true;
-      else if (a == "--summary") summary = true;
-      else if (!shirg::parse_request_flag(a, next, &req)) throw std::invalid_argument("unknown argument " + a);
+      } else if (a == "--model-dir")
+        load.model_dir = next();
+      else if (a == "--adapter-dir")
+        load.adapter_dir = next();
+      else if (a == "--dtype")
+        load.dtype = shirg::parse_dtype_flag(next());
+      else if (a == "--threads")
+        threads = std::stoi(next());
+      else if (a == "--image")
+        image_path = next();
+      else if (a == "--question")
+        req.question = next();
+      else if (a == "--dump")
+        dump_path = next();
+      else if (a == "--json")
+        json_out = true;
+      else if (a == "--summary")
+        summary = true;
+      else if (!shirg::parse_request_flag(a, next, &req))
+        throw std::invalid_argument("unknown argument " + a);
     }
     if (load.model_dir.empty() || image_path.empty()) {
       usage();
@@ -94,7 +107,8 @@ int main(int argc, char** argv) {
   if (req.generation.block_length < 0) req.generation.block_length = req.generation.gen_length;
 
   try {
-    at::set_num_threads(std::max(1, threads));
+    const shirg::CpuThreadSetup cpu = shirg::configure_cpu_threads(std::max(1, threads));
+    if (!cpu.warning.empty()) std::fprintf(stderr, "warning: %s\n", cpu.warning.c_str());
     auto model = shirg::load_model(load);
     if (summary) std::printf("%s", model->summary.to_table().c_str());
     shirg::Pipeline pipeline(model, shirg::PipelineLimits{});
@@ -137,20 +151,27 @@ int main(int argc, char** argv) {
                         {"newline_tokens", r.selection.newline_tokens},
                         {"visual_tokens", r.selection.visual_tokens},
                         {"candidate_tokens", r.selection.candidate_tokens}};
-      j["timings_ms"] = {{"decode", t.decode_ms},     {"vision", t.vision_ms},   {"selection", t.selection_ms},
-                         {"projector", t.projector_ms}, {"prefill", t.prefill_ms}, {"steps", t.steps_ms},
+      j["timings_ms"] = {{"decode", t.decode_ms},       {"vision", t.vision_ms},
+                         {"selection", t.selection_ms}, {"projector", t.projector_ms},
+                         {"prefill", t.prefill_ms},     {"steps", t.steps_ms},
                          {"total", t.total_ms}};
       std::printf("%s\n", j.dump(2).c_str());
     } else {
       std::printf("answer: %s\n", r.answer.c_str());
       std::printf("mode %s | visual tokens %lld | prefix %lld | cache %.2f MiB | steps %lld\n",
-                  shirg::selection_mode_name(req.selection.mode), static_cast<long long>(r.selection.visual_tokens),
-                  static_cast<long long>(r.prefix_tokens), static_cast<double>(r.cache_bytes) / (1 << 20),
+                  shirg::selection_mode_name(req.selection.mode),
+                  static_cast<long long>(r.selection.visual_tokens),
+                  static_cast<long long>(r.prefix_tokens),
+                  static_cast<double>(r.cache_bytes) / (1 << 20),
                   static_cast<long long>(r.steps_run));
       std::printf("%-10s %10s\n", "stage", "ms");
-      for (auto [name, v] : {std::pair<const char*, double>{"decode", t.decode_ms}, {"vision", t.vision_ms},
-                             {"selection", t.selection_ms}, {"projector", t.projector_ms},
-                             {"prefill", t.prefill_ms}, {"steps", t.steps_ms}, {"total", t.total_ms}})
+      for (auto [name, v] : {std::pair<const char*, double>{"decode", t.decode_ms},
+                             {"vision", t.vision_ms},
+                             {"selection", t.selection_ms},
+                             {"projector", t.projector_ms},
+                             {"prefill", t.prefill_ms},
+                             {"steps", t.steps_ms},
+                             {"total", t.total_ms}})
         std::printf("%-10s %10.1f\n", name, v);
     }
   } catch (const std::exception& e) {
