@@ -89,7 +89,7 @@ void ObserverBookkeeping::on_started(double queue_ms) {
 }
 
 void ObserverBookkeeping::on_prefix_ready(const PrefixReadyEvent& e) {
-  cache_bytes_ = e.prefix_tokens * sc_.cache_bytes_per_prefix_token;
+  cache_bytes_ = e.cache_bytes;
   sc_.metrics.prefix_cache_bytes.inc(static_cast<double>(cache_bytes_));
   last_event_ = SteadyClock::now();
   spdlog::debug("prefix ready: {} tokens ({} visual)", e.prefix_tokens, e.selection.visual_tokens);

@@ -65,12 +65,6 @@ v1::ModelInfoResponse describe_model(const Model& m, const ServerConfig& c) {
   return r;
 }
 
-int64_t prefix_cache_bytes_per_token(const Model& m) {
-  const auto& l = m.config.llm;
-  const int64_t kv_heads = l.n_kv_heads > 0 ? l.n_kv_heads : l.n_heads;
-  return l.n_layers * 2 * kv_heads * l.head_dim() * 2;
-}
-
 std::string model_summary_text(const Model& m) {
   return m.summary.to_table();
 }

@@ -23,9 +23,6 @@ std::shared_ptr<const Model> load_model_for_server(const ServerConfig& c);
 // ModelInfo: checkpoint, dimensions, dtype, device, modes, limits, adapter.
 v1::ModelInfoResponse describe_model(const Model& m, const ServerConfig& c);
 
-// Bytes of the 16-bit prefix KV cache per prefix token: layers x (K + V) x kv_heads x head_dim x 2.
-int64_t prefix_cache_bytes_per_token(const Model& m);
-
 // The loader's summary table (components, parameters, bytes, load time).
 std::string model_summary_text(const Model& m);
 

@@ -313,6 +313,7 @@ void to_proto(const std::string& request_id, const GenerateResult& in, v1::Gener
 void to_proto(const PrefixReadyEvent& in, v1::PrefixReadyEvent* out) {
   to_proto(in.selection, out->mutable_selection());
   out->set_prefix_tokens(in.prefix_tokens);
+  out->set_cache_bytes(in.cache_bytes);
   to_proto(in.timings, out->mutable_timings());
 }
 

@@ -153,7 +153,6 @@ int run_server(const ServerConfig& cfg) {
   }
   spdlog::info("model loaded ({} LibTorch threads):\n{}", threads, model_summary_text(*model));
   sc.model_info = describe_model(*model, cfg);
-  sc.cache_bytes_per_prefix_token = prefix_cache_bytes_per_token(*model);
   metrics.model_info
       .with({sc.model_info.checkpoint(), sc.model_info.model_type(), sc.model_info.dtype(),
              sc.model_info.device(), cfg.adapter_dir, SHIRG_VERSION})

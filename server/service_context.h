@@ -30,7 +30,6 @@ struct ServiceContext {
 
   // Filled before `executor` is published.
   v1::ModelInfoResponse model_info;
-  int64_t cache_bytes_per_prefix_token = 0;  // bf16 K+V over all layers (prefix cache gauge)
 
   // Admission of a new call, in this order: UNAUTHENTICATED (bad/missing token), UNAVAILABLE
   // (shutting down), UNAVAILABLE (model loading or warming up). OK: `*executor_out` is set.

@@ -27,7 +27,9 @@ double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-Status invalid(std::string m) { return Status::Error(StatusCode::kInvalidArgument, std::move(m)); }
+Status invalid(std::string m) {
+  return Status::Error(StatusCode::kInvalidArgument, std::move(m));
+}
 
 // Between stages and steps: cancellation first, then the deadline.
 Status check_control(const RunControl& ctl, const char* where) {
@@ -39,18 +41,22 @@ Status check_control(const RunControl& ctl, const char* where) {
 }
 
 bool is_shirg_family(SelectionMode m) {
-  return m != SelectionMode::kBaseline384 && m != SelectionMode::kLavidaHd && m != SelectionMode::kFull672;
+  return m != SelectionMode::kBaseline384 && m != SelectionMode::kLavidaHd &&
+         m != SelectionMode::kFull672;
 }
 
 Status check_image_bytes(const std::string& bytes, std::size_t max_bytes) {
   if (bytes.empty()) return invalid("image is empty");
   if (bytes.size() > max_bytes)
-    return invalid("image is " + std::to_string(bytes.size()) + " bytes, the limit is " + std::to_string(max_bytes));
+    return invalid("image is " + std::to_string(bytes.size()) + " bytes, the limit is " +
+                   std::to_string(max_bytes));
   return Status::Ok();
 }
 
-Status check_question(const Model& m, const std::string& q, const PipelineLimits& lim, bool required) {
-  if (required && q.find_first_not_of(" \t\r\n") == std::string::npos) return invalid("question is empty");
+Status check_question(const Model& m, const std::string& q, const PipelineLimits& lim,
+                      bool required) {
+  if (required && q.find_first_not_of(" \t\r\n") == std::string::npos)
+    return invalid("question is empty");
   if (static_cast<int64_t>(q.size()) > lim.max_question_bytes)
     return invalid("question is " + std::to_string(q.size()) + " bytes, the limit is " +
                    std::to_string(lim.max_question_bytes));
@@ -66,7 +72,8 @@ Status check_question(const Model& m, const std::string& q, const PipelineLimits
 }
 
 Status check_selection(const SelectionOptions& s) {
-  if (s.k < 1 || s.k > 2304) return invalid("selection.k must be in [1, 2304], got " + std::to_string(s.k));
+  if (s.k < 1 || s.k > 2304)
+    return invalid("selection.k must be in [1, 2304], got " + std::to_string(s.k));
   if (s.adaptive_k && (s.k_min < 1 || s.k_max > 2304 || s.k_min > s.k_max))
     return invalid("selection adaptive bounds must satisfy 1 <= k_min <= k_max <= 2304, got [" +
                    std::to_string(s.k_min) + ", " + std::to_string(s.k_max) + "]");
@@ -103,15 +110,18 @@ struct Visual {
   select::Selection selection;  // shirg family only
 };
 
-Status build_visual(const Model& m, const vision::RgbImage& img, const GenerateRequest& req, const RunControl& ctl,
-                    StageTimings* t, Visual* out) {
+Status build_visual(const Model& m, const vision::RgbImage& img, const GenerateRequest& req,
+                    const RunControl& ctl, StageTimings* t, Visual* out) {
   const SelectionOptions& so = req.selection;
   auto t0 = Clock::now();
   if (!is_shirg_family(so.mode)) {
     vision::LayoutTokens lt;
-    if (so.mode == SelectionMode::kBaseline384) lt = vision::layout_lowres384(m, img);
-    else if (so.mode == SelectionMode::kLavidaHd) lt = vision::layout_lavida_hd(m, img);
-    else lt = vision::layout_full672(m, img);
+    if (so.mode == SelectionMode::kBaseline384)
+      lt = vision::layout_lowres384(m, img);
+    else if (so.mode == SelectionMode::kLavidaHd)
+      lt = vision::layout_lavida_hd(m, img);
+    else
+      lt = vision::layout_full672(m, img);
     t->vision_ms = ms_since(t0);  // includes the projector (it is inside the layout)
     out->tokens = lt.tokens;
     out->summary.visual_tokens = lt.tokens.size(0);
@@ -155,23 +165,32 @@ Status build_visual(const Model& m, const vision::RgbImage& img, const GenerateR
 
 const char* selection_mode_name(SelectionMode m) {
   switch (m) {
-    case SelectionMode::kBaseline384: return "baseline-384";
-    case SelectionMode::kLavidaHd: return "lavida-hd";
-    case SelectionMode::kFull672: return "full-672";
-    case SelectionMode::kShirg: return "shirg";
-    case SelectionMode::kNoScaffold: return "no-scaffold";
-    case SelectionMode::kNoCoords: return "no-coords";
-    case SelectionMode::kSimilarityOnly: return "similarity-only";
-    case SelectionMode::kNoMerge: return "no-merge";
-    case SelectionMode::kRandomK: return "random-k";
+    case SelectionMode::kBaseline384:
+      return "baseline-384";
+    case SelectionMode::kLavidaHd:
+      return "lavida-hd";
+    case SelectionMode::kFull672:
+      return "full-672";
+    case SelectionMode::kShirg:
+      return "shirg";
+    case SelectionMode::kNoScaffold:
+      return "no-scaffold";
+    case SelectionMode::kNoCoords:
+      return "no-coords";
+    case SelectionMode::kSimilarityOnly:
+      return "similarity-only";
+    case SelectionMode::kNoMerge:
+      return "no-merge";
+    case SelectionMode::kRandomK:
+      return "random-k";
   }
   return "?";
 }
 
 std::optional<SelectionMode> parse_selection_mode(const std::string& s) {
-  for (auto m : {SelectionMode::kBaseline384, SelectionMode::kLavidaHd, SelectionMode::kFull672, SelectionMode::kShirg,
-                 SelectionMode::kNoScaffold, SelectionMode::kNoCoords, SelectionMode::kSimilarityOnly,
-                 SelectionMode::kNoMerge, SelectionMode::kRandomK})
+  for (auto m : {SelectionMode::kBaseline384, SelectionMode::kLavidaHd, SelectionMode::kFull672,
+                 SelectionMode::kShirg, SelectionMode::kNoScaffold, SelectionMode::kNoCoords,
+                 SelectionMode::kSimilarityOnly, SelectionMode::kNoMerge, SelectionMode::kRandomK})
     if (s == selection_mode_name(m)) return m;
   return std::nullopt;
 }
@@ -185,20 +204,23 @@ Status Pipeline::validate(GenerateRequest& req) const {
   if (Status s = check_selection(req.selection); !s.ok()) return s;
   auto& g = req.generation;
   if (g.gen_length < 1 || g.gen_length > limits_.max_gen_length)
-    return invalid("generation.gen_length must be in [1, " + std::to_string(limits_.max_gen_length) + "], got " +
+    return invalid("generation.gen_length must be in [1, " +
+                   std::to_string(limits_.max_gen_length) + "], got " +
                    std::to_string(g.gen_length));
   if (g.steps > limits_.max_steps)
-    return invalid("generation.steps must be at most " + std::to_string(limits_.max_steps) + ", got " +
-                   std::to_string(g.steps));
+    return invalid("generation.steps must be at most " + std::to_string(limits_.max_steps) +
+                   ", got " + std::to_string(g.steps));
   if (std::string err = sampler::resolve_options(g); !err.empty()) return invalid(err);
   return Status::Ok();
 }
 
 Status Pipeline::validate_selection(SelectionMapRequest& req) const {
   if (Status s = check_image_bytes(req.image_bytes, limits_.max_image_bytes); !s.ok()) return s;
-  if (Status s = check_question(*model_, req.question, limits_, req.selection.query_aware); !s.ok()) return s;
+  if (Status s = check_question(*model_, req.question, limits_, req.selection.query_aware); !s.ok())
+    return s;
   if (!is_shirg_family(req.selection.mode))
-    return invalid(std::string("selection map needs a SHIRG mode, got ") + selection_mode_name(req.selection.mode));
+    return invalid(std::string("selection map needs a SHIRG mode, got ") +
+                   selection_mode_name(req.selection.mode));
   return check_selection(req.selection);
 }
 
@@ -237,12 +259,14 @@ Status Pipeline::run(const GenerateRequest& req, const RunControl& ctl, Generate
     const int64_t P = prefix.size(0);
     const auto& g = req.generation;
     if (P + g.gen_length > m.config.llm.max_sequence_length)
-      return invalid("prefix of " + std::to_string(P) + " tokens + gen_length " + std::to_string(g.gen_length) +
-                     " exceeds the model's max_sequence_length " + std::to_string(m.config.llm.max_sequence_length));
+      return invalid("prefix of " + std::to_string(P) + " tokens + gen_length " +
+                     std::to_string(g.gen_length) + " exceeds the model's max_sequence_length " +
+                     std::to_string(m.config.llm.max_sequence_length));
 
     // 6. Prefill: the prefix KV, computed once, frozen in 16 bits, owned by this request.
     auto t1 = Clock::now();
-    const kv::PrefixCache cache = llada::prefill(m.llm, m.config.llm, prefix, kv::CacheDType::kBf16);
+    const kv::PrefixCache cache =
+        llada::prefill(m.llm, m.config.llm, prefix, kv::CacheDType::kBf16);
     t.prefill_ms = ms_since(t1);
     out->prefix_tokens = P;
     out->cache_bytes = cache.bytes();
@@ -261,6 +285,7 @@ Status Pipeline::run(const GenerateRequest& req, const RunControl& ctl, Generate
       PrefixReadyEvent e;
       e.selection = vis.summary;
       e.prefix_tokens = P;
+      e.cache_bytes = cache.bytes();
       e.timings = t;
       e.timings.total_ms = ms_since(t_start);
       ctl.observer->on_prefix_ready(e);
@@ -282,7 +307,8 @@ Status Pipeline::run(const GenerateRequest& req, const RunControl& ctl, Generate
     Status step_status = Status::Ok();
     auto on_step = [&](int64_t step, int64_t total, const at::Tensor& answer) {
       step_index = step;
-      if (ctl.dump) (*ctl.dump)["step_" + std::to_string(step - 1) + "_tokens"] = answer.cpu().clone();
+      if (ctl.dump)
+        (*ctl.dump)["step_" + std::to_string(step - 1) + "_tokens"] = answer.cpu().clone();
       if (ctl.observer) {
         StepEvent e;
         e.step = step;
@@ -344,7 +370,8 @@ Status Pipeline::run_selection_map(const SelectionMapRequest& req, const RunCont
     Visual vis;
     if (Status s = build_visual(m, img, g, ctl, &t, &vis); !s.ok()) return s;
     const auto& sel = vis.selection;
-    out->grid = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(sel.scores.numel()))));
+    out->grid =
+        static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(sel.scores.numel()))));
     out->kept_indices = sel.kept_indices;
     at::Tensor sc = sel.scores.to(at::kFloat).contiguous().cpu();
     out->scores.assign(sc.data_ptr<float>(), sc.data_ptr<float>() + sc.numel());
@@ -352,7 +379,8 @@ Status Pipeline::run_selection_map(const SelectionMapRequest& req, const RunCont
     out->summary = vis.summary;
     out->selection_ms = t.selection_ms;
     const vision::RgbImage view = vision::resize_bicubic(img, 672, 672);
-    out->overlay_png = select::render_overlay_png(view.rgb.data(), view.width, view.height, sel, out->grid);
+    out->overlay_png =
+        select::render_overlay_png(view.rgb.data(), view.width, view.height, sel, out->grid);
     return Status::Ok();
   } catch (const std::exception& e) {
     return Status::Error(StatusCode::kInternal, std::string("internal error: ") + e.what());

@@ -13,28 +13,28 @@ enum class Remasking { kLowConfidence, kRandom, kEntropy, kMargin };
 enum class TransferSchedule { kUniform, kShift };
 
 struct GenerationOptions {
-  int64_t gen_length = 32;      // answer length in tokens (all start masked)
-  int64_t block_length = 32;    // must divide gen_length
-  int64_t steps = 16;           // total denoising steps, split evenly over blocks
-  double step_ratio = 0;        // > 0: steps = ceil(gen_length * step_ratio) (LaViDa's control)
-  double temperature = 0;       // 0 = greedy; > 0: float64 Gumbel noise
+  int64_t gen_length = 32;    // answer length in tokens (all start masked)
+  int64_t block_length = 32;  // must divide gen_length
+  int64_t steps = 16;         // total denoising steps, split evenly over blocks
+  double step_ratio = 0;      // > 0: steps = ceil(gen_length * step_ratio) (LaViDa's control)
+  double temperature = 0;     // 0 = greedy; > 0: float64 Gumbel noise
   Remasking remasking = Remasking::kLowConfidence;
   TransferSchedule schedule = TransferSchedule::kUniform;
-  double shift = 1.0 / 3.0;     // shift schedule parameter s
+  double shift = 1.0 / 3.0;  // shift schedule parameter s
   uint64_t seed = 0;
 };
 
 // Which visual tokens form the prefix.
 enum class SelectionMode {
-  kBaseline384,    // one 384x384 view, 729 tokens
-  kLavidaHd,       // LaViDa anyres layout (pooled tiles + base view + newlines)
-  kFull672,        // one 672x672 view, 2304 tokens
-  kShirg,          // 64 scaffold + K selected hi-detail tokens (fixed or adaptive K)
-  kNoScaffold,     // ablation: K selected tokens, no scaffold
-  kNoCoords,       // ablation: no coordinate embedding
-  kSimilarityOnly, // ablation: score = Sim only (no distance terms)
-  kNoMerge,        // ablation: no neighbour merging
-  kRandomK,        // ablation: K random hi-detail tokens (seeded) + scaffold
+  kBaseline384,     // one 384x384 view, 729 tokens
+  kLavidaHd,        // LaViDa anyres layout (pooled tiles + base view + newlines)
+  kFull672,         // one 672x672 view, 2304 tokens
+  kShirg,           // 64 scaffold + K selected hi-detail tokens (fixed or adaptive K)
+  kNoScaffold,      // ablation: K selected tokens, no scaffold
+  kNoCoords,        // ablation: no coordinate embedding
+  kSimilarityOnly,  // ablation: score = Sim only (no distance terms)
+  kNoMerge,         // ablation: no neighbour merging
+  kRandomK,         // ablation: K random hi-detail tokens (seeded) + scaffold
 };
 
 struct SelectionOptions {
@@ -47,13 +47,13 @@ struct SelectionOptions {
 };
 
 struct GenerateRequest {
-  std::string request_id;          // set by the caller (logs carry it)
-  std::string image_bytes;         // encoded JPEG or PNG
-  std::string question;            // UTF-8
+  std::string request_id;   // set by the caller (logs carry it)
+  std::string image_bytes;  // encoded JPEG or PNG
+  std::string question;     // UTF-8
   GenerationOptions generation;
   SelectionOptions selection;
   std::optional<std::chrono::steady_clock::time_point> deadline;
-  bool want_step_events = false;   // stream one event per denoising step
+  bool want_step_events = false;  // stream one event per denoising step
 };
 
 // Milliseconds per stage.
@@ -64,11 +64,11 @@ struct StageTimings {
 
 struct SelectionSummary {
   int64_t scaffold_tokens = 0;
-  int64_t hi_detail_tokens = 0;   // selected (after merging) hi-detail tokens
-  int64_t merged_groups = 0;      // tokens that absorbed neighbours
-  int64_t newline_tokens = 0;     // lavida-hd only
-  int64_t visual_tokens = 0;      // total visual tokens in the prefix
-  int64_t candidate_tokens = 0;   // hi-detail tokens before selection (2304 at 672)
+  int64_t hi_detail_tokens = 0;  // selected (after merging) hi-detail tokens
+  int64_t merged_groups = 0;     // tokens that absorbed neighbours
+  int64_t newline_tokens = 0;    // lavida-hd only
+  int64_t visual_tokens = 0;     // total visual tokens in the prefix
+  int64_t candidate_tokens = 0;  // hi-detail tokens before selection (2304 at 672)
 };
 
 enum class StopReason { kLength, kStopToken };
@@ -87,11 +87,12 @@ struct GenerateResult {
 struct PrefixReadyEvent {
   SelectionSummary selection;
   int64_t prefix_tokens = 0;
-  StageTimings timings;  // stages up to prefill
+  int64_t cache_bytes = 0;  // PrefixCache::bytes() of this request's cache, alive until it ends
+  StageTimings timings;     // stages up to prefill
 };
 
 struct StepEvent {
-  int64_t step = 0;          // 1-based
+  int64_t step = 0;  // 1-based
   int64_t total_steps = 0;
   std::string partial_answer;  // masked positions shown as kMaskGlyph
   int64_t committed = 0;       // answer tokens unmasked so far

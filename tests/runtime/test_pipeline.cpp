@@ -48,10 +48,11 @@ TEST_CASE("every selection mode runs and gives its documented token count") {
     SelectionMode mode;
     int64_t visual;
   };
-  for (const Case& c : {Case{SelectionMode::kBaseline384, 729}, Case{SelectionMode::kFull672, 2304},
-                        Case{SelectionMode::kShirg, 64 + 1152}, Case{SelectionMode::kNoScaffold, 1152},
-                        Case{SelectionMode::kNoCoords, 64 + 1152}, Case{SelectionMode::kSimilarityOnly, 64 + 1152},
-                        Case{SelectionMode::kNoMerge, 64 + 1152}, Case{SelectionMode::kRandomK, 64 + 1152}}) {
+  for (const Case& c :
+       {Case{SelectionMode::kBaseline384, 729}, Case{SelectionMode::kFull672, 2304},
+        Case{SelectionMode::kShirg, 64 + 1152}, Case{SelectionMode::kNoScaffold, 1152},
+        Case{SelectionMode::kNoCoords, 64 + 1152}, Case{SelectionMode::kSimilarityOnly, 64 + 1152},
+        Case{SelectionMode::kNoMerge, 64 + 1152}, Case{SelectionMode::kRandomK, 64 + 1152}}) {
     INFO(selection_mode_name(c.mode));
     const GenerateResult r = run_ok(p, request(c.mode));
     CHECK(r.selection.visual_tokens == c.visual);
@@ -65,7 +66,8 @@ TEST_CASE("every selection mode runs and gives its documented token count") {
 
 TEST_CASE("lavida-hd on a 768x768 image gives 1008 tokens with newlines") {
   Pipeline p(testing::tiny_model(), {});
-  const GenerateResult r = run_ok(p, request(SelectionMode::kLavidaHd, testing::chart_png(768, 768)));
+  const GenerateResult r =
+      run_ok(p, request(SelectionMode::kLavidaHd, testing::chart_png(768, 768)));
   CHECK(r.selection.visual_tokens == 1008);
   CHECK(r.selection.newline_tokens == 28);
 }
@@ -95,7 +97,8 @@ TEST_CASE("the same seed gives the same answer and the dump has every stage") {
   CHECK(a.answer_ids == b.answer_ids);
   CHECK(a.answer == b.answer);
   for (const char* key : {"visual_tokens", "prefix_embeddings", "prompt_ids", "selection_scores",
-                          "selection_kept_indices", "selection_coords", "step_0_logits", "step_0_tokens", "answer_ids"})
+                          "selection_kept_indices", "selection_coords", "step_0_logits",
+                          "step_0_tokens", "answer_ids"})
     CHECK(dump.count(key) == 1);
   CHECK(dump["visual_tokens"].size(0) == 64 + 1152);
   CHECK(dump["selection_scores"].numel() == 48 * 48);
@@ -105,11 +108,12 @@ TEST_CASE("steps run against a frozen prefix: the observer sees the prefix once,
   struct Obs : RequestObserver {
     int prefix_events = 0;
     std::vector<int64_t> steps;
-    int64_t total = 0;
+    int64_t total = 0, prefix_tokens = 0, cache_bytes = 0;
     bool prefix_before_steps = true;
     void on_prefix_ready(const PrefixReadyEvent& e) override {
       ++prefix_events;
-      CHECK(e.prefix_tokens > 0);
+      prefix_tokens = e.prefix_tokens;
+      cache_bytes = e.cache_bytes;
     }
     void on_step(const StepEvent& e) override {
       if (prefix_events == 0) prefix_before_steps = false;
@@ -125,6 +129,12 @@ TEST_CASE("steps run against a frozen prefix: the observer sees the prefix once,
   const GenerateResult out = run_ok(p, r, ctl);
   CHECK(obs.prefix_events == 1);
   CHECK(obs.prefix_before_steps);
+  // The event reports the live cache: 2 (K, V) x layers x prefix_len x kv width x 2 bytes (bf16).
+  const auto& llm = testing::tiny_model()->config.llm;
+  const int64_t kv_heads = llm.n_kv_heads > 0 ? llm.n_kv_heads : llm.n_heads;
+  CHECK(obs.prefix_tokens == out.prefix_tokens);
+  CHECK(obs.cache_bytes == out.cache_bytes);
+  CHECK(obs.cache_bytes == 2 * llm.n_layers * out.prefix_tokens * kv_heads * llm.head_dim() * 2);
   REQUIRE(!obs.steps.empty());
   CHECK(obs.steps.front() == 1);
   CHECK(static_cast<int64_t>(obs.steps.size()) == out.steps_run);

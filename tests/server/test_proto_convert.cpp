@@ -256,6 +256,18 @@ TEST_CASE("results and events convert to protobuf") {
   to_proto("req-1", res, &p);
   CHECK(p.stop_reason() == v1::STOP_REASON_LENGTH);
 
+  PrefixReadyEvent pr;
+  pr.prefix_tokens = 300;
+  pr.cache_bytes = 12345;
+  pr.selection.visual_tokens = 164;
+  pr.timings.prefill_ms = 7.5;
+  v1::PrefixReadyEvent ppr;
+  to_proto(pr, &ppr);
+  CHECK(ppr.prefix_tokens() == 300);
+  CHECK(ppr.cache_bytes() == 12345);
+  CHECK(ppr.selection().visual_tokens() == 164);
+  CHECK(ppr.timings().prefill_ms() == 7.5);
+
   StepEvent st{3, 8, "a \u2591\u2591", 5};
   v1::StepEvent ps;
   to_proto(st, &ps);

@@ -49,6 +49,8 @@ void check_stream_shape(const StreamResult& s, const std::string& request_id) {
   const std::string& last_partial = s.events[s.events.size() - 2].step().partial_answer();
   CHECK(last_partial.find(kMaskGlyph) == std::string::npos);  // every position committed
   CHECK(s.events[1].prefix_ready().prefix_tokens() == s.result->prefix_tokens());
+  CHECK(s.events[1].prefix_ready().cache_bytes() == s.result->cache_bytes());
+  CHECK(s.result->cache_bytes() > 0);
 }
 
 }  // namespace
