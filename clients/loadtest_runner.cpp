@@ -34,7 +34,7 @@ Sample to_sample(const grpc::Status& st, const v1::GenerateResponse& resp, doubl
   Sample s;
   s.latency_ms = latency_ms;
   if (!st.ok()) {
-    s.code = status_code_name(st.error_code());
+    s.code = grpc_status_name(st.error_code());
     return s;
   }
   s.answer_tokens = resp.answer_tokens();

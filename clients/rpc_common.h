@@ -9,6 +9,7 @@
 #include <string>
 
 #include "clients/args.h"
+#include "proto/grpc_status_name.h"
 #include "shirg/v1/inference.grpc.pb.h"
 
 namespace shirg::clients {
@@ -23,8 +24,6 @@ constexpr int kExitNotServing = 4;  // --health answered NOT_SERVING / UNKNOWN
 constexpr int kExitRpcBase = 10;
 int exit_code_for(grpc::StatusCode code);
 
-// "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", ... (the canonical upper-case names).
-std::string status_code_name(grpc::StatusCode code);
 // "CODE: message" as printed by the tools.
 std::string format_status(const grpc::Status& status);
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "proto/grpc_status_name.h"
 #include "server/auth.h"
 #include "server/logging.h"
 
@@ -54,6 +55,19 @@ grpc::Status final_status(const Status& s, const grpc::CallbackServerContext* ct
   return to_grpc(s);
 }
 
+void EngineCancelLink::attach(Executor* executor, uint64_t engine_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  executor_ = executor;
+  engine_id_ = engine_id;
+  if (cancel_requested_) executor_->cancel(engine_id_);
+}
+
+void EngineCancelLink::cancel() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancel_requested_ = true;
+  if (executor_) executor_->cancel(engine_id_);
+}
+
 CallAccounting::CallAccounting(ServiceContext& sc, const char* rpc)
     : sc_(sc), rpc_(rpc), start_(SteadyClock::now()) {
   sc_.metrics.inflight.inc();
@@ -67,7 +81,7 @@ void CallAccounting::finished(const grpc::Status& s, const std::string& detail) 
   if (recorded_) return;
   recorded_ = true;
   const double secs = std::chrono::duration<double>(SteadyClock::now() - start_).count();
-  const char* code = grpc_code_name(s.error_code());
+  const std::string code = grpc_status_name(s.error_code());
   sc_.metrics.record_request(rpc_, code, secs);
   RequestIdScope scope(request_id_);
   if (s.ok()) {

@@ -5,10 +5,12 @@
 #include <grpcpp/server_context.h>
 
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <string>
 
 #include "engine/runtime/executor.h"
+#include "server/proto_convert.h"
 #include "server/service_context.h"
 
 namespace shirg::rpc {
@@ -28,6 +30,40 @@ std::string pick_request_id(const std::string& from_proto, const grpc::CallbackS
 // the client cancelled -> CANCELLED.
 grpc::Status final_status(const Status& engine_status, const grpc::CallbackServerContext* ctx,
                           const ServiceContext& sc);
+
+// The prologue of every engine-backed call, in this order: admission (token, draining, model
+// ready), protobuf -> native validation, request id and gRPC deadline (already past ->
+// DEADLINE_EXCEEDED). OK: *native is ready to enqueue on *executor. Otherwise the status the
+// call must finish with (nothing was enqueued).
+template <typename ProtoRequest, typename NativeRequest>
+grpc::Status admit_request(ServiceContext& sc, grpc::CallbackServerContext* ctx,
+                           const ProtoRequest& req, const std::string& request_id,
+                           NativeRequest* native, Executor** executor) {
+  if (grpc::Status s = sc.admit(ctx, executor); !s.ok()) return s;
+  if (Status s = from_proto(req, sc.limits, native); !s.ok()) return to_grpc(s);
+  native->request_id = request_id;
+  native->deadline = engine_deadline(ctx);
+  if (native->deadline && *native->deadline <= SteadyClock::now())
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "deadline exceeded before the request started");
+  return grpc::Status::OK;
+}
+
+// Links a call to its engine request so a cancel reaches the engine whichever comes first: the
+// client's cancel (OnCancel, a failed write) or the enqueue. Thread-safe.
+class EngineCancelLink {
+ public:
+  // After a successful enqueue. Cancels at once when the call was cancelled before.
+  void attach(Executor* executor, uint64_t engine_id);
+  // From OnCancel / a failed write: cancels the engine request now or when it is attached.
+  void cancel();
+
+ private:
+  std::mutex mu_;
+  Executor* executor_ = nullptr;
+  uint64_t engine_id_ = 0;
+  bool cancel_requested_ = false;
+};
 
 // Lifetime accounting of one RPC: counts it in shirg_inflight_requests while alive, records
 // shirg_requests_total / shirg_request_duration_seconds and logs one line when it finishes.

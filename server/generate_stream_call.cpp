@@ -24,23 +24,13 @@ class GenerateStreamCall final : public grpc::ServerWriteReactor<v1::GenerateEve
     acct_.set_request_id(pick_request_id(req->request_id(), ctx));
     ctx_->AddInitialMetadata("x-request-id", acct_.request_id());
     Executor* ex = nullptr;
-    if (grpc::Status s = sc_.admit(ctx_, &ex); !s.ok()) {
+    GenerateRequest native;
+    if (grpc::Status s = admit_request(sc_, ctx_, *req, acct_.request_id(), &native, &ex);
+        !s.ok()) {
       finish_now(s);
       return;
     }
-    GenerateRequest native;
-    if (Status s = from_proto(*req, sc_.limits, &native); !s.ok()) {
-      finish_now(to_grpc(s));
-      return;
-    }
-    native.request_id = acct_.request_id();
-    native.deadline = engine_deadline(ctx_);
     native.want_step_events = true;
-    if (native.deadline && *native.deadline <= SteadyClock::now()) {
-      finish_now(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                              "deadline exceeded before the request started"));
-      return;
-    }
     {
       // "queued" goes first; engine events that race ahead wait behind it until released.
       std::lock_guard<std::mutex> lock(mu_);
@@ -54,10 +44,8 @@ class GenerateStreamCall final : public grpc::ServerWriteReactor<v1::GenerateEve
       finish_now(to_grpc(s));
       return;
     }
+    cancel_link_.attach(ex, id);
     std::unique_lock<std::mutex> lock(mu_);
-    executor_ = ex;
-    engine_id_ = id;
-    if (cancel_requested_) executor_->cancel(engine_id_);
     released_ = true;
     pump(lock);
   }
@@ -70,16 +58,12 @@ class GenerateStreamCall final : public grpc::ServerWriteReactor<v1::GenerateEve
       // finishes when the engine reports on_done.
       client_gone_ = true;
       pending_.clear();
-      if (executor_) executor_->cancel(engine_id_);
+      cancel_link_.cancel();
     }
     pump(lock);
   }
 
-  void OnCancel() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    cancel_requested_ = true;
-    if (executor_) executor_->cancel(engine_id_);
-  }
+  void OnCancel() override { cancel_link_.cancel(); }
 
   void OnDone() override { delete this; }
 
@@ -183,9 +167,7 @@ class GenerateStreamCall final : public grpc::ServerWriteReactor<v1::GenerateEve
   bool finish_started_ = false;
   std::optional<grpc::Status> final_;
   std::string detail_;
-  Executor* executor_ = nullptr;
-  uint64_t engine_id_ = 0;
-  bool cancel_requested_ = false;
+  EngineCancelLink cancel_link_;  // its own lock: taken after mu_, never before
 };
 
 }  // namespace

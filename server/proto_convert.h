@@ -55,7 +55,5 @@ void to_proto(const SelectionMapResult& in, v1::SelectionMapResponse* out);
 v1::SelectionMode to_proto(SelectionMode m);
 // Engine status -> gRPC status (the engine's codes are the canonical gRPC codes).
 grpc::Status to_grpc(const Status& s);
-// "OK", "INVALID_ARGUMENT", ... for every gRPC code (metrics labels, logs).
-const char* grpc_code_name(grpc::StatusCode c);
 
 }  // namespace shirg::rpc

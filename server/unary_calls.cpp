@@ -1,6 +1,5 @@
 // SelectionMap (engine work through the executor) and ModelInfo (answered at once).
 #include <memory>
-#include <mutex>
 
 #include "server/call_common.h"
 #include "server/calls.h"
@@ -17,20 +16,10 @@ class SelectionMapCall final : public grpc::ServerUnaryReactor {
     acct_.set_request_id(pick_request_id("", ctx));
     ctx_->AddInitialMetadata("x-request-id", acct_.request_id());
     Executor* ex = nullptr;
-    if (grpc::Status s = sc_.admit(ctx_, &ex); !s.ok()) {
-      finish(s);
-      return;
-    }
     SelectionMapRequest native;
-    if (Status s = from_proto(*req, sc_.limits, &native); !s.ok()) {
-      finish(to_grpc(s));
-      return;
-    }
-    native.request_id = acct_.request_id();
-    native.deadline = engine_deadline(ctx_);
-    if (native.deadline && *native.deadline <= SteadyClock::now()) {
-      finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                          "deadline exceeded before the request started"));
+    if (grpc::Status s = admit_request(sc_, ctx_, *req, acct_.request_id(), &native, &ex);
+        !s.ok()) {
+      finish(s);
       return;
     }
     uint64_t id = 0;
@@ -48,17 +37,10 @@ class SelectionMapCall final : public grpc::ServerUnaryReactor {
       finish(to_grpc(s));
       return;
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    executor_ = ex;
-    engine_id_ = id;
-    if (cancel_requested_) executor_->cancel(engine_id_);
+    cancel_link_.attach(ex, id);
   }
 
-  void OnCancel() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    cancel_requested_ = true;
-    if (executor_) executor_->cancel(engine_id_);
-  }
+  void OnCancel() override { cancel_link_.cancel(); }
 
   void OnDone() override { delete this; }
 
@@ -72,10 +54,7 @@ class SelectionMapCall final : public grpc::ServerUnaryReactor {
   grpc::CallbackServerContext* ctx_;
   v1::SelectionMapResponse* resp_;
   CallAccounting acct_;
-  std::mutex mu_;
-  Executor* executor_ = nullptr;
-  uint64_t engine_id_ = 0;
-  bool cancel_requested_ = false;
+  EngineCancelLink cancel_link_;
 };
 
 class ModelInfoCall final : public grpc::ServerUnaryReactor {

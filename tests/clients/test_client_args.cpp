@@ -99,8 +99,8 @@ TEST_CASE("enum names parse and unknown names are usage errors") {
 }
 
 TEST_CASE("status codes have canonical names and distinct exit statuses") {
-  CHECK(status_code_name(grpc::StatusCode::INVALID_ARGUMENT) == "INVALID_ARGUMENT");
-  CHECK(status_code_name(grpc::StatusCode::UNAVAILABLE) == "UNAVAILABLE");
+  CHECK(shirg::grpc_status_name(grpc::StatusCode::INVALID_ARGUMENT) == "INVALID_ARGUMENT");
+  CHECK(shirg::grpc_status_name(grpc::StatusCode::UNAVAILABLE) == "UNAVAILABLE");
   CHECK(format_status(grpc::Status(grpc::StatusCode::NOT_FOUND, "no such")) ==
         "NOT_FOUND: no such");
   CHECK(exit_code_for(grpc::StatusCode::OK) == 0);

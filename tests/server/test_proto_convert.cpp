@@ -2,6 +2,10 @@
 // native -> protobuf direction.
 #include <catch2/catch.hpp>
 
+#include <set>
+#include <string>
+
+#include "proto/grpc_status_name.h"
 #include "server/proto_convert.h"
 #include "server/test_pattern.h"
 
@@ -306,6 +310,20 @@ TEST_CASE("engine status codes map one to one onto gRPC codes") {
     CHECK(g.error_code() == rpc);
     CHECK(g.error_message() == "why");
   }
-  CHECK(std::string(grpc_code_name(grpc::StatusCode::RESOURCE_EXHAUSTED)) == "RESOURCE_EXHAUSTED");
-  CHECK(std::string(grpc_code_name(grpc::StatusCode::UNAUTHENTICATED)) == "UNAUTHENTICATED");
+  CHECK(grpc_status_name(grpc::StatusCode::RESOURCE_EXHAUSTED) == "RESOURCE_EXHAUSTED");
+  CHECK(grpc_status_name(grpc::StatusCode::UNAUTHENTICATED) == "UNAUTHENTICATED");
+}
+
+TEST_CASE("every canonical gRPC code has its own upper-case name") {
+  std::set<std::string> names;
+  for (int c = 0; c <= 16; ++c) {
+    const std::string n = grpc_status_name(static_cast<grpc::StatusCode>(c));
+    CHECK(n.rfind("CODE_", 0) == std::string::npos);
+    CHECK(n.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ_") == std::string::npos);
+    names.insert(n);
+  }
+  CHECK(names.size() == 17);
+  CHECK(grpc_status_name(grpc::StatusCode::OK) == "OK");
+  CHECK(grpc_status_name(grpc::StatusCode::DEADLINE_EXCEEDED) == "DEADLINE_EXCEEDED");
+  CHECK(grpc_status_name(static_cast<grpc::StatusCode>(99)) == "CODE_99");
 }
