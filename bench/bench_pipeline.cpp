@@ -3,10 +3,13 @@
 // stage, total, visual/prefix tokens, prefix cache bytes and peak RSS during the request; then
 // the SHIRG / full-672 ratio and the selection's share of the request.
 //   bench_pipeline --model-dir DIR [--dtype auto|bf16|fp32] [--threads N] [--reps N]
-//                  [--steps N] [--gen-length N] [--modes a,b,c] [--image FILE] [--layers-real L]
-// --layers-real L: the checkpoint holds fewer layers than the real model; per-layer stages
-// (vision, prefill, steps) are also extrapolated linearly to L LLaDA layers / L-1 SigLIP layers
-// (reported in extra columns; decode, selection and projector do not scale with depth).
+//                  [--steps N] [--gen-length N] [--modes a,b,c] [--image FILE]
+//                  [--shallow-model-dir DIR --layers-real L [--vision-layers-real V]]
+// Real-dims checkpoints hold only a few layers (the full 8B model does not fit this machine's
+// time budget). With --shallow-model-dir, the same modes also run on a second checkpoint that
+// differs only in depth; each stage's per-layer cost is the difference between the two, its
+// fixed cost (LM head, embeddings, decode, selection) the rest, and the real model's stage time
+// is fixed + L x per-layer (LLaDA layers L, SigLIP layers V, default 26).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -55,109 +58,69 @@ double median(std::vector<double> v) {
 
 struct Row {
   std::string mode;
-  shirg::StageTimings t;  // medians
+  shirg::StageTimings t;  // medians, ms
   int64_t visual = 0, prefix = 0, cache_bytes = 0;
-  double peak_mib = 0;
+  double peak_mib = 0;  // max over the runs (weights included)
 };
 
-}  // namespace
+struct Measured {
+  std::vector<Row> rows;
+  int64_t llm_layers = 0, vision_layers = 0;
+};
 
-int main(int argc, char** argv) {
-  std::string model_dir, image_path, dtype = "auto", modes_arg = "baseline-384,full-672,shirg";
-  int threads = static_cast<int>(std::thread::hardware_concurrency()), reps = 3;
-  int64_t steps = 16, gen_length = 32, layers_real = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--model-dir")
-      model_dir = next();
-    else if (a == "--image")
-      image_path = next();
-    else if (a == "--dtype")
-      dtype = next();
-    else if (a == "--threads")
-      threads = std::stoi(next());
-    else if (a == "--reps")
-      reps = std::stoi(next());
-    else if (a == "--steps")
-      steps = std::stoll(next());
-    else if (a == "--gen-length")
-      gen_length = std::stoll(next());
-    else if (a == "--modes")
-      modes_arg = next();
-    else if (a == "--layers-real")
-      layers_real = std::stoll(next());
-    else {
-      std::fprintf(
-          stderr,
-          "usage: bench_pipeline --model-dir DIR [--dtype auto|bf16|fp32] [--threads N] [--reps N]"
-          " [--steps N] [--gen-length N] [--modes a,b] [--image FILE] [--layers-real L]\n");
-      return 2;
-    }
-  }
-  if (model_dir.empty()) {
-    std::fprintf(stderr, "--model-dir is required\n");
-    return 2;
-  }
-  const shirg::CpuThreadSetup cpu = shirg::configure_cpu_threads(threads);
-  std::printf("cpu: %s\n", cpu.describe().c_str());
-  if (!cpu.warning.empty()) std::printf("warning: %s\n", cpu.warning.c_str());
+struct BenchArgs {
+  std::string dtype = "auto", modes = "baseline-384,full-672,shirg";
+  int reps = 3;
+  int64_t steps = 16, gen_length = 32;
+};
+
+// A 672x672 synthetic chart-like image (PNG).
+std::string synthetic_image() {
+  shirg::vision::RgbImage img;
+  img.width = img.height = 672;
+  img.rgb.resize(672 * 672 * 3);
+  for (int64_t y = 0; y < 672; ++y)
+    for (int64_t x = 0; x < 672; ++x)
+      for (int c = 0; c < 3; ++c)
+        img.rgb[(y * 672 + x) * 3 + c] =
+            static_cast<uint8_t>(((x / 24 + y / 16) % 7) * 30 + c * 10);
+  return shirg::vision::encode_png(img);
+}
+
+// Loads `dir`, runs every mode reps + 1 times (the first is a warm-up) and prints its table.
+Measured measure(const std::string& dir, const BenchArgs& a, const std::string& image) {
   shirg::LoadOptions lo;
-  lo.model_dir = model_dir;
-  lo.dtype = shirg::parse_dtype_flag(dtype);
+  lo.model_dir = dir;
+  lo.dtype = shirg::parse_dtype_flag(a.dtype);
   auto model = shirg::load_model(lo);
-  std::printf("model %s (%s), %d threads\n%s\n", model_dir.c_str(), model->summary.dtype.c_str(),
-              threads, model->summary.to_table().c_str());
-  const double peak = shirg::bench::measure_gemm_gflops(lo.dtype, 1024, 1024, 1024);
-  std::printf("GEMM peak (%s, 1024^3): %.1f GFLOP/s\n\n", model->summary.dtype.c_str(), peak);
-
-  std::string image;
-  if (!image_path.empty()) {
-    image = read_file(image_path);
-  } else {  // a 672x672 synthetic chart-like image
-    shirg::vision::RgbImage img;
-    img.width = img.height = 672;
-    img.rgb.resize(672 * 672 * 3);
-    for (int64_t y = 0; y < 672; ++y)
-      for (int64_t x = 0; x < 672; ++x)
-        for (int c = 0; c < 3; ++c)
-          img.rgb[(y * 672 + x) * 3 + c] =
-              static_cast<uint8_t>(((x / 24 + y / 16) % 7) * 30 + c * 10);
-    image = shirg::vision::encode_png(img);
-  }
+  std::printf("model %s (%s)\n%s\n", dir.c_str(), model->summary.dtype.c_str(),
+              model->summary.to_table().c_str());
+  Measured m;
+  m.llm_layers = model->config.llm.n_layers;
+  m.vision_layers = model->config.vision.layers_used;
 
   shirg::Pipeline pipeline(model, shirg::PipelineLimits{});
-  std::vector<Row> rows;
-  std::stringstream ms(modes_arg);
+  std::stringstream ms(a.modes);
   std::string mode_name;
   while (std::getline(ms, mode_name, ',')) {
     auto mode = shirg::parse_selection_mode(mode_name);
-    if (!mode) {
-      std::fprintf(stderr, "unknown mode %s\n", mode_name.c_str());
-      return 2;
-    }
+    if (!mode) throw std::invalid_argument("unknown mode " + mode_name);
     shirg::GenerateRequest req;
     req.image_bytes = image;
     req.question = "What is the value of the tallest bar?";
     req.selection.mode = *mode;
-    req.generation.gen_length = gen_length;
-    req.generation.block_length = gen_length;
-    req.generation.steps = steps;
-    if (shirg::Status s = pipeline.validate(req); !s.ok()) {
-      std::fprintf(stderr, "%s\n", s.message.c_str());
-      return 1;
-    }
+    req.generation.gen_length = a.gen_length;
+    req.generation.block_length = a.gen_length;
+    req.generation.steps = a.steps;
+    if (shirg::Status s = pipeline.validate(req); !s.ok()) throw std::runtime_error(s.message);
     Row row;
     row.mode = mode_name;
     std::map<std::string, std::vector<double>> t;
-    for (int r = 0; r < reps + 1; ++r) {  // the first run is a warm-up
+    for (int r = 0; r < a.reps + 1; ++r) {
       reset_peak_rss();
       shirg::GenerateResult out;
-      shirg::Status s = pipeline.run(req, {}, &out);
-      if (!s.ok()) {
-        std::fprintf(stderr, "%s: %s\n", mode_name.c_str(), s.message.c_str());
-        return 1;
-      }
+      if (shirg::Status s = pipeline.run(req, {}, &out); !s.ok())
+        throw std::runtime_error(mode_name + ": " + s.message);
       row.peak_mib = std::max(row.peak_mib, peak_rss_mib());
       row.visual = out.selection.visual_tokens;
       row.prefix = out.prefix_tokens;
@@ -179,51 +142,148 @@ int main(int argc, char** argv) {
     row.t.prefill_ms = median(t["prefill"]);
     row.t.steps_ms = median(t["steps"]);
     row.t.total_ms = median(t["total"]);
-    rows.push_back(row);
+    m.rows.push_back(row);
   }
 
-  std::printf("%d measured runs per mode (median), gen_length %lld, %lld steps\n", reps,
-              static_cast<long long>(gen_length), static_cast<long long>(steps));
+  std::printf(
+      "%d measured runs per mode (median), gen_length %lld, %lld steps, %lld LLaDA / %lld "
+      "SigLIP layers\n",
+      a.reps, static_cast<long long>(a.gen_length), static_cast<long long>(a.steps),
+      static_cast<long long>(m.llm_layers), static_cast<long long>(m.vision_layers));
   std::printf("%-14s %7s %7s %9s %9s %9s %9s %9s %10s %10s %11s %10s\n", "mode", "visual", "prefix",
               "decode", "vision", "select", "project", "prefill", "steps", "total ms", "cache MiB",
               "peak MiB");
-  for (const auto& r : rows)
+  for (const auto& r : m.rows)
     std::printf("%-14s %7lld %7lld %9.1f %9.1f %9.2f %9.1f %9.1f %10.1f %10.1f %11.2f %10.0f\n",
                 r.mode.c_str(), static_cast<long long>(r.visual), static_cast<long long>(r.prefix),
                 r.t.decode_ms, r.t.vision_ms, r.t.selection_ms, r.t.projector_ms, r.t.prefill_ms,
                 r.t.steps_ms, r.t.total_ms, static_cast<double>(r.cache_bytes) / (1 << 20),
                 r.peak_mib);
+  std::printf(
+      "(baseline-384 and full-672 have no selection; their projector runs inside the "
+      "vision stage)\n");
   const Row* full = nullptr;
   const Row* sh = nullptr;
-  for (const auto& r : rows) {
+  for (const auto& r : m.rows) {
     if (r.mode == "full-672") full = &r;
     if (r.mode == "shirg") sh = &r;
   }
   if (sh)
-    std::printf("\nSHIRG selection share of the request: %.2f%%\n",
+    std::printf("SHIRG selection share of the request: %.2f%%\n",
                 100.0 * sh->t.selection_ms / sh->t.total_ms);
   if (full && sh)
     std::printf("SHIRG / full-672 latency: %.3f\n", sh->t.total_ms / full->t.total_ms);
+  std::printf("\n");
+  return m;
+}
 
-  if (layers_real > 0) {
-    const auto& cfg = model->config;
-    const double lf = static_cast<double>(layers_real) / static_cast<double>(cfg.llm.n_layers);
-    // SigLIP's real depth is 26 used layers; LLaDA's is layers_real.
-    const double vscale = 26.0 / static_cast<double>(cfg.vision.layers_used);
-    std::printf(
-        "\nExtrapolated to %lld LLaDA layers and 26 SigLIP layers (per-layer stages scaled; the LM "
-        "head and\n"
-        "embedding cost inside prefill/steps are scaled too, so this is an upper bound):\n",
-        static_cast<long long>(layers_real));
-    std::printf("%-14s %10s %10s %10s %10s %11s\n", "mode", "vision s", "prefill s", "steps s",
-                "total s", "cache GiB");
-    for (const auto& r : rows) {
-      const double v = r.t.vision_ms * vscale / 1000, p = r.t.prefill_ms * lf / 1000,
-                   s = r.t.steps_ms * lf / 1000;
-      const double total = (r.t.decode_ms + r.t.selection_ms + r.t.projector_ms) / 1000 + v + p + s;
-      std::printf("%-14s %10.1f %10.1f %10.1f %10.1f %11.2f\n", r.mode.c_str(), v, p, s, total,
-                  static_cast<double>(r.cache_bytes) * lf / (1 << 30));
+// fixed + layers x per-layer, from the same quantity measured at two depths.
+double at_depth(double deep, double shallow, int64_t deep_layers, int64_t shallow_layers,
+                int64_t layers) {
+  const double per_layer = (deep - shallow) / static_cast<double>(deep_layers - shallow_layers);
+  const double fixed = deep - per_layer * static_cast<double>(deep_layers);
+  return fixed + per_layer * static_cast<double>(layers);
+}
+
+void print_extrapolation(const Measured& deep, const Measured& shallow, int64_t layers_real,
+                         int64_t vision_layers_real, int64_t steps) {
+  if (deep.llm_layers == shallow.llm_layers || deep.vision_layers == shallow.vision_layers) {
+    std::printf("cannot extrapolate: the two checkpoints have the same depth\n");
+    return;
+  }
+  std::printf(
+      "Real depth (%lld LLaDA, %lld SigLIP layers) from the two depths: stage = fixed + "
+      "layers x per-layer\n",
+      static_cast<long long>(layers_real), static_cast<long long>(vision_layers_real));
+  std::printf("%-14s %10s %10s %10s %10s %10s %11s %11s\n", "mode", "vision s", "prefill s",
+              "steps s", "step s", "total s", "cache GiB", "peak GiB");
+  for (const auto& d : deep.rows) {
+    const Row* s = nullptr;
+    for (const auto& r : shallow.rows)
+      if (r.mode == d.mode) s = &r;
+    if (!s) continue;
+    auto llm = [&](double dv, double sv) {
+      return at_depth(dv, sv, deep.llm_layers, shallow.llm_layers, layers_real);
+    };
+    const double vision = at_depth(d.t.vision_ms, s->t.vision_ms, deep.vision_layers,
+                                   shallow.vision_layers, vision_layers_real) /
+                          1000;
+    const double prefill = llm(d.t.prefill_ms, s->t.prefill_ms) / 1000;
+    const double steps_s = llm(d.t.steps_ms, s->t.steps_ms) / 1000;
+    const double total =
+        (d.t.decode_ms + d.t.selection_ms + d.t.projector_ms) / 1000 + vision + prefill + steps_s;
+    const double cache =
+        llm(static_cast<double>(d.cache_bytes), static_cast<double>(s->cache_bytes));
+    // Peak memory: both stacks grow per layer; the LLaDA layers dominate (SigLIP layer ~17 MB).
+    const double peak = llm(d.peak_mib, s->peak_mib) / 1024;
+    std::printf("%-14s %10.1f %10.1f %10.1f %10.2f %10.1f %11.2f %11.1f\n", d.mode.c_str(), vision,
+                prefill, steps_s, steps_s / static_cast<double>(std::max<int64_t>(1, steps)), total,
+                cache / (1 << 30), peak);
+  }
+  std::printf("(step s = one denoising step; peak GiB holds the weights in the compute dtype)\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model_dir, shallow_dir, image_path;
+  BenchArgs a;
+  int threads = static_cast<int>(std::thread::hardware_concurrency());
+  int64_t layers_real = 0, vision_layers_real = 26;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (arg == "--model-dir")
+      model_dir = next();
+    else if (arg == "--shallow-model-dir")
+      shallow_dir = next();
+    else if (arg == "--image")
+      image_path = next();
+    else if (arg == "--dtype")
+      a.dtype = next();
+    else if (arg == "--threads")
+      threads = std::stoi(next());
+    else if (arg == "--reps")
+      a.reps = std::stoi(next());
+    else if (arg == "--steps")
+      a.steps = std::stoll(next());
+    else if (arg == "--gen-length")
+      a.gen_length = std::stoll(next());
+    else if (arg == "--modes")
+      a.modes = next();
+    else if (arg == "--layers-real")
+      layers_real = std::stoll(next());
+    else if (arg == "--vision-layers-real")
+      vision_layers_real = std::stoll(next());
+    else {
+      std::fprintf(stderr,
+                   "usage: bench_pipeline --model-dir DIR [--dtype auto|bf16|fp32] [--threads N] "
+                   "[--reps N] [--steps N] [--gen-length N] [--modes a,b] [--image FILE] "
+                   "[--shallow-model-dir DIR --layers-real L [--vision-layers-real V]]\n");
+      return 2;
     }
+  }
+  if (model_dir.empty() || (layers_real > 0) != !shallow_dir.empty()) {
+    std::fprintf(stderr,
+                 "--model-dir is required; --layers-real and --shallow-model-dir go together\n");
+    return 2;
+  }
+  try {
+    const shirg::CpuThreadSetup cpu = shirg::configure_cpu_threads(threads);
+    std::printf("cpu: %s\n", cpu.describe().c_str());
+    if (!cpu.warning.empty()) std::printf("warning: %s\n", cpu.warning.c_str());
+    const at::ScalarType dt = shirg::parse_dtype_flag(a.dtype);
+    std::printf("GEMM peak (%s, 1024^3): %.1f GFLOP/s\n\n", c10::toString(dt),
+                shirg::bench::measure_gemm_gflops(dt, 1024, 1024, 1024));
+    const std::string image = image_path.empty() ? synthetic_image() : read_file(image_path);
+    const Measured deep = measure(model_dir, a, image);
+    if (!shallow_dir.empty()) {
+      const Measured shallow = measure(shallow_dir, a, image);
+      print_extrapolation(deep, shallow, layers_real, vision_layers_real, a.steps);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
   }
   return 0;
 }
