@@ -25,7 +25,8 @@ std::optional<SteadyClock::time_point> engine_deadline(const grpc::CallbackServe
 std::string pick_request_id(const std::string& from_proto, const grpc::CallbackServerContext* ctx);
 
 // Engine status of a finished request, seen from the RPC. The engine says CANCELLED for three
-// causes; the client learns which: the gRPC deadline passed -> DEADLINE_EXCEEDED; the server is
+// causes; the client learns which: the gRPC deadline passed (or is less than 1 s away: the
+// client's copy of the deadline expires first) -> DEADLINE_EXCEEDED; the server is
 // shutting down and cancelled it after the grace period -> UNAVAILABLE (retry elsewhere);
 // the client cancelled -> CANCELLED.
 grpc::Status final_status(const Status& engine_status, const grpc::CallbackServerContext* ctx,

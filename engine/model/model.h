@@ -37,17 +37,22 @@ struct ComponentSummary {
 struct LoadSummary {
   std::vector<ComponentSummary> components;
   double load_seconds = 0;
-  int64_t checkpoint_bytes = 0;     // bytes on disk (all shards)
+  int64_t checkpoint_bytes = 0;  // bytes on disk (all shards)
   int64_t lora_modules_merged = 0;
-  std::string dtype;                // "bf16" | "fp32"
-  std::string to_table() const;     // human-readable multi-line table
+  std::string dtype;             // "bf16" | "fp32"
+  std::string to_table() const;  // human-readable multi-line table
 };
 
 struct LoadOptions {
   std::string model_dir;
-  std::string adapter_dir;  // optional PEFT adapter (LoRA for projector, SigLIP attention, coord_rotary)
+  std::string
+      adapter_dir;  // optional PEFT adapter (LoRA for projector, SigLIP attention, coord_rotary)
   at::ScalarType dtype = at::kBFloat16;  // compute dtype: kBFloat16 or kFloat
   at::Device device = at::kCPU;
+  // CPU loads are refused up front, with a clear error, when the weights in the compute dtype
+  // exceed the memory this process may use: -1 = measure (engine/platform/memory.h), 0 = do not
+  // check, > 0 = this many bytes.
+  int64_t memory_budget_bytes = -1;
 };
 
 struct Model {

@@ -8,6 +8,7 @@
 
 #include "engine/model/model.h"
 #include "engine/model/special_ids.h"
+#include "engine/platform/memory.h"
 #include "engine/safetensors/checkpoint.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/weights/lora_adapter.h"
@@ -21,7 +22,9 @@ constexpr int64_t kCoordFeatureDim = 128;  // SHIRG's 2D rotary coordinate featu
 
 int64_t count_vision_layers(const st::Checkpoint& ckpt) {
   int64_t n = 0;
-  while (ckpt.find(std::string(kVisionPrefix) + "encoder.layers." + std::to_string(n) + ".layer_norm1.weight")) ++n;
+  while (ckpt.find(std::string(kVisionPrefix) + "encoder.layers." + std::to_string(n) +
+                   ".layer_norm1.weight"))
+    ++n;
   return n;
 }
 
@@ -40,7 +43,8 @@ SiglipW bind_vision(WeightBinder& b, const VisionConfig& v) {
   const std::string p = kVisionPrefix;
   const int64_t d = v.hidden_size, i = v.intermediate_size, g = v.grid();
   SiglipW w;
-  w.patch_weight = b.take(p + "embeddings.patch_embedding.weight", {d, 3, v.patch_size, v.patch_size});
+  w.patch_weight =
+      b.take(p + "embeddings.patch_embedding.weight", {d, 3, v.patch_size, v.patch_size});
   w.patch_bias = b.take_fp32(p + "embeddings.patch_embedding.bias", {d});
   w.pos_embed = b.take_fp32(p + "embeddings.position_embedding.weight", {g * g, d});
   for (int64_t l = 0; l < v.layers_used; ++l) {
@@ -117,19 +121,44 @@ void summarise(Model& m) {
   };
   std::vector<at::Tensor> vis = {m.vision.patch_weight, m.vision.patch_bias, m.vision.pos_embed};
   for (const auto& l : m.vision.layers)
-    for (const auto& t : {l.ln1.weight, l.ln1.bias, l.qkv.weight, l.qkv.bias, l.out.weight, l.out.bias, l.ln2.weight,
-                          l.ln2.bias, l.fc1.weight, l.fc1.bias, l.fc2.weight, l.fc2.bias})
+    for (const auto& t :
+         {l.ln1.weight, l.ln1.bias, l.qkv.weight, l.qkv.bias, l.out.weight, l.out.bias,
+          l.ln2.weight, l.ln2.bias, l.fc1.weight, l.fc1.bias, l.fc2.weight, l.fc2.bias})
       vis.push_back(t);
   add("vision_tower", vis);
-  add("mm_projector", {m.projector.fc1.weight, m.projector.fc1.bias, m.projector.fc2.weight, m.projector.fc2.bias,
-                       m.image_newline});
+  add("mm_projector", {m.projector.fc1.weight, m.projector.fc1.bias, m.projector.fc2.weight,
+                       m.projector.fc2.bias, m.image_newline});
   add("coord_rotary", {m.coord.weight});
   std::vector<at::Tensor> llm = {m.llm.wte, m.llm.ln_f, m.llm.lm_head};
   for (const auto& b : m.llm.blocks)
-    for (const auto& t : {b.attn_norm, b.wqkv, b.wo, b.ff_norm, b.w_gate_up, b.w_down}) llm.push_back(t);
+    for (const auto& t : {b.attn_norm, b.wqkv, b.wo, b.ff_norm, b.w_gate_up, b.w_down})
+      llm.push_back(t);
   add("llada", llm);
   (void)numel_of;
   (void)bytes_of;
+}
+
+}  // namespace
+
+namespace {
+
+// Refuses a CPU load whose weights (every checkpoint tensor in the compute dtype) would not fit.
+void check_memory_budget(const st::Checkpoint& ckpt, const LoadOptions& opts) {
+  if (opts.memory_budget_bytes == 0 || !opts.device.is_cpu()) return;
+  const std::optional<int64_t> budget = opts.memory_budget_bytes > 0
+                                            ? std::optional<int64_t>(opts.memory_budget_bytes)
+                                            : available_memory_bytes();
+  if (!budget) return;
+  int64_t numel = 0;
+  for (const auto& name : ckpt.names()) numel += ckpt.find(name)->numel();
+  const int64_t need = numel * static_cast<int64_t>(c10::elementSize(opts.dtype));
+  if (need <= *budget) return;
+  const bool fp32 = opts.dtype == at::kFloat;
+  throw ModelLoadError("not enough memory: the weights need " + format_gib(need) + " in " +
+                       (fp32 ? "fp32" : "bf16") + " but only " + format_gib(*budget) +
+                       " is available to this process (MemAvailable / cgroup limit)" +
+                       (fp32 ? "; use --dtype bf16 (" + format_gib(numel * 2) + ")," : ";") +
+                       " a machine with more memory, or a GPU");
 }
 
 }  // namespace
@@ -163,8 +192,11 @@ std::shared_ptr<const Model> load_model(const LoadOptions& opts) {
     throw ModelLoadError("vision tower: the checkpoint has " + std::to_string(present) +
                          " encoder layers, config.json implies " + std::to_string(vc.layers_used) +
                          " used (num_hidden_layers " + std::to_string(vc.num_hidden_layers) +
-                         ", mm_vision_select_layer " + std::to_string(m->config.mm.vision_select_layer) + ")");
+                         ", mm_vision_select_layer " +
+                         std::to_string(m->config.mm.vision_select_layer) + ")");
   }
+
+  check_memory_budget(ckpt, opts);
 
   std::optional<LoraAdapter> adapter;
   if (!opts.adapter_dir.empty()) adapter = LoraAdapter::open_dir(opts.adapter_dir);

@@ -50,14 +50,18 @@ struct Executor::Impl {
   std::vector<std::thread> workers;
 
   Impl(std::shared_ptr<const Model> m, ExecutorConfig c)
-      : model(m), config(c), pipeline(m, PipelineLimits{c.max_question_bytes, c.max_question_tokens, c.max_gen_length,
-                                                         c.max_steps, c.max_image_bytes, c.max_image_pixels}) {
+      : model(m),
+        config(c),
+        pipeline(m, PipelineLimits{c.max_question_bytes, c.max_question_tokens, c.max_gen_length,
+                                   c.max_steps, c.max_image_bytes, c.max_image_pixels}) {
     stats.max_queue = static_cast<int64_t>(c.max_queue);
   }
 
   // Called with mu held. Decides admission.
   Status admit(std::shared_ptr<Task> task, uint64_t* id) {
-    if (!accepting) return Status::Error(StatusCode::kUnavailable, "server is shutting down; not accepting requests");
+    if (!accepting)
+      return Status::Error(StatusCode::kUnavailable,
+                           "server is shutting down; not accepting requests");
     if (queue.size() >= config.max_queue) {
       ++stats.rejected;
       return Status::Error(StatusCode::kResourceExhausted,
@@ -84,19 +88,25 @@ struct Executor::Impl {
         queue.pop_front();
         ++stats.running;
       }
-      const bool ok = execute(*task);
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        --stats.running;
-        ok ? ++stats.completed : ++stats.failed;
-        live.erase(task->id);
-      }
-      idle_cv.notify_all();
+      execute(*task);
     }
   }
 
-  bool execute(Task& task) {
-    const double queue_ms = std::chrono::duration<double, std::milli>(Clock::now() - task.enqueued).count();
+  // Counts a finished task. Runs BEFORE its observer hears the outcome, so whoever has the
+  // answer also sees it in stats(). The worker still joins after the observer returns.
+  void settle(const Task& task, bool ok) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      --stats.running;
+      ok ? ++stats.completed : ++stats.failed;
+      live.erase(task.id);
+    }
+    idle_cv.notify_all();
+  }
+
+  void execute(Task& task) {
+    const double queue_ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - task.enqueued).count();
     RunControl ctl;
     ctl.cancelled = &task.cancelled;
     if (auto* g = std::get_if<GenerateTask>(&task.work)) {
@@ -107,15 +117,16 @@ struct Executor::Impl {
       Status s = pipeline.run(g->request, ctl, &result);
       result.timings.queue_ms = queue_ms;
       result.timings.total_ms += queue_ms;
+      settle(task, s.ok());
       g->observer->on_done(s, result);
-      return s.ok();
+      return;
     }
     auto& sel = std::get<SelectionTask>(task.work);
     ctl.deadline = sel.request.deadline;
     SelectionMapResult result;
     Status s = pipeline.run_selection_map(sel.request, ctl, &result);
+    settle(task, s.ok());
     sel.done(s, result);
-    return s.ok();
   }
 };
 
@@ -125,9 +136,12 @@ Executor::Executor(std::shared_ptr<const Model> model, ExecutorConfig config)
   for (int i = 0; i < n; ++i) impl_->workers.emplace_back([this] { impl_->worker_loop(); });
 }
 
-Executor::~Executor() { shutdown(std::chrono::milliseconds(0)); }
+Executor::~Executor() {
+  shutdown(std::chrono::milliseconds(0));
+}
 
-Status Executor::enqueue(GenerateRequest request, std::shared_ptr<RequestObserver> observer, uint64_t* id) {
+Status Executor::enqueue(GenerateRequest request, std::shared_ptr<RequestObserver> observer,
+                         uint64_t* id) {
   if (!observer) return Status::Error(StatusCode::kInternal, "enqueue needs an observer");
   if (Status s = impl_->pipeline.validate(request); !s.ok()) {
     std::lock_guard<std::mutex> lock(impl_->mu);
@@ -140,7 +154,8 @@ Status Executor::enqueue(GenerateRequest request, std::shared_ptr<RequestObserve
   return impl_->admit(task, id);
 }
 
-Status Executor::enqueue_selection_map(SelectionMapRequest request, SelectionMapCallback done, uint64_t* id) {
+Status Executor::enqueue_selection_map(SelectionMapRequest request, SelectionMapCallback done,
+                                       uint64_t* id) {
   if (!done) return Status::Error(StatusCode::kInternal, "enqueue_selection_map needs a callback");
   if (Status s = impl_->pipeline.validate_selection(request); !s.ok()) {
     std::lock_guard<std::mutex> lock(impl_->mu);
@@ -184,7 +199,11 @@ void Executor::shutdown(std::chrono::milliseconds grace) {
   impl_->workers.clear();
 }
 
-const Model& Executor::model() const { return *impl_->model; }
-const ExecutorConfig& Executor::config() const { return impl_->config; }
+const Model& Executor::model() const {
+  return *impl_->model;
+}
+const ExecutorConfig& Executor::config() const {
+  return impl_->config;
+}
 
 }  // namespace shirg

@@ -2,10 +2,10 @@
 // adapter, and one clear error for every kind of broken checkpoint.
 #include "tests/common/catch_torch.h"
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "engine/model/model.h"
 #include "engine/safetensors/checkpoint.h"
@@ -22,7 +22,8 @@ namespace {
 const std::string kModels = std::string(SHIRG_BINARY_DIR) + "/models";
 
 fs::path copy_model(const std::string& name) {
-  fs::path dst = fs::temp_directory_path() / ("shirg_test_model_" + name + "_" + std::to_string(::getpid()));
+  fs::path dst =
+      fs::temp_directory_path() / ("shirg_test_model_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(dst);
   fs::copy(kModels + "/tiny", dst, fs::copy_options::recursive);
   return dst;
@@ -91,7 +92,8 @@ TEST_CASE("the tiny checkpoint loads by its real names with fused layouts and a 
   CHECK_THAT(table, Contains("vision_tower") && Contains("llada") && Contains("fp32"));
   // The unfused q rows of block 0 equal the checkpoint tensor.
   auto ckpt = st::Checkpoint::open_dir(kModels + "/tiny");
-  at::Tensor q = view_to_tensor(*ckpt.find("model.transformer.blocks.0.q_proj.weight"), at::kFloat, at::kCPU);
+  at::Tensor q =
+      view_to_tensor(*ckpt.find("model.transformer.blocks.0.q_proj.weight"), at::kFloat, at::kCPU);
   CHECK(at::equal(m->llm.blocks[0].wqkv.slice(0, 0, d), q));
 }
 
@@ -99,7 +101,8 @@ TEST_CASE("a sharded bf16 checkpoint of the same seed loads to the same weights 
   auto a = load_model(fp32(kModels + "/tiny"));
   auto b = load_model(fp32(kModels + "/tiny-sharded"));
   CHECK(at::equal(a->llm.wte.to(at::kBFloat16).to(at::kFloat), b->llm.wte));
-  CHECK(at::equal(a->vision.layers[1].fc2.weight.to(at::kBFloat16).to(at::kFloat), b->vision.layers[1].fc2.weight));
+  CHECK(at::equal(a->vision.layers[1].fc2.weight.to(at::kBFloat16).to(at::kFloat),
+                  b->vision.layers[1].fc2.weight));
 }
 
 TEST_CASE("bf16 compute dtype keeps norms and biases in fp32") {
@@ -150,7 +153,8 @@ TEST_CASE("missing, unexpected and mis-shaped tensors are reported together") {
 TEST_CASE("a vision layer count that contradicts the config names both numbers") {
   auto dir = copy_model("layers");
   edit_config(dir, [](nlohmann::json& j) { j["vision_config"]["num_hidden_layers"] = 5; });
-  CHECK_THROWS_WITH(load_model(fp32(dir.string())), Contains("2 encoder layers") && Contains("4 used"));
+  CHECK_THROWS_WITH(load_model(fp32(dir.string())),
+                    Contains("2 encoder layers") && Contains("4 used"));
   fs::remove_all(dir);
 }
 
@@ -164,6 +168,40 @@ TEST_CASE("config with a wrong type fails at load naming the key") {
 TEST_CASE("a config special id that contradicts the tokenizer is refused") {
   auto dir = copy_model("maskid");
   edit_config(dir, [](nlohmann::json& j) { j["mask_token_id"] = 3; });
-  CHECK_THROWS_WITH(load_model(fp32(dir.string())), Contains("mask_token_id") && Contains("<|mdm_mask|>"));
+  CHECK_THROWS_WITH(load_model(fp32(dir.string())),
+                    Contains("mask_token_id") && Contains("<|mdm_mask|>"));
   fs::remove_all(dir);
+}
+
+TEST_CASE("a load that does not fit the memory budget fails up front with a clear message") {
+  // Exactly the fp32 weight bytes fit; one byte less does not.
+  const st::Checkpoint ckpt = st::Checkpoint::open_dir(kModels + "/tiny");
+  int64_t numel = 0;
+  for (const auto& n : ckpt.names()) numel += ckpt.find(n)->numel();
+  LoadOptions o = fp32(kModels + "/tiny");
+  o.memory_budget_bytes = numel * 4;
+  CHECK_NOTHROW(load_model(o));
+  o.memory_budget_bytes = numel * 4 - 1;
+  try {
+    load_model(o);
+    FAIL("expected ModelLoadError");
+  } catch (const ModelLoadError& e) {
+    const std::string m = e.what();
+    CHECK_THAT(m, Contains("not enough memory"));
+    CHECK_THAT(m, Contains("in fp32"));
+    CHECK_THAT(m, Contains("--dtype bf16"));
+  }
+  // bf16 needs half: the same budget is enough.
+  o.dtype = at::kBFloat16;
+  CHECK_NOTHROW(load_model(o));
+  o.memory_budget_bytes = numel * 2 - 1;
+  CHECK_THROWS_AS(load_model(o), ModelLoadError);
+  o.memory_budget_bytes = 0;  // check disabled
+  CHECK_NOTHROW(load_model(o));
+}
+
+TEST_CASE("the measured memory budget lets the test models load") {
+  LoadOptions o = fp32(kModels + "/tiny");
+  REQUIRE(o.memory_budget_bytes == -1);  // the default measures
+  CHECK_NOTHROW(load_model(o));
 }

@@ -1,8 +1,10 @@
 #include "tests/tokenizer/hf_reference.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -26,10 +28,27 @@ void write_file(const std::string& path, const std::string& text) {
   if (!f) FAIL("cannot write " << path);
 }
 
+// One directory per test process, removed at exit: ctest runs test cases as parallel processes,
+// and a corpus or tokenizer file shared between them could be read while another rewrites it.
 std::string scratch_dir() {
-  const std::string d = std::string(SHIRG_BINARY_DIR) + "/tokenizer_tests";
-  ::mkdir(d.c_str(), 0755);
-  return d;
+  // Never destroyed, so the exit handler can still read it.
+  static const std::string* dir = [] {
+    const std::string parent = std::string(SHIRG_BINARY_DIR) + "/tokenizer_tests";
+    ::mkdir(parent.c_str(), 0755);
+    auto* d = new std::string(parent + "/p" + std::to_string(::getpid()));
+    std::error_code ec;
+    std::filesystem::remove_all(*d, ec);  // left by a crashed earlier process with the same pid
+    ::mkdir(d->c_str(), 0755);
+    return d;
+  }();
+  static const bool cleanup_registered = [] {
+    return std::atexit([] {
+             std::error_code ec;
+             std::filesystem::remove_all(*dir, ec);
+           }) == 0;
+  }();
+  (void)cleanup_registered;
+  return *dir;
 }
 
 namespace {
