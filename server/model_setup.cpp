@@ -26,6 +26,7 @@ std::shared_ptr<const Model> load_model_for_server(const ServerConfig& c) {
   o.model_dir = c.model_dir;
   o.adapter_dir = c.adapter_dir;
   o.dtype = parse_dtype_flag(c.dtype);
+  o.llm_weight_dtype = parse_llm_weights_flag(c.llm_weights);
   return load_model(o);
 }
 

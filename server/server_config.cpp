@@ -98,6 +98,13 @@ const std::vector<Option>& options() {
              [](ServerConfig& c, const std::string& v) {
                c.dtype = one_of("dtype", v, {"auto", "bf16", "fp32"});
              }},
+      Option{"llm-weights", "auto|bf16|fp32",
+             "storage of the LLaDA matrices under fp32 compute (auto: fp32 when the model fits "
+             "in memory, else bf16 upcast per use at half the memory)",
+             [](const ServerConfig& c) { return c.llm_weights; },
+             [](ServerConfig& c, const std::string& v) {
+               c.llm_weights = one_of("llm-weights", v, {"auto", "bf16", "fp32"});
+             }},
       INT_OPT("threads", threads, 0, 4096, "LibTorch intra-op threads (0: number of cores)"),
       INT_OPT("workers", workers, 1, 256, "executor worker threads (requests run concurrently)"),
       INT_OPT("max-queue", max_queue, 0, 1000000,

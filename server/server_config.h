@@ -26,12 +26,13 @@ struct ServerConfig {
   // Model and execution.
   std::string model_dir;
   std::string adapter_dir;
-  std::string dtype = "auto";  // auto | bf16 | fp32
-  int threads = 0;             // LibTorch intra-op threads; 0: number of cores
-  int workers = 1;             // executor worker threads (requests executed concurrently)
-  int64_t max_queue = 16;      // waiting requests beyond the running ones; more: RESOURCE_EXHAUSTED
-  bool warmup = true;          // run warm-up request(s) before reporting SERVING
-  int warmup_requests = 1;     // how many warm-up requests
+  std::string dtype = "auto";        // auto | bf16 | fp32
+  std::string llm_weights = "auto";  // auto | bf16 | fp32 (LLaDA matrix storage under fp32)
+  int threads = 0;                   // LibTorch intra-op threads; 0: number of cores
+  int workers = 1;                   // executor worker threads (requests executed concurrently)
+  int64_t max_queue = 16;   // waiting requests beyond the running ones; more: RESOURCE_EXHAUSTED
+  bool warmup = true;       // run warm-up request(s) before reporting SERVING
+  int warmup_requests = 1;  // how many warm-up requests
 
   // Request limits.
   int64_t max_image_mib = 32;

@@ -21,6 +21,28 @@ constexpr int64_t kScoreBudgetBytes = int64_t{64} << 20;
 // at most this many bytes (stays in cache; never a full per-step copy of the prefix).
 constexpr int64_t kConvertBudgetBytes = int64_t{2} << 20;
 
+// Weight rows upcast at a time when the storage dtype differs from the compute dtype (bounds the
+// temporary: 4096 rows x 4096 columns x 4 bytes = 64 MiB).
+constexpr int64_t kUpcastRows = 4096;
+
+at::ScalarType compute_dtype(const LladaW& w) {
+  if (w.compute_dtype != at::ScalarType::Undefined) return w.compute_dtype;
+  return w.wte.defined() ? w.wte.scalar_type() : at::kFloat;
+}
+
+// x [T, in] (compute dtype) @ weight [out, in]^T. A bf16-stored weight under fp32 compute is
+// upcast in row chunks: fp32 arithmetic on bf16-rounded weights, never a full fp32 copy.
+at::Tensor project(const at::Tensor& x, const at::Tensor& weight) {
+  if (weight.scalar_type() == x.scalar_type()) return at::linear(x, weight);
+  const int64_t out = weight.size(0);
+  if (out <= kUpcastRows) return at::linear(x, weight.to(x.scalar_type()));
+  std::vector<at::Tensor> parts;
+  for (int64_t r = 0; r < out; r += kUpcastRows)
+    parts.push_back(
+        at::linear(x, weight.narrow(0, r, std::min(kUpcastRows, out - r)).to(x.scalar_type())));
+  return at::cat(parts, -1);
+}
+
 // RMSNorm in fp32 (weight multiply included), result in `dt`. x: [T, D] fp32.
 at::Tensor rms_norm_to(const at::Tensor& x, const at::Tensor& weight, double eps,
                        at::ScalarType dt) {
@@ -59,7 +81,7 @@ Qkv project_qkv(const at::Tensor& x, const LladaBlockW& b, const LladaConfig& cf
                 at::ScalarType dt) {
   const int64_t t = x.size(0), h = cfg.n_heads, hd = cfg.head_dim();
   auto hn = rms_norm_to(x, b.attn_norm, cfg.rms_norm_eps, dt);
-  auto qkv = at::linear(hn, b.wqkv).view({t, 3, h, hd}).permute({1, 2, 0, 3});  // [3,H,T,hd]
+  auto qkv = project(hn, b.wqkv).view({t, 3, h, hd}).permute({1, 2, 0, 3});  // [3,H,T,hd]
   return {apply_rope(qkv[0], r, dt), apply_rope(qkv[1], r, dt), qkv[2]};
 }
 
@@ -68,17 +90,17 @@ at::Tensor finish_block(const at::Tensor& x, const at::Tensor& attn, const Llada
                         const LladaConfig& cfg, at::ScalarType dt) {
   const int64_t t = x.size(0);
   auto a = attn.permute({1, 0, 2}).reshape({t, cfg.d_model});
-  auto h = x + at::linear(a, b.wo).to(at::kFloat);
+  auto h = x + project(a, b.wo).to(at::kFloat);
   auto n = rms_norm_to(h, b.ff_norm, cfg.rms_norm_eps, dt);
-  auto gu = at::linear(n, b.w_gate_up);
+  auto gu = project(n, b.w_gate_up);
   const int64_t m = gu.size(1) / 2;
   auto act = at::silu(gu.narrow(1, 0, m)) * gu.narrow(1, m, m);
-  return h + at::linear(act, b.w_down).to(at::kFloat);
+  return h + project(act, b.w_down).to(at::kFloat);
 }
 
 at::Tensor lm_head(const LladaW& w, const LladaConfig& cfg, const at::Tensor& x) {
-  const auto dt = w.lm_head.scalar_type();
-  return at::linear(rms_norm_to(x, w.ln_f, cfg.rms_norm_eps, dt), w.lm_head).to(at::kFloat);
+  const auto dt = compute_dtype(w);
+  return project(rms_norm_to(x, w.ln_f, cfg.rms_norm_eps, dt), w.lm_head).to(at::kFloat);
 }
 
 void check_ids(const at::Tensor& ids, int64_t rows, const char* what) {
@@ -183,9 +205,15 @@ void validate(const LladaW& w, const LladaConfig& cfg) {
   }
   if (problems.empty()) {
     const int64_t d = cfg.d_model, m = cfg.mlp_hidden_size;
-    const auto dt = w.wte.defined() ? w.wte.scalar_type() : at::kFloat;
+    const auto dt = w.wte.defined() ? w.wte.scalar_type() : at::kFloat;  // storage
+    const auto ct = compute_dtype(w);
     if (dt != at::kFloat && dt != at::kBFloat16)
-      problems.push_back("compute dtype must be bf16 or fp32");
+      problems.push_back("weight storage dtype must be bf16 or fp32");
+    if (ct != dt && !(ct == at::kFloat && dt == at::kBFloat16))
+      problems.push_back(std::string("compute dtype ") + c10::toString(ct) + " with " +
+                         c10::toString(dt) +
+                         " weights is not supported (fp32 compute over bf16 "
+                         "weights is)");
     auto expect = [&](const std::string& name, const at::Tensor& t, std::vector<int64_t> shape,
                       at::ScalarType st) {
       if (!t.defined() || t.sizes() != at::IntArrayRef(shape) || t.scalar_type() != st) {
@@ -226,7 +254,7 @@ at::Tensor embed_tokens(const LladaW& w, const std::vector<int64_t>& ids) {
     }
   }
   auto idx = at::tensor(ids, at::TensorOptions().dtype(at::kLong)).to(w.wte.device());
-  return w.wte.index_select(0, idx);
+  return w.wte.index_select(0, idx).to(compute_dtype(w));
 }
 
 at::Tensor splice_visual(const LladaW& w, const std::vector<int64_t>& ids, int64_t placeholder_id,
@@ -243,7 +271,7 @@ at::Tensor splice_visual(const LladaW& w, const std::vector<int64_t>& ids, int64
   const auto at_pos = std::find(ids.begin(), ids.end(), placeholder_id) - ids.begin();
   std::vector<at::Tensor> pieces;
   if (at_pos > 0) pieces.push_back(embed_tokens(w, {ids.begin(), ids.begin() + at_pos}));
-  pieces.push_back(visual.to(w.wte.scalar_type()));
+  pieces.push_back(visual.to(compute_dtype(w)));
   if (at_pos + 1 < static_cast<int64_t>(ids.size())) {
     pieces.push_back(embed_tokens(w, {ids.begin() + at_pos + 1, ids.end()}));
   }
@@ -254,7 +282,7 @@ kv::PrefixCache prefill(const LladaW& w, const LladaConfig& cfg, const at::Tenso
                         kv::CacheDType dtype) {
   validate(w, cfg);
   check_prefix(w, cfg, prefix);
-  const auto dt = w.wte.scalar_type();
+  const auto dt = compute_dtype(w);
   const int64_t p = prefix.size(0), n_layers = static_cast<int64_t>(w.blocks.size());
   auto rope = rope_tables(0, p, cfg.head_dim(), cfg.rope_theta, prefix.device());
   auto x = prefix.to(at::kFloat);
@@ -279,7 +307,7 @@ at::Tensor answer_logits(const LladaW& w, const LladaConfig& cfg, const kv::Pref
                                 ") does not match the model");
   }
   check_ids(answer_ids, w.wte.size(0), "answer_logits");
-  const auto dt = w.wte.scalar_type();
+  const auto dt = compute_dtype(w);
   const int64_t l = answer_ids.size(0), p = cache.prefix_len();
   auto rope = rope_tables(p, l, cfg.head_dim(), cfg.rope_theta, w.wte.device());
   auto x = w.wte.index_select(0, answer_ids.to(w.wte.device())).to(at::kFloat);
@@ -297,9 +325,9 @@ at::Tensor prefix_dlm_logits(const LladaW& w, const LladaConfig& cfg, const at::
   validate(w, cfg);
   check_prefix(w, cfg, prefix);
   check_ids(answer_ids, w.wte.size(0), "prefix_dlm_logits");
-  const auto dt = w.wte.scalar_type();
+  const auto dt = compute_dtype(w);
   const int64_t p = prefix.size(0), l = answer_ids.size(0), s = p + l;
-  auto answer = w.wte.index_select(0, answer_ids.to(w.wte.device()));
+  auto answer = w.wte.index_select(0, answer_ids.to(w.wte.device())).to(dt);
   auto x = at::cat({prefix.to(dt), answer}, 0).to(at::kFloat);
   auto rope = rope_tables(0, s, cfg.head_dim(), cfg.rope_theta, prefix.device());
   // Prefix rows must not see answer columns; answer rows see everything.

@@ -7,8 +7,9 @@
 //   x = h + ff_out(silu(ff_proj(n)) * up_proj(n))  with n = RMSNorm(h)
 // then RMSNorm(ln_f) and the untied LM head. head_dim = d_model / n_heads; RoPE in split-half
 // ("rotate_half") form with theta from the config.
-// Precision: matmuls in the weights' compute dtype (bf16 or fp32); the residual stream, RMSNorm,
-// RoPE and softmax in fp32; logits returned in fp32.
+// Precision: matmuls in the compute dtype (LladaW::compute_dtype: bf16 or fp32; fp32 compute may
+// run over bf16-stored matrices, upcast per row chunk); the residual stream, RMSNorm, RoPE and
+// softmax in fp32; logits returned in fp32.
 // Positions: prefix rows 0..P-1, answer rows P..P+L-1.
 // All functions are pure (no global state) and thread-safe; tensors follow the weights' device.
 #include <ATen/core/Tensor.h>

@@ -35,6 +35,8 @@ at::ScalarType parse_compute_dtype(const std::string& s, const at::Device& devic
   throw std::invalid_argument("dtype must be auto, bf16 or fp32, got '" + s + "'");
 }
 
-const char* compute_dtype_name(at::ScalarType t) { return t == at::kBFloat16 ? "bf16" : "fp32"; }
+const char* compute_dtype_name(at::ScalarType t) {
+  return t == at::kBFloat16 ? "bf16" : "fp32";
+}
 
 }  // namespace shirg

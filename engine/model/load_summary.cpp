@@ -12,16 +12,22 @@ std::string LoadSummary::to_table() const {
   o << line;
   int64_t total_p = 0, total_b = 0;
   for (const auto& c : components) {
-    std::snprintf(line, sizeof line, "%-16s %16lld %14.1f\n", c.name.c_str(), static_cast<long long>(c.parameters),
-                  static_cast<double>(c.bytes) / (1 << 20));
+    std::snprintf(line, sizeof line, "%-16s %16lld %14.1f\n", c.name.c_str(),
+                  static_cast<long long>(c.parameters), static_cast<double>(c.bytes) / (1 << 20));
     o << line;
     total_p += c.parameters;
     total_b += c.bytes;
   }
-  std::snprintf(line, sizeof line, "%-16s %16lld %14.1f\n", "total", static_cast<long long>(total_p),
-                static_cast<double>(total_b) / (1 << 20));
+  std::snprintf(line, sizeof line, "%-16s %16lld %14.1f\n", "total",
+                static_cast<long long>(total_p), static_cast<double>(total_b) / (1 << 20));
   o << line;
-  std::snprintf(line, sizeof line, "dtype %s, checkpoint %.1f MiB on disk, %lld LoRA modules merged, load %.3f s\n",
+  if (!llm_weight_dtype.empty() && llm_weight_dtype != dtype) {
+    std::snprintf(line, sizeof line, "LLaDA matrices stored in %s, upcast to %s per use\n",
+                  llm_weight_dtype.c_str(), dtype.c_str());
+    o << line;
+  }
+  std::snprintf(line, sizeof line,
+                "dtype %s, checkpoint %.1f MiB on disk, %lld LoRA modules merged, load %.3f s\n",
                 dtype.c_str(), static_cast<double>(checkpoint_bytes) / (1 << 20),
                 static_cast<long long>(lora_modules_merged), load_seconds);
   o << line;

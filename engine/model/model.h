@@ -40,6 +40,7 @@ struct LoadSummary {
   int64_t checkpoint_bytes = 0;  // bytes on disk (all shards)
   int64_t lora_modules_merged = 0;
   std::string dtype;             // "bf16" | "fp32"
+  std::string llm_weight_dtype;  // storage of the LLaDA matrices: "bf16" | "fp32"
   std::string to_table() const;  // human-readable multi-line table
 };
 
@@ -53,6 +54,10 @@ struct LoadOptions {
   // exceed the memory this process may use: -1 = measure (engine/platform/memory.h), 0 = do not
   // check, > 0 = this many bytes.
   int64_t memory_budget_bytes = -1;
+  // Storage of the LLaDA matrices (embeddings, blocks, LM head: ~97% of an 8B model) under fp32
+  // compute: kFloat, kBFloat16 (half the memory, upcast per use), or kUndefined = auto: fp32
+  // when the whole model fits the memory budget in fp32, else bf16. Under bf16 compute: bf16.
+  at::ScalarType llm_weight_dtype = at::ScalarType::Undefined;
 };
 
 struct Model {

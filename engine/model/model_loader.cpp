@@ -70,29 +70,30 @@ SiglipW bind_vision(WeightBinder& b, const VisionConfig& v) {
   return w;
 }
 
-LladaW bind_llm(WeightBinder& b, const LladaConfig& c) {
+// The matrices in `storage` (the compute dtype, or bf16 under fp32 compute); norms in fp32.
+LladaW bind_llm(WeightBinder& b, const LladaConfig& c, at::ScalarType storage) {
   const std::string p = kLlmPrefix;
   const int64_t d = c.d_model, h = c.mlp_hidden_size, e = c.embedding_size;
   LladaW w;
-  w.wte = b.take(p + "wte.weight", {e, d});
+  w.wte = b.take_as(p + "wte.weight", {e, d}, storage);
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const std::string bp = p + "blocks." + std::to_string(l) + ".";
     LladaBlockW blk;
     blk.attn_norm = b.take_fp32(bp + "attn_norm.weight", {d});
-    at::Tensor q = b.take(bp + "q_proj.weight", {d, d});
-    at::Tensor k = b.take(bp + "k_proj.weight", {d, d});
-    at::Tensor v = b.take(bp + "v_proj.weight", {d, d});
+    at::Tensor q = b.take_as(bp + "q_proj.weight", {d, d}, storage);
+    at::Tensor k = b.take_as(bp + "k_proj.weight", {d, d}, storage);
+    at::Tensor v = b.take_as(bp + "v_proj.weight", {d, d}, storage);
     blk.wqkv = at::cat({q, k, v}, 0).contiguous();
-    blk.wo = b.take(bp + "attn_out.weight", {d, d});
+    blk.wo = b.take_as(bp + "attn_out.weight", {d, d}, storage);
     blk.ff_norm = b.take_fp32(bp + "ff_norm.weight", {d});
-    at::Tensor gate = b.take(bp + "ff_proj.weight", {h, d});
-    at::Tensor up = b.take(bp + "up_proj.weight", {h, d});
+    at::Tensor gate = b.take_as(bp + "ff_proj.weight", {h, d}, storage);
+    at::Tensor up = b.take_as(bp + "up_proj.weight", {h, d}, storage);
     blk.w_gate_up = at::cat({gate, up}, 0).contiguous();
-    blk.w_down = b.take(bp + "ff_out.weight", {d, h});
+    blk.w_down = b.take_as(bp + "ff_out.weight", {d, h}, storage);
     w.blocks.push_back(std::move(blk));
   }
   w.ln_f = b.take_fp32(p + "ln_f.weight", {d});
-  w.lm_head = b.take(p + "ff_out.weight", {e, d});
+  w.lm_head = b.take_as(p + "ff_out.weight", {e, d}, storage);
   return w;
 }
 
@@ -142,22 +143,42 @@ void summarise(Model& m) {
 
 namespace {
 
-// Refuses a CPU load whose weights (every checkpoint tensor in the compute dtype) would not fit.
-void check_memory_budget(const st::Checkpoint& ckpt, const LoadOptions& opts) {
-  if (opts.memory_budget_bytes == 0 || !opts.device.is_cpu()) return;
-  const std::optional<int64_t> budget = opts.memory_budget_bytes > 0
-                                            ? std::optional<int64_t>(opts.memory_budget_bytes)
-                                            : available_memory_bytes();
-  if (!budget) return;
-  int64_t numel = 0;
-  for (const auto& name : ckpt.names()) numel += ckpt.find(name)->numel();
-  const int64_t need = numel * static_cast<int64_t>(c10::elementSize(opts.dtype));
-  if (need <= *budget) return;
+// The storage dtype of the LLaDA matrices (LoadOptions::llm_weight_dtype), refusing a CPU load
+// whose weights would not fit the memory budget in that storage.
+at::ScalarType choose_llm_weight_dtype(const st::Checkpoint& ckpt, const LoadOptions& opts) {
   const bool fp32 = opts.dtype == at::kFloat;
-  throw ModelLoadError("not enough memory: the weights need " + format_gib(need) + " in " +
-                       (fp32 ? "fp32" : "bf16") + " but only " + format_gib(*budget) +
-                       " is available to this process (MemAvailable / cgroup limit)" +
-                       (fp32 ? "; use --dtype bf16 (" + format_gib(numel * 2) + ")," : ";") +
+  at::ScalarType chosen = fp32 ? opts.llm_weight_dtype : at::kBFloat16;
+  if (chosen != at::ScalarType::Undefined && chosen != at::kFloat && chosen != at::kBFloat16)
+    throw ConfigError("LLaDA weight storage must be bf16 or fp32");
+  if (!fp32 && opts.llm_weight_dtype == at::kFloat)
+    throw ConfigError("fp32 LLaDA weights need fp32 compute (--dtype fp32)");
+  std::optional<int64_t> budget;
+  if (opts.memory_budget_bytes > 0)
+    budget = opts.memory_budget_bytes;
+  else if (opts.memory_budget_bytes < 0 && opts.device.is_cpu())
+    budget = available_memory_bytes();
+  int64_t llm = 0, other = 0;  // elements
+  for (const auto& name : ckpt.names())
+    (name.rfind(kLlmPrefix, 0) == 0 ? llm : other) += ckpt.find(name)->numel();
+  const auto need = [&](at::ScalarType llm_dtype) {
+    return other * static_cast<int64_t>(c10::elementSize(opts.dtype)) +
+           llm * static_cast<int64_t>(c10::elementSize(llm_dtype));
+  };
+  if (chosen == at::ScalarType::Undefined)  // auto: fp32 when it fits, else bf16
+    chosen = !budget || need(at::kFloat) <= *budget ? at::kFloat : at::kBFloat16;
+  if (!budget || need(chosen) <= *budget) return chosen;
+  std::string hint;
+  if (fp32 && chosen == at::kFloat)
+    hint = "; use --llm-weights bf16 (" + format_gib(need(at::kBFloat16)) + ") or --dtype bf16,";
+  else if (fp32)
+    hint = "; try --dtype bf16 (" + format_gib((llm + other) * 2) + "),";
+  else
+    hint = ";";
+  throw ModelLoadError("not enough memory: the weights need " + format_gib(need(chosen)) + " (" +
+                       (fp32 ? "fp32" : "bf16") + " compute, LLaDA matrices in " +
+                       (chosen == at::kFloat ? "fp32" : "bf16") + ") but only " +
+                       format_gib(*budget) +
+                       " is available to this process (MemAvailable / cgroup limit)" + hint +
                        " a machine with more memory, or a GPU");
 }
 
@@ -196,7 +217,7 @@ std::shared_ptr<const Model> load_model(const LoadOptions& opts) {
                          std::to_string(m->config.mm.vision_select_layer) + ")");
   }
 
-  check_memory_budget(ckpt, opts);
+  const at::ScalarType llm_weights = choose_llm_weight_dtype(ckpt, opts);
 
   std::optional<LoraAdapter> adapter;
   if (!opts.adapter_dir.empty()) adapter = LoraAdapter::open_dir(opts.adapter_dir);
@@ -209,10 +230,12 @@ std::shared_ptr<const Model> load_model(const LoadOptions& opts) {
   const bool needs_newline = m->config.mm.patch_merge_type.find("unpad") != std::string::npos;
   if (needs_newline || b.has(kImageNewline)) m->image_newline = b.take(kImageNewline, {d});
   m->coord.weight = b.take_lora_only(kCoordModule, {dv, kCoordFeatureDim}, &m->coord.from_adapter);
-  m->llm = bind_llm(b, m->config.llm);
+  m->llm = bind_llm(b, m->config.llm, llm_weights);
+  m->llm.compute_dtype = opts.dtype;
   b.finish();
 
   m->summary.dtype = opts.dtype == at::kBFloat16 ? "bf16" : "fp32";
+  m->summary.llm_weight_dtype = llm_weights == at::kBFloat16 ? "bf16" : "fp32";
   m->summary.checkpoint_bytes = static_cast<int64_t>(ckpt.total_bytes());
   m->summary.lora_modules_merged = b.merged_lora_modules();
   summarise(*m);

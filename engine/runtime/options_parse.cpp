@@ -7,7 +7,16 @@
 
 namespace shirg {
 
-at::ScalarType parse_dtype_flag(const std::string& s) { return parse_compute_dtype(s, at::kCPU); }
+at::ScalarType parse_dtype_flag(const std::string& s) {
+  return parse_compute_dtype(s, at::kCPU);
+}
+
+at::ScalarType parse_llm_weights_flag(const std::string& s) {
+  if (s == "auto") return at::ScalarType::Undefined;
+  if (s == "bf16") return at::kBFloat16;
+  if (s == "fp32") return at::kFloat;
+  throw std::invalid_argument("LLaDA weight storage must be auto, bf16 or fp32, got '" + s + "'");
+}
 
 std::optional<Remasking> parse_remasking(const std::string& s) {
   if (s == "low_confidence") return Remasking::kLowConfidence;
@@ -25,17 +34,24 @@ std::optional<TransferSchedule> parse_schedule(const std::string& s) {
 
 const char* remasking_name(Remasking r) {
   switch (r) {
-    case Remasking::kLowConfidence: return "low_confidence";
-    case Remasking::kRandom: return "random";
-    case Remasking::kEntropy: return "entropy";
-    case Remasking::kMargin: return "margin";
+    case Remasking::kLowConfidence:
+      return "low_confidence";
+    case Remasking::kRandom:
+      return "random";
+    case Remasking::kEntropy:
+      return "entropy";
+    case Remasking::kMargin:
+      return "margin";
   }
   return "?";
 }
 
-const char* schedule_name(TransferSchedule s) { return s == TransferSchedule::kShift ? "shift" : "uniform"; }
+const char* schedule_name(TransferSchedule s) {
+  return s == TransferSchedule::kShift ? "shift" : "uniform";
+}
 
-bool parse_request_flag(const std::string& a, const std::function<std::string()>& next, GenerateRequest* req) {
+bool parse_request_flag(const std::string& a, const std::function<std::string()>& next,
+                        GenerateRequest* req) {
   auto& g = req->generation;
   auto& s = req->selection;
   auto integer = [&] {

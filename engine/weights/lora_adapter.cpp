@@ -13,7 +13,8 @@ namespace fs = std::filesystem;
 LoraAdapter LoraAdapter::open_dir(const std::string& dir) {
   const fs::path cfg_path = fs::path(dir) / "adapter_config.json";
   std::ifstream in(cfg_path);
-  if (!in) throw ConfigError(cfg_path.string() + ": cannot open (is this a PEFT adapter directory?)");
+  if (!in)
+    throw ConfigError(cfg_path.string() + ": cannot open (is this a PEFT adapter directory?)");
   std::stringstream ss;
   ss << in.rdbuf();
   nlohmann::json j;
@@ -25,7 +26,8 @@ LoraAdapter LoraAdapter::open_dir(const std::string& dir) {
   const std::string file = cfg_path.string();
   if (!j.is_object()) throw ConfigError(file + ": top level must be an object");
   if (j.contains("peft_type") && j["peft_type"] != "LORA")
-    throw ConfigError(file + ": key 'peft_type' is " + j["peft_type"].dump() + ", only LORA is supported");
+    throw ConfigError(file + ": key 'peft_type' is " + j["peft_type"].dump() +
+                      ", only LORA is supported");
   if (!j.contains("r") || !j["r"].is_number_integer() || j["r"].get<int64_t>() <= 0)
     throw ConfigError(file + ": key 'r' must be a positive integer");
   if (!j.contains("lora_alpha") || !j["lora_alpha"].is_number())
@@ -54,11 +56,13 @@ LoraAdapter LoraAdapter::open_dir(const std::string& dir) {
   const std::string prefix = "base_model.model.";
   for (const auto& name : a.ckpt_.names()) {
     if (name.rfind(prefix, 0) != 0)
-      throw ConfigError(weights.string() + ": tensor '" + name + "' does not start with '" + prefix + "'");
+      throw ConfigError(weights.string() + ": tensor '" + name + "' does not start with '" +
+                        prefix + "'");
     std::string rest = name.substr(prefix.size());
     bool is_a = false;
     std::string module;
-    for (const char* tag : {".lora_A.weight", ".lora_A.default.weight", ".lora_B.weight", ".lora_B.default.weight"}) {
+    for (const char* tag :
+         {".lora_A.weight", ".lora_A.default.weight", ".lora_B.weight", ".lora_B.default.weight"}) {
       const std::string t(tag);
       if (rest.size() > t.size() && rest.compare(rest.size() - t.size(), t.size(), t) == 0) {
         module = rest.substr(0, rest.size() - t.size());
@@ -69,15 +73,18 @@ LoraAdapter LoraAdapter::open_dir(const std::string& dir) {
     if (module.empty())
       throw ConfigError(weights.string() + ": tensor '" + name + "' is not a lora_A/lora_B weight");
     const st::TensorView* v = a.ckpt_.find(name);
-    if (v->shape.size() != 2) throw ConfigError(weights.string() + ": tensor '" + name + "' must be 2-D");
+    if (v->shape.size() != 2)
+      throw ConfigError(weights.string() + ": tensor '" + name + "' must be 2-D");
     auto& pair = a.pairs_[module];
     (is_a ? pair.a : pair.b) = v;
   }
   for (const auto& [module, pair] : a.pairs_) {
     if (!pair.a || !pair.b)
-      throw ConfigError(weights.string() + ": module '" + module + "' has only " + (pair.a ? "lora_A" : "lora_B"));
+      throw ConfigError(weights.string() + ": module '" + module + "' has only " +
+                        (pair.a ? "lora_A" : "lora_B"));
     if (pair.a->shape[0] != a.r_ || pair.b->shape[1] != a.r_)
-      throw ConfigError(weights.string() + ": module '" + module + "' has rank " + std::to_string(pair.a->shape[0]) +
+      throw ConfigError(weights.string() + ": module '" + module + "' has rank " +
+                        std::to_string(pair.a->shape[0]) +
                         " but adapter_config.json says r = " + std::to_string(a.r_));
   }
   return a;

@@ -9,17 +9,28 @@ namespace {
 
 at::ScalarType st_to_scalar_type(st::DType t) {
   switch (t) {
-    case st::DType::F64: return at::kDouble;
-    case st::DType::F32: return at::kFloat;
-    case st::DType::F16: return at::kHalf;
-    case st::DType::BF16: return at::kBFloat16;
-    case st::DType::I64: return at::kLong;
-    case st::DType::I32: return at::kInt;
-    case st::DType::I16: return at::kShort;
-    case st::DType::I8: return at::kChar;
-    case st::DType::U8: return at::kByte;
-    case st::DType::BOOL: return at::kBool;
-    default: break;
+    case st::DType::F64:
+      return at::kDouble;
+    case st::DType::F32:
+      return at::kFloat;
+    case st::DType::F16:
+      return at::kHalf;
+    case st::DType::BF16:
+      return at::kBFloat16;
+    case st::DType::I64:
+      return at::kLong;
+    case st::DType::I32:
+      return at::kInt;
+    case st::DType::I16:
+      return at::kShort;
+    case st::DType::I8:
+      return at::kChar;
+    case st::DType::U8:
+      return at::kByte;
+    case st::DType::BOOL:
+      return at::kBool;
+    default:
+      break;
   }
   throw ModelLoadError(std::string("tensor dtype ") + std::string(st::dtype_name(t)) +
                        " has no LibTorch equivalent");
@@ -35,7 +46,8 @@ std::string shape_str(const std::vector<int64_t>& s) {
 
 std::string module_of(const std::string& name) {
   const std::string suffix = ".weight";
-  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+  if (name.size() > suffix.size() &&
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
     return name.substr(0, name.size() - suffix.size());
   return "";
 }
@@ -61,23 +73,34 @@ at::Tensor view_to_tensor(const st::TensorView& v, at::ScalarType dtype, at::Dev
 
 st::DType scalar_type_to_st(at::ScalarType t) {
   switch (t) {
-    case at::kDouble: return st::DType::F64;
-    case at::kFloat: return st::DType::F32;
-    case at::kHalf: return st::DType::F16;
-    case at::kBFloat16: return st::DType::BF16;
-    case at::kLong: return st::DType::I64;
-    case at::kInt: return st::DType::I32;
-    case at::kShort: return st::DType::I16;
-    case at::kChar: return st::DType::I8;
-    case at::kByte: return st::DType::U8;
-    case at::kBool: return st::DType::BOOL;
-    default: break;
+    case at::kDouble:
+      return st::DType::F64;
+    case at::kFloat:
+      return st::DType::F32;
+    case at::kHalf:
+      return st::DType::F16;
+    case at::kBFloat16:
+      return st::DType::BF16;
+    case at::kLong:
+      return st::DType::I64;
+    case at::kInt:
+      return st::DType::I32;
+    case at::kShort:
+      return st::DType::I16;
+    case at::kChar:
+      return st::DType::I8;
+    case at::kByte:
+      return st::DType::U8;
+    case at::kBool:
+      return st::DType::BOOL;
+    default:
+      break;
   }
   throw std::invalid_argument(std::string("no safetensors dtype for ") + c10::toString(t));
 }
 
-WeightBinder::WeightBinder(const st::Checkpoint& ckpt, at::ScalarType compute_dtype, at::Device device,
-                           const LoraAdapter* adapter)
+WeightBinder::WeightBinder(const st::Checkpoint& ckpt, at::ScalarType compute_dtype,
+                           at::Device device, const LoraAdapter* adapter)
     : ckpt_(ckpt), dtype_(compute_dtype), device_(device), adapter_(adapter) {}
 
 at::Tensor WeightBinder::take(const std::string& name, std::vector<int64_t> shape) {
@@ -88,17 +111,25 @@ at::Tensor WeightBinder::take_fp32(const std::string& name, std::vector<int64_t>
   return take_impl(name, shape, at::kFloat);
 }
 
+at::Tensor WeightBinder::take_as(const std::string& name, std::vector<int64_t> shape,
+                                 at::ScalarType dtype) {
+  return take_impl(name, shape, dtype);
+}
+
 at::Tensor WeightBinder::take_impl(const std::string& name, const std::vector<int64_t>& shape,
                                    at::ScalarType dtype) {
   used_.insert(name);
-  const auto zeros = [&] { return at::zeros(shape, at::TensorOptions().dtype(dtype).device(device_)); };
+  const auto zeros = [&] {
+    return at::zeros(shape, at::TensorOptions().dtype(dtype).device(device_));
+  };
   const st::TensorView* v = ckpt_.find(name);
   if (!v) {
     missing_.push_back(name + " " + shape_str(shape));
     return zeros();
   }
   if (v->shape != shape) {
-    misshaped_.push_back(name + ": expected " + shape_str(shape) + ", found " + shape_str(v->shape));
+    misshaped_.push_back(name + ": expected " + shape_str(shape) + ", found " +
+                         shape_str(v->shape));
     return zeros();
   }
   std::optional<LoraPair> lora;
@@ -111,10 +142,11 @@ at::Tensor WeightBinder::take_impl(const std::string& name, const std::vector<in
   at::Tensor a = view_to_tensor(*lora->a, at::kFloat, device_);
   at::Tensor b = view_to_tensor(*lora->b, at::kFloat, device_);
   used_lora_.insert(module);
-  if (shape.size() != 2 || a.dim() != 2 || b.dim() != 2 || a.size(1) != shape[1] || b.size(0) != shape[0] ||
-      a.size(0) != b.size(1)) {
-    misshaped_.push_back("adapter " + module + ": lora_A " + shape_str(a.sizes().vec()) + " / lora_B " +
-                         shape_str(b.sizes().vec()) + " do not fit weight " + shape_str(shape));
+  if (shape.size() != 2 || a.dim() != 2 || b.dim() != 2 || a.size(1) != shape[1] ||
+      b.size(0) != shape[0] || a.size(0) != b.size(1)) {
+    misshaped_.push_back("adapter " + module + ": lora_A " + shape_str(a.sizes().vec()) +
+                         " / lora_B " + shape_str(b.sizes().vec()) + " do not fit weight " +
+                         shape_str(shape));
     return w.to(dtype);
   }
   w.add_(at::matmul(b, a), adapter_->scale());
@@ -139,7 +171,8 @@ at::Tensor WeightBinder::take_lora_only(const std::string& module_path, std::vec
         if (a.dim() != 2 || b.dim() != 2 || a.size(1) != shape[1] || b.size(0) != shape[0] ||
             a.size(0) != b.size(1)) {
           misshaped_.push_back("adapter " + module_path + ": lora_A " + shape_str(a.sizes().vec()) +
-                               " / lora_B " + shape_str(b.sizes().vec()) + " do not fit " + shape_str(shape));
+                               " / lora_B " + shape_str(b.sizes().vec()) + " do not fit " +
+                               shape_str(shape));
         } else {
           w.add_(at::matmul(b, a), adapter_->scale());
           ++merged_modules_;
@@ -151,7 +184,9 @@ at::Tensor WeightBinder::take_lora_only(const std::string& module_path, std::vec
   return w.to(dtype_);
 }
 
-void WeightBinder::ignore_prefix(const std::string& prefix) { ignored_prefixes_.push_back(prefix); }
+void WeightBinder::ignore_prefix(const std::string& prefix) {
+  ignored_prefixes_.push_back(prefix);
+}
 
 std::vector<std::string> WeightBinder::problems() const {
   std::vector<std::string> out;
@@ -165,7 +200,8 @@ std::vector<std::string> WeightBinder::problems() const {
   }
   if (adapter_)
     for (const auto& m : adapter_->module_paths())
-      if (!used_lora_.count(m)) out.push_back("unexpected: adapter module " + m + " matches no weight");
+      if (!used_lora_.count(m))
+        out.push_back("unexpected: adapter module " + m + " matches no weight");
   return out;
 }
 
@@ -175,8 +211,8 @@ void WeightBinder::finish() const {
     if (p.rfind("unexpected: ", 0) == 0) unexpected.push_back(p.substr(12));
   if (missing.empty() && misshaped.empty() && unexpected.empty()) return;
   std::ostringstream o;
-  o << "checkpoint does not match its config (" << missing.size() << " missing, " << unexpected.size()
-    << " unexpected, " << misshaped.size() << " mis-shaped tensors):";
+  o << "checkpoint does not match its config (" << missing.size() << " missing, "
+    << unexpected.size() << " unexpected, " << misshaped.size() << " mis-shaped tensors):";
   append_list(o, "missing", missing);
   append_list(o, "unexpected", unexpected);
   append_list(o, "mis-shaped", misshaped);

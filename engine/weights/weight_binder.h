@@ -36,6 +36,8 @@ class WeightBinder {
   at::Tensor take(const std::string& name, std::vector<int64_t> shape);
   // Same, kept in fp32 (norms, biases, position embeddings).
   at::Tensor take_fp32(const std::string& name, std::vector<int64_t> shape);
+  // Same, in `dtype` (e.g. the LLaDA matrices stored in bf16 under fp32 compute).
+  at::Tensor take_as(const std::string& name, std::vector<int64_t> shape, at::ScalarType dtype);
   // A module whose base weight may be absent (zeros): used by coord_rotary. `merged` tells
   // whether an adapter supplied a delta.
   at::Tensor take_lora_only(const std::string& module_path, std::vector<int64_t> shape,

@@ -23,18 +23,18 @@ struct LayerNormW {
 
 // model.vision_tower.vision_tower.vision_model.*
 struct SiglipLayerW {
-  LayerNormW ln1;    // layer_norm1
-  LinearW qkv;       // self_attn.{q,k,v}_proj fused: [3*D, D], bias [3*D]
-  LinearW out;       // self_attn.out_proj
-  LayerNormW ln2;    // layer_norm2
-  LinearW fc1;       // mlp.fc1 [I, D]
-  LinearW fc2;       // mlp.fc2 [D, I]
+  LayerNormW ln1;  // layer_norm1
+  LinearW qkv;     // self_attn.{q,k,v}_proj fused: [3*D, D], bias [3*D]
+  LinearW out;     // self_attn.out_proj
+  LayerNormW ln2;  // layer_norm2
+  LinearW fc1;     // mlp.fc1 [I, D]
+  LinearW fc2;     // mlp.fc2 [D, I]
 };
 
 struct SiglipW {
   at::Tensor patch_weight;  // embeddings.patch_embedding.weight [D, 3, P, P], compute dtype
   at::Tensor patch_bias;    // [D] fp32
-  at::Tensor pos_embed;     // embeddings.position_embedding.weight [G*G, D] fp32 (G = 27 for so400m)
+  at::Tensor pos_embed;  // embeddings.position_embedding.weight [G*G, D] fp32 (G = 27 for so400m)
   std::vector<SiglipLayerW> layers;  // only the layers used (LaViDa: 26)
 };
 
@@ -47,8 +47,8 @@ struct ProjectorW {
 // SHIRG coordinate layer "coord_rotary": a 128-d rotary feature of (x, y, w, h) -> Dv.
 // Its base weight is zero; only a SHIRG adapter's LoRA gives it a value.
 struct CoordLayerW {
-  at::Tensor weight;           // [Dv, 128] compute dtype (all zeros without an adapter)
-  bool from_adapter = false;   // true when an adapter supplied lora_A/lora_B for it
+  at::Tensor weight;          // [Dv, 128] compute dtype (all zeros without an adapter)
+  bool from_adapter = false;  // true when an adapter supplied lora_A/lora_B for it
 };
 
 // model.transformer.blocks.{i}.*
@@ -62,10 +62,14 @@ struct LladaBlockW {
 };
 
 struct LladaW {
-  at::Tensor wte;      // model.transformer.wte.weight [V, D] compute dtype
+  // Matrices (wte, lm_head, block matrices) share one storage dtype: the compute dtype, or bf16
+  // under fp32 compute to halve their memory (upcast to fp32 a row chunk at a time per use).
+  // kUndefined: compute in the storage dtype.
+  at::ScalarType compute_dtype = at::ScalarType::Undefined;
+  at::Tensor wte;  // model.transformer.wte.weight [V, D] storage dtype
   std::vector<LladaBlockW> blocks;
   at::Tensor ln_f;     // [D] fp32
-  at::Tensor lm_head;  // model.transformer.ff_out.weight [V, D] compute dtype (untied)
+  at::Tensor lm_head;  // model.transformer.ff_out.weight [V, D] storage dtype (untied)
 };
 
 }  // namespace shirg

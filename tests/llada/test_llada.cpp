@@ -227,3 +227,38 @@ TEST_CASE("input assembly splices visual tokens at the placeholder", "[llada]") 
   CHECK_THROWS_AS(llada::splice_visual(w, {-200, -200}, -200, visual), std::invalid_argument);
   CHECK_THROWS_AS(llada::splice_visual(w, {-200}, -200, at::randn({4, 3})), std::invalid_argument);
 }
+
+TEST_CASE(
+    "fp32 compute over bf16-stored matrices equals fp32 compute over the same rounded weights",
+    "[llada]") {
+  // vocab 5000 > 4096 rows: the LM head is upcast in two chunks.
+  testing::RandomLladaSpec spec;
+  spec.vocab = 5000;
+  const testing::RandomLlada m = testing::make_random_llada(spec);
+  LladaW stored = testing::cast_llada(m.w, at::kBFloat16);
+  stored.compute_dtype = at::kFloat;
+  const LladaW rounded = testing::cast_llada(testing::cast_llada(m.w, at::kBFloat16), at::kFloat);
+  REQUIRE(stored.wte.scalar_type() == at::kBFloat16);
+  REQUIRE(rounded.wte.scalar_type() == at::kFloat);
+
+  const at::Tensor prefix = testing::random_prefix(19, m.cfg.d_model, 5);
+  const auto c_stored = llada::prefill(stored, m.cfg, prefix, CacheDType::kFp32);
+  const auto c_rounded = llada::prefill(rounded, m.cfg, prefix, CacheDType::kFp32);
+  auto answer = at::full({12}, m.cfg.vocab_size - 1, at::kLong);
+  answer[2] = 4500;  // a row in the second upcast chunk
+  const at::Tensor a = llada::answer_logits(stored, m.cfg, c_stored, answer);
+  const at::Tensor b = llada::answer_logits(rounded, m.cfg, c_rounded, answer);
+  REQUIRE(a.sizes() == b.sizes());
+  CHECK(a.scalar_type() == at::kFloat);
+  CHECK(max_abs_diff(a, b) < 1e-4);
+  CHECK(max_abs_diff(llada::prefix_dlm_logits(stored, m.cfg, prefix, answer),
+                     llada::prefix_dlm_logits(rounded, m.cfg, prefix, answer)) < 1e-4);
+  // Embeddings come back in the compute dtype.
+  CHECK(llada::embed_tokens(stored, {1, 2, 4999}).scalar_type() == at::kFloat);
+
+  // bf16 compute over fp32 matrices is not a supported combination.
+  LladaW odd = m.w;
+  odd.compute_dtype = at::kBFloat16;
+  CHECK_THROWS_WITH(llada::prefill(odd, m.cfg, prefix, CacheDType::kBf16),
+                    Catch::Matchers::Contains("not supported"));
+}

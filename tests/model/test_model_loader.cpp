@@ -174,11 +174,12 @@ TEST_CASE("a config special id that contradicts the tokenizer is refused") {
 }
 
 TEST_CASE("a load that does not fit the memory budget fails up front with a clear message") {
-  // Exactly the fp32 weight bytes fit; one byte less does not.
+  // Exactly the fp32 weight bytes fit; one byte less does not (LLaDA storage forced to fp32).
   const st::Checkpoint ckpt = st::Checkpoint::open_dir(kModels + "/tiny");
   int64_t numel = 0;
   for (const auto& n : ckpt.names()) numel += ckpt.find(n)->numel();
   LoadOptions o = fp32(kModels + "/tiny");
+  o.llm_weight_dtype = at::kFloat;
   o.memory_budget_bytes = numel * 4;
   CHECK_NOTHROW(load_model(o));
   o.memory_budget_bytes = numel * 4 - 1;
@@ -188,16 +189,64 @@ TEST_CASE("a load that does not fit the memory budget fails up front with a clea
   } catch (const ModelLoadError& e) {
     const std::string m = e.what();
     CHECK_THAT(m, Contains("not enough memory"));
-    CHECK_THAT(m, Contains("in fp32"));
+    CHECK_THAT(m, Contains("fp32 compute, LLaDA matrices in fp32"));
+    CHECK_THAT(m, Contains("--llm-weights bf16"));
     CHECK_THAT(m, Contains("--dtype bf16"));
   }
-  // bf16 needs half: the same budget is enough.
+  // bf16 compute needs half: the same budget is enough; half minus one byte is not.
   o.dtype = at::kBFloat16;
+  o.llm_weight_dtype = at::ScalarType::Undefined;
   CHECK_NOTHROW(load_model(o));
   o.memory_budget_bytes = numel * 2 - 1;
   CHECK_THROWS_AS(load_model(o), ModelLoadError);
   o.memory_budget_bytes = 0;  // check disabled
   CHECK_NOTHROW(load_model(o));
+}
+
+TEST_CASE(
+    "auto LLaDA storage: fp32 when the model fits in fp32, else bf16 matrices under fp32 compute") {
+  const st::Checkpoint ckpt = st::Checkpoint::open_dir(kModels + "/tiny");
+  int64_t llm = 0, other = 0;
+  for (const auto& n : ckpt.names())
+    (n.rfind(kLlmPrefix, 0) == 0 ? llm : other) += ckpt.find(n)->numel();
+  REQUIRE(llm > 0);
+  LoadOptions o = fp32(kModels + "/tiny");
+  o.memory_budget_bytes = (llm + other) * 4;
+  auto full = load_model(o);
+  CHECK(full->llm.wte.scalar_type() == at::kFloat);
+  CHECK(full->summary.llm_weight_dtype == "fp32");
+
+  o.memory_budget_bytes = (llm + other) * 4 - 1;  // fp32 does not fit, bf16 matrices do
+  auto half = load_model(o);
+  CHECK(half->summary.llm_weight_dtype == "bf16");
+  CHECK(half->llm.compute_dtype == at::kFloat);
+  CHECK(half->llm.wte.scalar_type() == at::kBFloat16);
+  CHECK(half->llm.lm_head.scalar_type() == at::kBFloat16);
+  CHECK(half->llm.blocks[0].wqkv.scalar_type() == at::kBFloat16);
+  CHECK(half->llm.blocks[0].attn_norm.scalar_type() == at::kFloat);      // norms stay fp32
+  CHECK(half->vision.layers[0].qkv.weight.scalar_type() == at::kFloat);  // vision untouched
+  CHECK_THAT(half->summary.to_table(), Contains("LLaDA matrices stored in bf16, upcast to fp32"));
+  // The bf16 matrices hold the fp32 ones rounded to bf16.
+  CHECK(at::equal(half->llm.blocks[0].w_down, full->llm.blocks[0].w_down.to(at::kBFloat16)));
+
+  o.memory_budget_bytes = other * 4 + llm * 2 - 1;  // not even that
+  try {
+    load_model(o);
+    FAIL("expected ModelLoadError");
+  } catch (const ModelLoadError& e) {
+    CHECK_THAT(std::string(e.what()), Contains("LLaDA matrices in bf16"));
+    CHECK_THAT(std::string(e.what()), Contains("--dtype bf16"));
+  }
+}
+
+TEST_CASE("LLaDA weight storage options that make no sense are refused") {
+  LoadOptions o = fp32(kModels + "/tiny");
+  o.dtype = at::kBFloat16;
+  o.llm_weight_dtype = at::kFloat;
+  CHECK_THROWS_WITH(load_model(o), Contains("fp32 LLaDA weights need fp32 compute"));
+  o = fp32(kModels + "/tiny");
+  o.llm_weight_dtype = at::kHalf;
+  CHECK_THROWS_WITH(load_model(o), Contains("must be bf16 or fp32"));
 }
 
 TEST_CASE("the measured memory budget lets the test models load") {

@@ -45,15 +45,16 @@ TEST_CASE("defaults follow docs/architecture.md") {
   CHECK(c.threads == 0);
   CHECK(c.warmup);
   CHECK(c.dtype == "auto");
+  CHECK(c.llm_weights == "auto");
   CHECK(c.log_format == "text");
 }
 
 TEST_CASE("flags in both spellings, booleans") {
-  const auto c =
-      parse_server_args({"--model-dir=/m", "--port", "0", "--metrics-port=-1", "--workers", "3",
-                         "--max-queue", "1", "--warmup", "false", "--dtype", "fp32",
-                         "--grace-period-seconds", "2.5", "--log-format", "json"})
-          .config;
+  const auto c = parse_server_args({"--model-dir=/m", "--port", "0", "--metrics-port=-1",
+                                    "--workers", "3", "--max-queue", "1", "--warmup", "false",
+                                    "--dtype", "fp32", "--llm-weights", "bf16",
+                                    "--grace-period-seconds", "2.5", "--log-format", "json"})
+                     .config;
   CHECK(c.model_dir == "/m");
   CHECK(c.port == 0);
   CHECK(c.metrics_port == -1);
@@ -61,6 +62,7 @@ TEST_CASE("flags in both spellings, booleans") {
   CHECK(c.max_queue == 1);
   CHECK_FALSE(c.warmup);
   CHECK(c.dtype == "fp32");
+  CHECK(c.llm_weights == "bf16");
   CHECK(c.grace_period_seconds == 2.5);
   CHECK(c.log_format == "json");
   CHECK(parse_server_args({"--model-dir", "/m", "--warmup"}).config.warmup);
@@ -77,6 +79,8 @@ TEST_CASE("bad flags are refused with the flag named") {
              Contains("--workers must be in [1, 256]"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--dtype", "fp16"}),
              Contains("--dtype must be auto|bf16|fp32"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--llm-weights", "int8"}),
+             Contains("--llm-weights must be auto|bf16|fp32"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--warmup", "maybe"}),
              Contains("--warmup takes true or false"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--tls-cert", "c.pem"}),

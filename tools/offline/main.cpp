@@ -27,6 +27,8 @@ void usage() {
       "  --adapter-dir DIR   PEFT LoRA adapter merged at load\n"
       "  --dtype auto|bf16|fp32  compute dtype (default auto: bf16 only where the CPU has native "
       "bf16)\n"
+      "  --llm-weights auto|bf16|fp32  LLaDA matrix storage under fp32 compute (auto: fp32 if the\n"
+      "                      model fits in memory, else bf16 upcast per use)\n"
       "  --threads N         LibTorch threads (default: all cores)\n"
       "  --mode M            baseline-384 | lavida-hd | full-672 | shirg (default) | no-scaffold "
       "|\n"
@@ -81,6 +83,8 @@ int main(int argc, char** argv) {
         load.adapter_dir = next();
       else if (a == "--dtype")
         load.dtype = shirg::parse_dtype_flag(next());
+      else if (a == "--llm-weights")
+        load.llm_weight_dtype = shirg::parse_llm_weights_flag(next());
       else if (a == "--threads")
         threads = std::stoi(next());
       else if (a == "--image")
