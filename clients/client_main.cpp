@@ -75,7 +75,8 @@ int run_info(const ArgParser& args, v1::Inference::Stub& stub, const ConnectionO
   std::printf("checkpoint:        %s\n", info.checkpoint().c_str());
   std::printf("model type:        %s (%lld parameters)\n", info.model_type().c_str(),
               static_cast<long long>(info.parameters()));
-  std::printf("dtype / device:    %s / %s\n", info.dtype().c_str(), info.device().c_str());
+  std::printf("dtype / device:    %s / %s (LLaDA matrices stored in %s)\n", info.dtype().c_str(),
+              info.device().c_str(), info.llm_weight_dtype().c_str());
   std::printf("vision:            %lld layers, hidden %lld, image %lld, patch %lld\n",
               static_cast<long long>(info.vision_layers()),
               static_cast<long long>(info.vision_hidden_size()),

@@ -38,6 +38,7 @@ v1::ModelInfoResponse describe_model(const Model& m, const ServerConfig& c) {
               : m.dtype == at::kFloat  ? "fp32"
                                        : std::string(c10::toString(m.dtype)));
   r.set_device(m.device.str());
+  r.set_llm_weight_dtype(m.summary.llm_weight_dtype);
   r.set_vision_hidden_size(m.config.vision.hidden_size);
   r.set_vision_layers(m.config.vision.layers_used);
   r.set_vision_image_size(m.config.vision.image_size);

@@ -184,6 +184,8 @@ TEST_CASE("ModelInfo describes the loaded checkpoint") {
   CHECK(info.checkpoint() == tiny_model_dir());
   CHECK(info.model_type() == "llava_llada");
   CHECK((info.dtype() == "bf16" || info.dtype() == "fp32"));
+  CHECK((info.llm_weight_dtype() == "bf16" || info.llm_weight_dtype() == "fp32"));
+  if (info.dtype() == "bf16") CHECK(info.llm_weight_dtype() == "bf16");
   CHECK(info.device() == "cpu");
   CHECK(info.llm_d_model() == 64);
   CHECK(info.llm_layers() == 2);
