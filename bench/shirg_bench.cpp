@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
             last = select_tokens(SelectionInput{feats, kGrid, {}, {}}, p);
           },
           runs);
-      const std::string what = std::string(mode_name(mode)) + " (" + dname + ")";
+      const std::string what = std::string(selection_mode_name(mode)) + " (" + dname + ")";
       row(what.c_str(), s,
           std::to_string(last.scaffold_tokens) + " + " + std::to_string(last.hi_detail_tokens) +
               " (" + std::to_string(last.merged_groups) + " merged)");

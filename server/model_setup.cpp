@@ -47,11 +47,7 @@ v1::ModelInfoResponse describe_model(const Model& m, const ServerConfig& c) {
   r.set_llm_layers(m.config.llm.n_layers);
   r.set_llm_heads(m.config.llm.n_heads);
   r.set_llm_vocab_size(m.config.llm.vocab_size);
-  for (auto mode :
-       {SelectionMode::kShirg, SelectionMode::kBaseline384, SelectionMode::kLavidaHd,
-        SelectionMode::kFull672, SelectionMode::kNoScaffold, SelectionMode::kNoCoords,
-        SelectionMode::kSimilarityOnly, SelectionMode::kNoMerge, SelectionMode::kRandomK})
-    r.add_selection_modes(selection_mode_name(mode));
+  for (SelectionMode mode : kAllSelectionModes) r.add_selection_modes(selection_mode_name(mode));
   r.set_shirg_adapter_loaded(m.coord.from_adapter);
   r.set_adapter_dir(m.adapter_dir);
   r.set_lora_modules_merged(m.summary.lora_modules_merged);

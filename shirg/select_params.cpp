@@ -5,30 +5,6 @@
 
 namespace shirg::select {
 
-const char* mode_name(SelectionMode mode) {
-  switch (mode) {
-    case SelectionMode::kBaseline384:
-      return "baseline-384";
-    case SelectionMode::kLavidaHd:
-      return "lavida-hd";
-    case SelectionMode::kFull672:
-      return "full-672";
-    case SelectionMode::kShirg:
-      return "shirg";
-    case SelectionMode::kNoScaffold:
-      return "no-scaffold";
-    case SelectionMode::kNoCoords:
-      return "no-coords";
-    case SelectionMode::kSimilarityOnly:
-      return "similarity-only";
-    case SelectionMode::kNoMerge:
-      return "no-merge";
-    case SelectionMode::kRandomK:
-      return "random-k";
-  }
-  return "unknown";
-}
-
 SelectorParams params_for(const SelectionOptions& opts, uint64_t seed) {
   SelectorParams p;
   p.k = opts.k;
@@ -59,8 +35,8 @@ SelectorParams params_for(const SelectionOptions& opts, uint64_t seed) {
     case SelectionMode::kBaseline384:
     case SelectionMode::kLavidaHd:
     case SelectionMode::kFull672:
-      throw std::invalid_argument(std::string("SHIRG selection: mode ") + mode_name(opts.mode) +
-                                  " does not select tokens");
+      throw std::invalid_argument(std::string("SHIRG selection: mode ") +
+                                  selection_mode_name(opts.mode) + " does not select tokens");
   }
   validate(p);
   return p;

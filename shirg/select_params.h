@@ -37,7 +37,4 @@ SelectorParams params_for(const SelectionOptions& opts, uint64_t seed);
 // Throws std::invalid_argument with a message naming the bad field; returns normally when valid.
 void validate(const SelectorParams& p);
 
-// "shirg", "no-scaffold", ... (stable names for logs, overlays and benchmarks).
-const char* mode_name(SelectionMode mode);
-
 }  // namespace shirg::select

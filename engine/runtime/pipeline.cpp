@@ -163,38 +163,6 @@ Status build_visual(const Model& m, const vision::RgbImage& img, const GenerateR
 
 }  // namespace
 
-const char* selection_mode_name(SelectionMode m) {
-  switch (m) {
-    case SelectionMode::kBaseline384:
-      return "baseline-384";
-    case SelectionMode::kLavidaHd:
-      return "lavida-hd";
-    case SelectionMode::kFull672:
-      return "full-672";
-    case SelectionMode::kShirg:
-      return "shirg";
-    case SelectionMode::kNoScaffold:
-      return "no-scaffold";
-    case SelectionMode::kNoCoords:
-      return "no-coords";
-    case SelectionMode::kSimilarityOnly:
-      return "similarity-only";
-    case SelectionMode::kNoMerge:
-      return "no-merge";
-    case SelectionMode::kRandomK:
-      return "random-k";
-  }
-  return "?";
-}
-
-std::optional<SelectionMode> parse_selection_mode(const std::string& s) {
-  for (auto m : {SelectionMode::kBaseline384, SelectionMode::kLavidaHd, SelectionMode::kFull672,
-                 SelectionMode::kShirg, SelectionMode::kNoScaffold, SelectionMode::kNoCoords,
-                 SelectionMode::kSimilarityOnly, SelectionMode::kNoMerge, SelectionMode::kRandomK})
-    if (s == selection_mode_name(m)) return m;
-  return std::nullopt;
-}
-
 Pipeline::Pipeline(std::shared_ptr<const Model> model, PipelineLimits limits)
     : model_(std::move(model)), limits_(limits) {}
 

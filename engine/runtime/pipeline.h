@@ -24,7 +24,7 @@ struct Model;
 struct RunControl {
   const std::atomic<bool>* cancelled = nullptr;  // checked between stages and denoising steps
   std::optional<std::chrono::steady_clock::time_point> deadline;
-  RequestObserver* observer = nullptr;           // may be null
+  RequestObserver* observer = nullptr;  // may be null
   // When set, intermediate tensors are stored here (CPU): visual tokens, selection, prefix,
   // per-step logits and committed tokens (offline tool --dump).
   std::map<std::string, at::Tensor>* dump = nullptr;
@@ -61,8 +61,5 @@ class Pipeline {
   std::shared_ptr<const Model> model_;
   PipelineLimits limits_;
 };
-
-const char* selection_mode_name(SelectionMode m);  // "shirg", "baseline-384", ...
-std::optional<SelectionMode> parse_selection_mode(const std::string& s);
 
 }  // namespace shirg

@@ -37,6 +37,42 @@ enum class SelectionMode {
   kRandomK,         // ablation: K random hi-detail tokens (seeded) + scaffold
 };
 
+inline constexpr SelectionMode kAllSelectionModes[] = {
+    SelectionMode::kShirg,          SelectionMode::kBaseline384, SelectionMode::kLavidaHd,
+    SelectionMode::kFull672,        SelectionMode::kNoScaffold,  SelectionMode::kNoCoords,
+    SelectionMode::kSimilarityOnly, SelectionMode::kNoMerge,     SelectionMode::kRandomK};
+
+// Stable names for the API, flags, logs, overlays and benchmarks: "shirg", "baseline-384", ...
+inline const char* selection_mode_name(SelectionMode m) {
+  switch (m) {
+    case SelectionMode::kBaseline384:
+      return "baseline-384";
+    case SelectionMode::kLavidaHd:
+      return "lavida-hd";
+    case SelectionMode::kFull672:
+      return "full-672";
+    case SelectionMode::kShirg:
+      return "shirg";
+    case SelectionMode::kNoScaffold:
+      return "no-scaffold";
+    case SelectionMode::kNoCoords:
+      return "no-coords";
+    case SelectionMode::kSimilarityOnly:
+      return "similarity-only";
+    case SelectionMode::kNoMerge:
+      return "no-merge";
+    case SelectionMode::kRandomK:
+      return "random-k";
+  }
+  return "unknown";
+}
+
+inline std::optional<SelectionMode> parse_selection_mode(const std::string& s) {
+  for (SelectionMode m : kAllSelectionModes)
+    if (s == selection_mode_name(m)) return m;
+  return std::nullopt;
+}
+
 struct SelectionOptions {
   SelectionMode mode = SelectionMode::kShirg;
   int64_t k = 1152;

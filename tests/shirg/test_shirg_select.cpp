@@ -127,7 +127,7 @@ TEST_CASE("every SHIRG mode satisfies the selection properties") {
        {SelectionMode::kShirg, SelectionMode::kNoScaffold, SelectionMode::kNoCoords,
         SelectionMode::kSimilarityOnly, SelectionMode::kNoMerge, SelectionMode::kRandomK}) {
     for (int64_t k : {1152, 300, 2304}) {
-      INFO("mode " << mode_name(mode) << " k " << k);
+      INFO("mode " << selection_mode_name(mode) << " k " << k);
       const SelectorParams p = params_of(mode, k);
       const Selection s = select_tokens(SelectionInput{feats, kGrid, {}, {}}, p);
       check_selection(s, feats, p, k);

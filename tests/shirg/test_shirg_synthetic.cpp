@@ -75,9 +75,9 @@ TEST_CASE("selection concentrates on the text corner, random selection does not"
                              SelectionMode::kSimilarityOnly, SelectionMode::kNoMerge}) {
     const Selection s = run(feats, mode, 1152);
     const Coverage c = coverage(s, ink);
-    INFO("mode " << mode_name(mode) << " recall " << c.recall);
+    INFO("mode " << selection_mode_name(mode) << " recall " << c.recall);
     CHECK(c.recall >= 0.95);
-    write_overlay(pic, s, std::string("text_corner_") + mode_name(mode));
+    write_overlay(pic, s, std::string("text_corner_") + selection_mode_name(mode));
   }
   const Selection rnd = run(feats, SelectionMode::kRandomK, 1152);
   const Coverage rc = coverage(rnd, ink);
@@ -93,11 +93,13 @@ TEST_CASE("selection concentrates on the text corner, random selection does not"
                              SelectionMode::kSimilarityOnly, SelectionMode::kNoScaffold}) {
     const Selection s = run(feats, mode, half);
     const double on_text = token_precision(s, ink);
-    INFO("mode " << mode_name(mode) << " K " << half << " tokens on text " << on_text << " merged "
-                 << s.merged_groups << " cell precision " << coverage(s, ink).precision);
+    INFO("mode " << selection_mode_name(mode) << " K " << half << " tokens on text " << on_text
+                 << " merged " << s.merged_groups << " cell precision "
+                 << coverage(s, ink).precision);
     CHECK(on_text >= 0.9);
-    write_overlay(pic, s,
-                  std::string("text_corner_k") + std::to_string(half) + "_" + mode_name(mode));
+    write_overlay(
+        pic, s,
+        std::string("text_corner_k") + std::to_string(half) + "_" + selection_mode_name(mode));
   }
   const Selection rnd_small = run(feats, SelectionMode::kRandomK, half);
   INFO("random tokens on text " << token_precision(rnd_small, ink));
