@@ -1,12 +1,11 @@
 #include "server/test_pattern.h"
 
-#include <spng.h>
-
 #include <algorithm>
-#include <cstdlib>
-#include <memory>
 #include <stdexcept>
+#include <utility>
 #include <vector>
+
+#include "engine/vision/image.h"
 
 namespace shirg::rpc {
 
@@ -14,7 +13,7 @@ std::string make_test_pattern_png(int width, int height, uint32_t seed) {
   if (width < 1 || height < 1 || width > 8192 || height > 8192)
     throw std::invalid_argument("test pattern size must be in [1, 8192]");
   const auto w = static_cast<std::size_t>(width), h = static_cast<std::size_t>(height);
-  std::vector<unsigned char> rgb(w * h * 3);
+  std::vector<uint8_t> rgb(w * h * 3);
   for (std::size_t y = 0; y < h; ++y)
     for (std::size_t x = 0; x < w; ++x) {
       unsigned char* p = &rgb[(y * w + x) * 3];
@@ -35,26 +34,11 @@ std::string make_test_pattern_png(int width, int height, uint32_t seed) {
         for (int c = 0; c < 3; ++c) rgb[(y * w + x) * 3 + c] = col[c];
   }
 
-  std::unique_ptr<spng_ctx, void (*)(spng_ctx*)> ctx(spng_ctx_new(SPNG_CTX_ENCODER), spng_ctx_free);
-  if (!ctx) throw std::runtime_error("spng_ctx_new failed");
-  spng_set_option(ctx.get(), SPNG_ENCODE_TO_BUFFER, 1);
-  spng_ihdr ihdr{};
-  ihdr.width = static_cast<uint32_t>(width);
-  ihdr.height = static_cast<uint32_t>(height);
-  ihdr.bit_depth = 8;
-  ihdr.color_type = SPNG_COLOR_TYPE_TRUECOLOR;
-  spng_set_ihdr(ctx.get(), &ihdr);
-  if (int err =
-          spng_encode_image(ctx.get(), rgb.data(), rgb.size(), SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE))
-    throw std::runtime_error(std::string("PNG encoding failed: ") + spng_strerror(err));
-  std::size_t len = 0;
-  int err = 0;
-  void* buf = spng_get_png_buffer(ctx.get(), &len, &err);
-  if (!buf || err)
-    throw std::runtime_error(std::string("PNG encoding failed: ") + spng_strerror(err));
-  std::string out(static_cast<const char*>(buf), len);
-  std::free(buf);
-  return out;
+  vision::RgbImage img;
+  img.width = width;
+  img.height = height;
+  img.rgb = std::move(rgb);
+  return vision::encode_png(img);
 }
 
 }  // namespace shirg::rpc

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "shirg/png_writer.h"
+#include "engine/vision/image.h"
 
 namespace shirg::select {
 namespace {
@@ -90,8 +90,11 @@ std::vector<uint8_t> render_overlay_rgb(const uint8_t* rgb, int64_t width, int64
 
 std::string render_overlay_png(const uint8_t* rgb, int64_t width, int64_t height,
                                const Selection& sel, int64_t grid) {
-  const std::vector<uint8_t> pixels = render_overlay_rgb(rgb, width, height, sel, grid);
-  return encode_png_rgb(pixels.data(), width, height);
+  vision::RgbImage img;
+  img.width = width;
+  img.height = height;
+  img.rgb = render_overlay_rgb(rgb, width, height, sel, grid);
+  return vision::encode_png(img);
 }
 
 }  // namespace shirg::select
