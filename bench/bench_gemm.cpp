@@ -8,16 +8,14 @@
 #include <string>
 #include <thread>
 
+#include "bench/cpu_report.h"
 #include "bench/gemm_peak.h"
-#include "engine/platform/cpu_threads.h"
 
 int main(int argc, char** argv) {
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   for (int i = 1; i + 1 < argc; ++i)
     if (std::string(argv[i]) == "--threads") threads = std::stoi(argv[i + 1]);
-  const shirg::CpuThreadSetup cpu = shirg::configure_cpu_threads(threads);
-  std::printf("cpu: %s\n", cpu.describe().c_str());
-  if (!cpu.warning.empty()) std::printf("warning: %s\n", cpu.warning.c_str());
+  shirg::bench::setup_and_report_cpu(threads);
   std::printf("LibTorch GEMM throughput, %d threads (%s)\n\n", threads,
               at::get_parallel_info().c_str());
   struct Shape {

@@ -22,9 +22,9 @@
 #include <thread>
 #include <vector>
 
+#include "bench/cpu_report.h"
 #include "bench/gemm_peak.h"
 #include "engine/model/model.h"
-#include "engine/platform/cpu_threads.h"
 #include "engine/runtime/options_parse.h"
 #include "engine/runtime/pipeline.h"
 #include "engine/vision/image.h"
@@ -269,9 +269,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    const shirg::CpuThreadSetup cpu = shirg::configure_cpu_threads(threads);
-    std::printf("cpu: %s\n", cpu.describe().c_str());
-    if (!cpu.warning.empty()) std::printf("warning: %s\n", cpu.warning.c_str());
+    shirg::bench::setup_and_report_cpu(threads);
     const at::ScalarType dt = shirg::parse_dtype_flag(a.dtype);
     std::printf("GEMM peak (%s, 1024^3): %.1f GFLOP/s\n\n", c10::toString(dt),
                 shirg::bench::measure_gemm_gflops(dt, 1024, 1024, 1024));

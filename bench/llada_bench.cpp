@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "bench/cpu_report.h"
 #include "bench/gemm_peak.h"
 #include "engine/llada/llada.h"
-#include "engine/platform/cpu_threads.h"
 #include "engine/sampler/sampler.h"
 
 using namespace shirg;
@@ -208,9 +208,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const shirg::CpuThreadSetup cpu = shirg::configure_cpu_threads(threads);
-  std::printf("cpu: %s\n", cpu.describe().c_str());
-  if (!cpu.warning.empty()) std::printf("warning: %s\n", cpu.warning.c_str());
+  shirg::bench::setup_and_report_cpu(threads);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   const int64_t ans = 32;
   std::printf("bench_llada: %d threads, P = %lld, answer = %lld, reps = %d\n\n", threads,

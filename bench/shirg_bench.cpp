@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/platform/cpu_threads.h"
+#include "bench/cpu_report.h"
 #include "shirg/shirg.h"
 
 using namespace shirg;
@@ -81,9 +81,7 @@ int main(int argc, char** argv) {
     if (std::string(argv[i]) == "--threads") threads = std::stoi(argv[i + 1]);
     if (std::string(argv[i]) == "--runs") runs = std::stoi(argv[i + 1]);
   }
-  const shirg::CpuThreadSetup cpu = shirg::configure_cpu_threads(threads);
-  std::printf("cpu: %s\n", cpu.describe().c_str());
-  if (!cpu.warning.empty()) std::printf("warning: %s\n", cpu.warning.c_str());
+  shirg::bench::setup_and_report_cpu(threads);
   std::printf("SHIRG selection, %lld hi-detail tokens x %lld, %d threads, %d runs\n",
               static_cast<long long>(kGrid * kGrid), static_cast<long long>(kDv), threads, runs);
   std::printf("%-34s %9s %9s %9s %11s  %s\n", "stage", "median ms", "p10 ms", "p90 ms", "of 65 s",

@@ -12,8 +12,8 @@
 #include <string>
 #include <thread>
 
+#include "bench/cpu_report.h"
 #include "bench/gemm_peak.h"
-#include "engine/platform/cpu_threads.h"
 #include "engine/vision/image.h"
 #include "engine/vision/siglip.h"
 
@@ -95,9 +95,7 @@ int main(int argc, char** argv) {
     if (a == "--dtypes") dtypes = argv[i + 1];
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  const shirg::CpuThreadSetup cpu = shirg::configure_cpu_threads(threads);
-  std::printf("cpu: %s\n", cpu.describe().c_str());
-  if (!cpu.warning.empty()) std::printf("warning: %s\n", cpu.warning.c_str());
+  shirg::bench::setup_and_report_cpu(threads);
   at::manual_seed(0);
   std::printf(
       "Vision path at %lldx%lld (%lld tokens), SigLIP width %lld, MLP %lld, %lld heads; %d "

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 
+#include "engine/model/compute_dtype.h"
 #include "engine/model/model.h"
 #include "engine/model/special_ids.h"
 #include "engine/platform/memory.h"
@@ -147,10 +148,11 @@ namespace {
 // whose weights would not fit the memory budget in that storage.
 at::ScalarType choose_llm_weight_dtype(const st::Checkpoint& ckpt, const LoadOptions& opts) {
   const bool fp32 = opts.dtype == at::kFloat;
-  at::ScalarType chosen = fp32 ? opts.llm_weight_dtype : at::kBFloat16;
-  if (chosen != at::ScalarType::Undefined && chosen != at::kFloat && chosen != at::kBFloat16)
+  const at::ScalarType asked = opts.llm_weight_dtype;
+  if (asked != at::ScalarType::Undefined && asked != at::kFloat && asked != at::kBFloat16)
     throw ConfigError("LLaDA weight storage must be bf16 or fp32");
-  if (!fp32 && opts.llm_weight_dtype == at::kFloat)
+  at::ScalarType chosen = fp32 ? asked : at::kBFloat16;
+  if (!fp32 && asked == at::kFloat)
     throw ConfigError("fp32 LLaDA weights need fp32 compute (--dtype fp32)");
   std::optional<int64_t> budget;
   if (opts.memory_budget_bytes > 0)
@@ -175,9 +177,8 @@ at::ScalarType choose_llm_weight_dtype(const st::Checkpoint& ckpt, const LoadOpt
   else
     hint = ";";
   throw ModelLoadError("not enough memory: the weights need " + format_gib(need(chosen)) + " (" +
-                       (fp32 ? "fp32" : "bf16") + " compute, LLaDA matrices in " +
-                       (chosen == at::kFloat ? "fp32" : "bf16") + ") but only " +
-                       format_gib(*budget) +
+                       compute_dtype_name(opts.dtype) + " compute, LLaDA matrices in " +
+                       compute_dtype_name(chosen) + ") but only " + format_gib(*budget) +
                        " is available to this process (MemAvailable / cgroup limit)" + hint +
                        " a machine with more memory, or a GPU");
 }
@@ -234,8 +235,8 @@ std::shared_ptr<const Model> load_model(const LoadOptions& opts) {
   m->llm.compute_dtype = opts.dtype;
   b.finish();
 
-  m->summary.dtype = opts.dtype == at::kBFloat16 ? "bf16" : "fp32";
-  m->summary.llm_weight_dtype = llm_weights == at::kBFloat16 ? "bf16" : "fp32";
+  m->summary.dtype = compute_dtype_name(opts.dtype);
+  m->summary.llm_weight_dtype = compute_dtype_name(llm_weights);
   m->summary.checkpoint_bytes = static_cast<int64_t>(ckpt.total_bytes());
   m->summary.lora_modules_merged = b.merged_lora_modules();
   summarise(*m);

@@ -247,6 +247,8 @@ TEST_CASE("LLaDA weight storage options that make no sense are refused") {
   o = fp32(kModels + "/tiny");
   o.llm_weight_dtype = at::kHalf;
   CHECK_THROWS_WITH(load_model(o), Contains("must be bf16 or fp32"));
+  o.dtype = at::kBFloat16;  // refused whatever the compute dtype
+  CHECK_THROWS_WITH(load_model(o), Contains("must be bf16 or fp32"));
 }
 
 TEST_CASE("the measured memory budget lets the test models load") {

@@ -39,15 +39,12 @@ std::string scratch_dir() {
     std::error_code ec;
     std::filesystem::remove_all(*d, ec);  // left by a crashed earlier process with the same pid
     ::mkdir(d->c_str(), 0755);
+    std::atexit([] {  // runs after `dir` is set; the string is never destroyed
+      std::error_code ignored;
+      std::filesystem::remove_all(*dir, ignored);
+    });
     return d;
   }();
-  static const bool cleanup_registered = [] {
-    return std::atexit([] {
-             std::error_code ec;
-             std::filesystem::remove_all(*dir, ec);
-           }) == 0;
-  }();
-  (void)cleanup_registered;
   return *dir;
 }
 

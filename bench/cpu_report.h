@@ -1,0 +1,10 @@
+#pragma once
+// Every benchmark's start: configure_cpu_threads() and print what it found (the BLAS flavour
+// changes every number the benchmark prints).
+
+namespace shirg::bench {
+
+// threads <= 0: all hardware threads. Returns the LibTorch thread count set.
+int setup_and_report_cpu(int threads);
+
+}  // namespace shirg::bench
