@@ -19,7 +19,7 @@ PKGS=(
   libspdlog-dev nlohmann-json3-dev catch2
   libturbojpeg0-dev libspng-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev
   python3 python3-torch python3-numpy python3-pil python3-jinja2 python3-grpcio python3-grpc-tools
-  yamllint prometheus
+  yamllint prometheus fonts-dejavu-core
 )
 # Node.js/npm only when the machine has none (some images ship their own build).
 command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)

@@ -1,5 +1,5 @@
 // shirg-make-checkpoint: writes a LaViDa-format checkpoint directory with random weights.
-//   shirg-make-checkpoint --preset tiny|small|real-dims --out DIR [--seed N] [--layers N]
+//   shirg-make-checkpoint --preset tiny|small|demo|real-dims --out DIR [--seed N] [--layers N]
 //                         [--shards N] [--adapter DIR] [--corpus FILE]
 #include <ATen/Parallel.h>
 
@@ -12,13 +12,17 @@
 namespace {
 void usage() {
   std::printf(
-      "usage: shirg-make-checkpoint --preset tiny|small|real-dims --out DIR [options]\n"
+      "usage: shirg-make-checkpoint --preset tiny|small|demo|real-dims --out DIR [options]\n"
       "  --seed N      random seed of the weights (default 0)\n"
-      "  --layers N    override the depth (LLaDA blocks = N, SigLIP encoder layers in the checkpoint = N)\n"
+      "  --layers N    override the depth (LLaDA blocks = N, SigLIP encoder layers in the "
+      "checkpoint = N)\n"
       "  --shards N    write N safetensors shards + model.safetensors.index.json (default 1)\n"
-      "  --adapter DIR also write a PEFT LoRA adapter (projector, SigLIP q/k/v, coord_rotary) to DIR\n"
-      "  --dtype F32|BF16  on-disk dtype of the weights (default: the preset's; tiny F32, others BF16)\n"
-      "  --corpus FILE text the byte-level BPE tokenizer is trained on (default: the bundled corpus)\n"
+      "  --adapter DIR also write a PEFT LoRA adapter (projector, SigLIP q/k/v, coord_rotary) to "
+      "DIR\n"
+      "  --dtype F32|BF16  on-disk dtype of the weights (default: the preset's; tiny F32, others "
+      "BF16)\n"
+      "  --corpus FILE text the byte-level BPE tokenizer is trained on (default: the bundled "
+      "corpus)\n"
       "The weights are random: answers from such a model are meaningless by construction.\n");
 }
 }  // namespace
@@ -38,14 +42,22 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     try {
-      if (a == "--preset") preset = next();
-      else if (a == "--out") o.out_dir = next();
-      else if (a == "--seed") o.seed = std::stoull(next());
-      else if (a == "--layers") layers = std::stoll(next());
-      else if (a == "--shards") o.shards = std::stoll(next());
-      else if (a == "--adapter") o.adapter_dir = next();
-      else if (a == "--corpus") o.corpus_path = next();
-      else if (a == "--dtype") o.dtype = next();
+      if (a == "--preset")
+        preset = next();
+      else if (a == "--out")
+        o.out_dir = next();
+      else if (a == "--seed")
+        o.seed = std::stoull(next());
+      else if (a == "--layers")
+        layers = std::stoll(next());
+      else if (a == "--shards")
+        o.shards = std::stoll(next());
+      else if (a == "--adapter")
+        o.adapter_dir = next();
+      else if (a == "--corpus")
+        o.corpus_path = next();
+      else if (a == "--dtype")
+        o.dtype = next();
       else if (a == "--help" || a == "-h") {
         usage();
         return 0;
@@ -67,11 +79,14 @@ int main(int argc, char** argv) {
     at::set_num_threads(1);
     const auto p = shirg::writer::preset_by_name(preset, layers);
     const auto r = shirg::writer::write_checkpoint(p, o);
-    std::printf("wrote %s: preset %s, %lld tensors, %lld parameters, %.1f MiB, vocab %lld%s\n", o.out_dir.c_str(),
-                preset.c_str(), static_cast<long long>(r.tensors), static_cast<long long>(r.parameters),
-                static_cast<double>(r.bytes) / (1 << 20), static_cast<long long>(r.vocab_size),
-                r.adapter_modules ? (", adapter with " + std::to_string(r.adapter_modules) + " LoRA modules").c_str()
-                                  : "");
+    std::printf(
+        "wrote %s: preset %s, %lld tensors, %lld parameters, %.1f MiB, vocab %lld%s\n",
+        o.out_dir.c_str(), preset.c_str(), static_cast<long long>(r.tensors),
+        static_cast<long long>(r.parameters), static_cast<double>(r.bytes) / (1 << 20),
+        static_cast<long long>(r.vocab_size),
+        r.adapter_modules
+            ? (", adapter with " + std::to_string(r.adapter_modules) + " LoRA modules").c_str()
+            : "");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

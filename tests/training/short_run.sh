@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# A 3-step run of training/train.py (2 base steps, 1 SHIRG-LoRA step, tiny batches) into OUT,
+# then check_server_logits.py on what it wrote: the training command works end to end and its
+# checkpoint + adapter give the engine's numbers.
+#   short_run.sh PYTHON BUILD_DIR OUT
+set -euo pipefail
+python="$1" build="$2" out="$3"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+rm -rf "$out"
+"$python" "$here/../../training/train.py" --out "$out" --build "$build" --threads 1 \
+  --steps-base 2 --steps-lora 1 --batch 2 --eval-count 0 --hires-every 2 --precision fp32
+test -f "$out/model.safetensors" && test -f "$out/shirg-lora/adapter_model.safetensors"
+"$python" "$here/check_server_logits.py" --offline "$build/tools/offline/shirg-offline" \
+  --model-dir "$out" --adapter-dir "$out/shirg-lora"
