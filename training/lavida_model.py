@@ -44,12 +44,16 @@ class LoraLinear(nn.Module):
         return y
 
 
-def attention(q, k, v, key_mask=None):
-    """q [B, H, Nq, hd], k/v [B, H, Nk, hd]; key_mask [B, Nq or 1, Nk] bool (True = may attend)."""
+def attention(q, k, v, key_mask=None, probs_out=None):
+    """q [B, H, Nq, hd], k/v [B, H, Nk, hd]; key_mask [B, Nq or 1, Nk] bool (True = may attend).
+    probs_out: a list that receives the fp32 attention probabilities [B, H, Nq, Nk] (training)."""
     s = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
     if key_mask is not None:
         s = s.masked_fill(~key_mask.unsqueeze(1), float("-inf"))
-    return torch.softmax(s.float(), dim=-1).to(v.dtype) @ v
+    p = torch.softmax(s.float(), dim=-1)
+    if probs_out is not None:
+        probs_out.append(p)
+    return p.to(v.dtype) @ v
 
 
 class SiglipLayer(nn.Module):
@@ -134,12 +138,12 @@ class LladaBlock(nn.Module):
         self.ff_proj, self.up_proj = nn.Linear(d, hidden, bias=False), nn.Linear(d, hidden, bias=False)
         self.ff_out = nn.Linear(hidden, d, bias=False)
 
-    def forward(self, x, cos, sin, mask, eps):
+    def forward(self, x, cos, sin, mask, eps, probs_out=None):
         b, n, d = x.shape
         h = rms_norm(x, self.attn_norm, eps)
         split = lambda t: t.view(b, n, self.heads, d // self.heads).transpose(1, 2)
         q, k = apply_rope(split(self.q_proj(h)), cos, sin), apply_rope(split(self.k_proj(h)), cos, sin)
-        a = attention(q, k, split(self.v_proj(h)), mask)
+        a = attention(q, k, split(self.v_proj(h)), mask, probs_out)
         x = x + self.attn_out(a.transpose(1, 2).reshape(b, n, d))
         h = rms_norm(x, self.ff_norm, eps)
         return x + self.ff_out(F.silu(self.ff_proj(h)) * self.up_proj(h))
@@ -155,9 +159,10 @@ class Llada(nn.Module):
         self.ln_f = nn.Parameter(torch.ones(d))
         self.ff_out = nn.Linear(d, c["embedding_size"], bias=False)
 
-    def forward(self, embeds, prefix_lens, answer_len):
+    def forward(self, embeds, prefix_lens, answer_len, probs_out=None):
         """embeds [B, N, D] (example i: prefix_lens[i] prefix rows, then answer_len answer rows,
-        then padding). Returns the answer logits [B, answer_len, V] in fp32."""
+        then padding). Returns the answer logits [B, answer_len, V] in fp32. probs_out: a list
+        that receives the last block's attention probabilities (training-side grounding loss)."""
         b, n, _ = embeds.shape
         dev = embeds.device
         pos = torch.arange(n, device=dev)
@@ -171,8 +176,8 @@ class Llada(nn.Module):
         cos, sin = rope_tables(n, embeds.shape[-1] // self.heads, self.theta)
         cos, sin = cos.to(dev), sin.to(dev)
         x = embeds
-        for blk in self.blocks:
-            x = blk(x, cos, sin, mask, self.eps)
+        for i, blk in enumerate(self.blocks):
+            x = blk(x, cos, sin, mask, self.eps, probs_out if i == len(self.blocks) - 1 else None)
         idx = (pl + torch.arange(answer_len, device=dev).view(1, -1))  # [B, L]
         ans = torch.gather(x, 1, idx.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
         return self.ff_out(rms_norm(ans, self.ln_f, self.eps)).float()
@@ -194,6 +199,8 @@ class LavidaModel(nn.Module):
         self.vision = Siglip(vc, vc["num_hidden_layers"] - 1)
         self.projector = Projector(vc["hidden_size"], config["d_model"])
         self.llm = Llada(config)
+        # LaViDa's anyres newline token (lavida-hd layout only; never trained here).
+        self.image_newline = nn.Parameter(torch.zeros(config["d_model"]))
         self.coord_rotary = LoraLinear(COORD_FEATURES, vc["hidden_size"], bias=False)
         nn.init.zeros_(self.coord_rotary.base.weight)  # base weight zero: only the adapter gives it a value
         self.coord_rotary.base.weight.requires_grad_(False)
@@ -223,6 +230,7 @@ class LavidaModel(nn.Module):
                                                                                  self.projector.fc1.base.bias)
         out[PROJECTOR_PREFIX + "2.weight"], out[PROJECTOR_PREFIX + "2.bias"] = (self.projector.fc2.base.weight,
                                                                                  self.projector.fc2.base.bias)
+        out["model.image_newline"] = self.image_newline
         t = self.llm
         out[LLM_PREFIX + "wte.weight"] = t.wte.weight
         for i, blk in enumerate(t.blocks):

@@ -156,11 +156,14 @@ class Tokens:
         return ids + [self.special["eos"]] * (length - len(ids))
 
 
-def visual_tokens(model, feats, mode, g, k=1152):
-    """feats [Nv, Dv] of one view -> visual tokens [N, D] for the LM (mode: plain | shirg)."""
+def visual_tokens(model, feats, mode, g, k=1152, kept_out=None):
+    """feats [Nv, Dv] of one view -> visual tokens [N, D] for the LM (mode: plain | shirg).
+    kept_out: a dict that receives cell -> rank among the kept hi-detail tokens (shirg)."""
     if mode == "plain":
         return model.projector(feats)
     kept = shirg_select.select(feats, k, g)
+    if kept_out is not None:
+        kept_out.update({int(c): r for r, c in enumerate(kept.tolist())})
     coords = shirg_select.coords_for(kept, g)
     hi = feats[kept]
     hi = hi + model.coord_rotary(lm.coord_rotary_features(coords[64:]))  # hi-detail tokens only (seed 4.1)
@@ -168,9 +171,33 @@ def visual_tokens(model, feats, mode, g, k=1152):
     return model.projector(toks)
 
 
-def lm_batch(model, tokens, examples, visual, answer_len, gen, train=True):
-    """Masked-diffusion loss over a batch. examples: list of meta dicts; visual: list of [N, D]."""
-    prefixes, answers, masked = [], [], []
+def evidence_tokens(ex, grid, scale, kept=None):
+    """Per answer digit k: the index of the visual token that shows digit k of the answer (its
+    glyph's patch on the view's grid), or None (not visible: collision at this scale, or not kept
+    by the selection). kept: the selection's kept cells (visual token = 64 + rank in kept)."""
+    x0, y0, x1, y1 = ex["evidence_box"]
+    digits = sorted((g for g in ex["glyphs"] if g["box"][0] >= x0 and g["box"][2] <= x1
+                     and g["box"][1] >= y0 and g["box"][3] <= y1), key=lambda g: g["index"])
+    patch = lambda g: (int(((g["box"][1] + g["box"][3]) / 2 * scale) // 14) * grid
+                       + int(((g["box"][0] + g["box"][2]) / 2 * scale) // 14))
+    cells = [patch(g) for g in digits]
+    out = []
+    for c in cells:
+        if cells.count(c) > 1:
+            out.append(None)
+        elif kept is not None:
+            pos = kept.get(c)
+            out.append(None if pos is None else 64 + pos)
+        else:
+            out.append(c)
+    return out
+
+
+def lm_batch(model, tokens, examples, visual, answer_len, gen, grounding=None):
+    """Masked-diffusion loss over a batch, plus (grounding: per example the evidence_tokens list)
+    a grounding loss: the last LLaDA block's attention (every head, mean) from answer position k
+    should fall on the visual token that shows digit k. examples: meta dicts; visual: [N, D] each."""
+    prefixes, answers = [], []
     for ex, vis in zip(examples, visual):
         ids, pos = tokens.q[ex["question"]]
         prefixes.append(model.embed_prefix(ids, pos, vis))
@@ -187,9 +214,22 @@ def lm_batch(model, tokens, examples, visual, answer_len, gen, train=True):
     for i, p in enumerate(prefixes):
         emb[i, : p.shape[0]] = p
         emb[i, p.shape[0]: p.shape[0] + answer_len] = model.llm.wte(xt[i])
-    logits = model.llm(emb, [p.shape[0] for p in prefixes], answer_len)
+    probs = [] if grounding is not None else None
+    logits = model.llm(emb, [p.shape[0] for p in prefixes], answer_len, probs)
     ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x0.reshape(-1), reduction="none").view(b, answer_len)
-    return ((ce * m.float()) / t).sum() / (b * answer_len)
+    loss = ((ce * m.float()) / t).sum() / (b * answer_len)
+    if grounding is not None:
+        att = probs[0].mean(1)  # [B, N, N]
+        terms = []
+        for i, ev in enumerate(grounding):
+            ids, pos = tokens.q[examples[i]["question"]]
+            plen = prefixes[i].shape[0]
+            for k, tok in enumerate(ev):
+                if tok is not None:
+                    terms.append(-torch.log(att[i, plen + k, pos + tok] + 1e-6))
+        if terms:
+            loss = loss + 0.5 * torch.stack(terms).mean()
+    return loss
 
 
 @torch.no_grad()
@@ -220,149 +260,303 @@ def answer_text_ids(tokens, text):
     return list(tokens.a[text][:-1])
 
 
+# ---------------------------------------------------------------- oracle visual tokens
+class Oracle:
+    """Fixed 'ideal' visual tokens [D] (LM input space) for what a patch shows: background, an
+    unreadable digit (two digit centres in one patch), or digit d with index i in a number whose
+    region cue is t (E_bg, E_blur, E_d + E_i + E_t). Random but fixed by the seed. Stage 'lm'
+    teaches LLaDA to answer from these; stage 'vision' teaches SigLIP + projector to produce them
+    (distillation per patch); both stages run in parallel. See docs/demo-model.md."""
+
+    def __init__(self, d, seed):
+        g = torch.Generator().manual_seed(seed + 101)
+        r = lambda n: torch.randn(n, d, generator=g) * 0.3
+        self.bg, self.blur = r(1)[0], r(1)[0]
+        self.digit, self.index, self.tag = r(10), r(N_INDEX), r(N_TAG)
+
+    def tokens(self, targets):
+        digit, index, tag = targets
+        out = self.bg.expand(digit.shape[0], -1).clone()
+        blur = digit == IGNORE
+        out[blur] = self.blur
+        on = (digit != 10) & ~blur
+        out[on] = self.digit[digit[on]] + self.index[index[on]] + self.tag[tag[on]]
+        weight = torch.full((digit.shape[0],), 0.2)
+        weight[blur | on] = 1.0
+        return out, weight
+
+
+def oracle_view(oracle, ex, kind, rng):
+    """Oracle visual tokens of one example as the LM would see them in a layout:
+    g27 (baseline-384, 729), g48 (full-672, 2304) or shirg (64 scaffold + 1152 cells of the 48 grid:
+    every digit cell plus random others). Returns (tokens [N, D], grounding targets)."""
+    if kind == "g27":
+        return oracle.tokens(dense_targets(ex["glyphs"], 27, 384 / 672))[0], evidence_tokens(ex, 27, 384 / 672)
+    t48 = oracle.tokens(dense_targets(ex["glyphs"], 48, 1.0))[0]
+    if kind == "g48":
+        return t48, evidence_tokens(ex, 48, 1.0)
+    digit = dense_targets(ex["glyphs"], 48, 1.0)[0]
+    must = set((digit != 10).nonzero().view(-1).tolist())
+    rest = [c for c in range(48 * 48) if c not in must]
+    rng.shuffle(rest)
+    cells = sorted(list(must) + rest[: 1152 - len(must)])
+    kept = {c: r for r, c in enumerate(cells)}
+    scaffold = shirg_select.scaffold(t48, 48)
+    return torch.cat([scaffold, t48[cells]]), evidence_tokens(ex, 48, 1.0, kept)
+
+
+# ---------------------------------------------------------------- stages
+def stage_lm(a, model, tokens, oracle, rng, gen):
+    """LLaDA (wte, blocks, head) on oracle visual tokens: masked diffusion + grounding."""
+    params = list(model.llm.parameters())
+    opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.01)
+    t0, idx = time.time(), 0
+    kinds = ["g27"] * 5 + ["shirg"] * 3 + ["g48"] * 2
+    for step in range(a.steps_lm):
+        for gp in opt.param_groups:
+            gp["lr"] = a.lr * lr_factor(step, a.steps_lm)
+        kind = kinds[step % len(kinds)]
+        n = a.batch if kind == "g27" else max(1, a.batch // (2 if kind == "shirg" else 3))
+        batch = [vqa_data.make_example(TRAIN_SEED, idx + i)[1] for i in range(n)]
+        idx += n
+        views = [oracle_view(oracle, ex, kind, rng) for ex in batch]
+        length = rng.choice((4, 8, 8, 16))
+        with a.autocast():
+            loss = lm_batch(model, tokens, batch, [v for v, _ in views], length, gen, [g for _, g in views])
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        progress("lm", step, a.steps_lm, t0, f"{kind} loss {loss.item():.3f}")
+        if (step + 1) % a.eval_every == 0 or step + 1 == a.steps_lm:
+            log(f"[lm] held-out on oracle tokens: g27 {eval_oracle(model, tokens, oracle, a, 'g27')} | "
+                f"shirg {eval_oracle(model, tokens, oracle, a, 'shirg')}")
+    return {k: v for k, v in model.state_dict().items() if k.startswith("llm.")}
+
+
+def stage_vision(a, model, heads, oracle, rng):
+    """SigLIP + projector: per-patch distillation to the oracle tokens (weighted MSE) plus dense
+    classification heads, on 384x384 views, native-resolution 384x384 crops and 672x672 views."""
+    params = list(model.vision.parameters()) + list(model.projector.parameters()) + list(heads.parameters())
+    params = [p for p in params if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.01)
+    t0, idx = time.time(), 0
+
+    def view_loss(px, targets):
+        feats = model.vision(px)
+        proj = model.projector(feats)
+        loss = heads.loss(feats, targets)
+        for p, t in zip(proj, targets):
+            want, w = oracle.tokens(t)
+            loss = loss + 4.0 * ((p.float() - want) ** 2).mean(-1).mul(w).sum() / w.sum()
+        return loss
+
+    lm_done = os.path.join(a.out, ".stage_lm.pt")
+    for step in range(a.steps_vision):
+        if torch.get_num_threads() < 2 * a.threads and os.path.exists(lm_done):
+            torch.set_num_threads(2 * a.threads)  # stage lm has finished: take its threads too
+            log("[vision] stage lm finished: using its threads too")
+        for gp in opt.param_groups:
+            gp["lr"] = a.lr * lr_factor(step, a.steps_vision)
+        half = a.batch // 2
+        batch = [vqa_data.make_example(TRAIN_SEED, idx + i) for i in range(a.batch)]
+        idx += a.batch
+        xy = [(14 * rng.randint(0, 20), 14 * rng.randint(0, 20)) for _ in batch[half:]]
+        with a.autocast():
+            loss = view_loss(torch.stack([to_pixels(img, 384) for img, _ in batch[:half]]),
+                             [dense_targets(ex["glyphs"], 27, 384 / 672) for _, ex in batch[:half]])
+            loss = loss + view_loss(
+                torch.stack([to_pixels(img.crop((x, y, x + 384, y + 384)), 384) for (img, _), (x, y) in zip(batch[half:], xy)]),
+                [dense_targets(ex["glyphs"], 27, 1.0, x, y) for (_, ex), (x, y) in zip(batch[half:], xy)])
+            if a.hires_every > 0 and step % a.hires_every == 0:
+                img, ex = batch[0]
+                loss = loss + view_loss(to_pixels(img, 672).unsqueeze(0), [dense_targets(ex["glyphs"], 48, 1.0)])
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        progress("vision", step, a.steps_vision, t0, f"loss {loss.item():.3f}")
+        if (step + 1) % a.eval_every == 0 or step + 1 == a.steps_vision:
+            log(f"[vision] held-out digit patches read (nearest oracle digit): {eval_vision(model, oracle, a)}")
+    keep = ("vision.", "projector.")
+    return {"model": {k: v for k, v in model.state_dict().items() if k.startswith(keep)},
+            "heads": heads.state_dict()}
+
+
+def stage_shirg_lora(a, model, heads, tokens, oracle, rng, gen):
+    """Base frozen; PEFT LoRA on the projector, SigLIP q/k/v and coord_rotary, at 672x672 with
+    the training-side SHIRG selection in the loop: masked diffusion + grounding + distillation."""
+    for p in list(model.parameters()) + list(heads.parameters()):
+        p.requires_grad_(False)
+    lora_gen = torch.Generator().manual_seed(a.seed + 1)
+    for mod in model.lora_modules().values():
+        mod.add_lora(a.lora_rank, a.lora_alpha, lora_gen)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=a.lr * 0.5, weight_decay=0.0)
+    t0, idx = time.time(), 10_000_000  # examples not seen by the other stages
+    for step in range(a.steps_lora):
+        for gp in opt.param_groups:
+            gp["lr"] = a.lr * 0.5 * lr_factor(step, a.steps_lora)
+        batch = [vqa_data.make_example(TRAIN_SEED, idx + i) for i in range(2)]
+        idx += 2
+        length = rng.choice((4, 8, 16))
+        with a.autocast():
+            feats = model.vision(torch.stack([to_pixels(img, 672) for img, _ in batch]))
+            kept = [{} for _ in batch]
+            vis = [visual_tokens(model, f, "shirg", 48, kept_out=kp) for f, kp in zip(feats, kept)]
+            loss = lm_batch(model, tokens, [ex for _, ex in batch], vis, length, gen,
+                            [evidence_tokens(ex, 48, 1.0, kp) for (_, ex), kp in zip(batch, kept)])
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        progress("shirg-lora", step, a.steps_lora, t0, f"loss {loss.item():.3f}")
+
+
+def lr_factor(step, total):
+    return min(1.0, (step + 1) / 30) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / total)))
+
+
+def progress(stage, step, total, t0, what):
+    if step % 10 == 0 or step + 1 == total:
+        el = time.time() - t0
+        log(f"[{stage} {step + 1}/{total} {100 * (step + 1) / total:.0f}% {el / 60:.1f} min, "
+            f"eta {el / (step + 1) * (total - step - 1) / 60:.1f} min] {what}")
+
+
+@torch.no_grad()
+def eval_oracle(model, tokens, oracle, a, kind):
+    rng = random.Random(5)
+    right = n = 0
+    for i in range(a.eval_count):
+        _, ex = vqa_data.make_example(HELDOUT_SEED, i)
+        vis, _ = oracle_view(oracle, ex, kind, rng)
+        with a.autocast():
+            out = generate(model, tokens, ex, vis)
+        right += out == answer_text_ids(tokens, ex["answer"])
+        n += 1
+    return f"{right}/{n}"
+
+
+@torch.no_grad()
+def eval_vision(model, oracle, a):
+    right = n = 0
+    table = oracle.digit + oracle.index[0] * 0  # digit part dominates the nearest-neighbour test
+    for i in range(a.eval_count):
+        img, ex = vqa_data.make_example(HELDOUT_SEED, i)
+        with a.autocast():
+            proj = model.projector(model.vision(to_pixels(img, 672).unsqueeze(0))[0]).float()
+        digit, index, tag = dense_targets(ex["glyphs"], 48, 1.0)
+        on = (digit != 10) & (digit != IGNORE)
+        rest = proj[on] - oracle.index[index[on]] - oracle.tag[tag[on]]
+        pred = torch.cdist(rest, table).argmin(-1)
+        right += int((pred == digit[on]).sum())
+        n += int(on.sum())
+    return f"{right}/{n}"
+
+
+@torch.no_grad()
+def eval_end_to_end(model, tokens, a, side, use_shirg):
+    right = {f: [0, 0] for f in vqa_data.FAMILIES}
+    for i in range(a.eval_count):
+        img, ex = vqa_data.make_example(HELDOUT_SEED, i)
+        with a.autocast():
+            feats = model.vision(to_pixels(img, side).unsqueeze(0))[0]
+            vis = visual_tokens(model, feats, "shirg" if use_shirg else "plain", side // 14)
+            out = generate(model, tokens, ex, vis)
+        right[ex["family"]][0] += out == answer_text_ids(tokens, ex["answer"])
+        right[ex["family"]][1] += 1
+    return " ".join(f"{f} {r}/{n}" for f, (r, n) in right.items())
+
+
 # ---------------------------------------------------------------- main
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(ROOT, "models/demo"))
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--steps-base", type=int, default=800)
-    ap.add_argument("--steps-lora", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=2, help="threads of the whole run (stages lm and vision get half each)")
+    ap.add_argument("--steps-lm", type=int, default=400)
+    ap.add_argument("--steps-vision", type=int, default=500)
+    ap.add_argument("--steps-lora", type=int, default=40)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--eval-every", type=int, default=160)
+    ap.add_argument("--lora-rank", type=int, default=16)
+    ap.add_argument("--lora-alpha", type=int, default=32)
+    ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--eval-count", type=int, default=24)
-    ap.add_argument("--hires-every", type=int, default=4, help="a 672x672 LM example every N steps")
-    ap.add_argument("--profile", action="store_true", help="time one step of each kind and exit")
+    ap.add_argument("--hires-every", type=int, default=4, help="a 672x672 view every N vision steps")
     ap.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                     help="matmul precision of training (auto: bf16 autocast where the CPU has native bf16)")
-    a = ap.parse_args()
+    ap.add_argument("--stage", choices=("all", "lm", "vision"), default="all", help=argparse.SUPPRESS)
+    return ap.parse_args()
+
+
+def load_setup(a):
+    config = json.load(open(os.path.join(a.out, "config.json")))
+    tok_json = json.load(open(os.path.join(a.out, "tokenizer.json")))
+    sp = {t["content"]: t["id"] for t in tok_json["added_tokens"]}
+    special = {"mask": sp["<|mdm_mask|>"], "eos": sp["<|endoftext|>"], "eot": sp["<|eot_id|>"]}
+    q, ans = tokenize_all(a.build, a.out)
+    return config, Tokens(q, ans, special, 8)
+
+
+def main():
+    a = parse_args()
     torch.set_num_threads(a.threads)
     use_bf16 = a.precision == "bf16" or (a.precision == "auto" and native_bf16())
-    autocast = lambda: torch.cpu.amp.autocast(enabled=use_bf16, dtype=torch.bfloat16)
+    a.autocast = lambda: torch.cpu.amp.autocast(enabled=use_bf16, dtype=torch.bfloat16)
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed)
     rng = random.Random(a.seed)
+    if a.stage != "all":  # a child process of the parallel stages
+        config, tokens = load_setup(a)
+        model = lm.LavidaModel(config)
+        init_weights(model, gen)
+        oracle = Oracle(config["d_model"], a.seed)
+        if a.stage == "lm":
+            torch.save(stage_lm(a, model, tokens, oracle, rng, gen), os.path.join(a.out, ".stage_lm.pt"))
+        else:
+            heads = DenseHeads(config["vision_config"]["hidden_size"])
+            torch.save(stage_vision(a, model, heads, oracle, rng), os.path.join(a.out, ".stage_vision.pt"))
+        return
 
+    t0 = time.time()
     os.makedirs(a.out, exist_ok=True)
     corpus = os.path.join(a.out, ".corpus.txt")
     make_corpus(corpus)
     subprocess.run([os.path.join(a.build, "tools/model_writer/shirg-make-checkpoint"), "--preset", "demo",
                     "--out", a.out, "--seed", str(a.seed), "--corpus", corpus], check=True)
     os.remove(corpus)
-    config = json.load(open(os.path.join(a.out, "config.json")))
-    tok_json = json.load(open(os.path.join(a.out, "tokenizer.json")))
-    special = {t["content"]: t["id"] for t in tok_json["added_tokens"]}
-    special = {"mask": special["<|mdm_mask|>"], "eos": special["<|endoftext|>"], "eot": special["<|eot_id|>"]}
-    q, ans = tokenize_all(a.build, a.out)
-    tokens = Tokens(q, ans, special, 8)
-    log(f"vocab {config['vocab_size']}, questions {len(q)}, longest answer {max(len(v) for v in ans.values())} tokens")
-
+    config, tokens = load_setup(a)
+    log(f"vocab {config['vocab_size']}, questions {len(tokens.q)}, bf16 autocast {use_bf16}")
+    # Stages lm and vision are independent (both learn against the fixed oracle tokens): run them
+    # in parallel, one half of the threads each; their logs are prefixed [lm] / [vision].
+    half = max(1, a.threads // 2)
+    common = [sys.executable, os.path.abspath(__file__), "--out", a.out, "--build", a.build, "--seed", str(a.seed),
+              "--threads", str(half), "--batch", str(a.batch), "--lr", str(a.lr), "--eval-every", str(a.eval_every),
+              "--eval-count", str(a.eval_count), "--hires-every", str(a.hires_every), "--precision", a.precision,
+              "--steps-lm", str(a.steps_lm), "--steps-vision", str(a.steps_vision)]
+    procs = [subprocess.Popen(common + ["--stage", s]) for s in ("lm", "vision")]
+    if any(p.wait() != 0 for p in procs):
+        raise SystemExit("a training stage failed")
     model = lm.LavidaModel(config)
     init_weights(model, gen)
     heads = DenseHeads(config["vision_config"]["hidden_size"])
-    heldout = [vqa_data.make_example(HELDOUT_SEED, i) for i in range(a.eval_count)]
-
-    def evaluate(mode_side, use_shirg=False):
-        with autocast():
-            return evaluate_fp(mode_side, use_shirg)
-
-    def evaluate_fp(mode_side, use_shirg):
-        model.eval()
-        right = {f: [0, 0] for f in vqa_data.FAMILIES}
-        for img, ex in heldout:
-            side = mode_side
-            feats = model.vision(to_pixels(img, side).unsqueeze(0))[0]
-            vis = visual_tokens(model, feats, "shirg" if use_shirg else "plain", side // 14)
-            out = generate(model, tokens, ex, vis)
-            right[ex["family"]][0] += out == answer_text_ids(tokens, ex["answer"])
-            right[ex["family"]][1] += 1
-        model.train()
-        return " ".join(f"{f} {r}/{n}" for f, (r, n) in right.items())
-
-    # ---- stage 1: base
-    params = list(model.parameters()) + list(heads.parameters())
-    params = [p for p in params if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.01)
-    sched = lambda s, total: min(1.0, (s + 1) / 30) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * s / total)))
-    t0 = time.time()
-    idx = 0
-    for step in range(a.steps_base):
-        for gparam in opt.param_groups:
-            gparam["lr"] = a.lr * sched(step, a.steps_base)
-        half = a.batch // 2
-        batch = [vqa_data.make_example(TRAIN_SEED, idx + i) for i in range(a.batch)]
-        idx += a.batch
-        length = rng.choice((8, 16, 32))
-        crop_xy = [(14 * rng.randint(0, 20), 14 * rng.randint(0, 20)) for _ in batch[half:]]
-        with autocast():
-            # (a) 384x384 views (LaViDa's setting): dense + LM
-            views = batch[:half]
-            feats = model.vision(torch.stack([to_pixels(img, 384) for img, _ in views]))
-            loss_dense = heads.loss(feats, [dense_targets(ex["glyphs"], 27, 384 / 672) for _, ex in views])
-            vis = [model.projector(f) for f in feats]
-            loss_lm = lm_batch(model, tokens, [ex for _, ex in views], vis, length, gen)
-            # (b) native-resolution 384x384 crops of the 672 image: dense only
-            crops = [to_pixels(img.crop((ox, oy, ox + 384, oy + 384)), 384)
-                     for (img, _), (ox, oy) in zip(batch[half:], crop_xy)]
-            cdense = [dense_targets(ex["glyphs"], 27, 1.0, ox, oy) for (_, ex), (ox, oy) in zip(batch[half:], crop_xy)]
-            loss_crop = heads.loss(model.vision(torch.stack(crops)), cdense)
-            loss = loss_lm + loss_dense + loss_crop
-            # (c) mixed resolution: one 672x672 example with dense + LM
-            if a.hires_every > 0 and step % a.hires_every == 0:
-                img, ex = batch[0]
-                f672 = model.vision(to_pixels(img, 672).unsqueeze(0))
-                loss = loss + heads.loss(f672, [dense_targets(ex["glyphs"], 48, 1.0)])
-                loss = loss + lm_batch(model, tokens, [ex], [model.projector(f672[0])], length, gen)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        if a.profile and step == 2:
-            log(f"profile: {(time.time() - t0) / 3:.2f} s/step")
-            return
-        if step % 10 == 0:
-            el = time.time() - t0
-            log(f"[base {step}/{a.steps_base} {100 * step / a.steps_base:.0f}% {el / 60:.1f} min, "
-                f"eta {el / max(step, 1) * (a.steps_base - step) / 60:.1f} min] loss lm {loss_lm.item():.3f} "
-                f"dense {loss_dense.item():.3f} crop {loss_crop.item():.3f}")
-        if (step + 1) % a.eval_every == 0 or step + 1 == a.steps_base:
-            log(f"held-out 384: {evaluate(384)} | 672: {evaluate(672)}")
-
-    # ---- stage 2: SHIRG LoRA at 672 with selection in the loop
-    for p in model.parameters():
-        p.requires_grad_(False)
-    for p in heads.parameters():
-        p.requires_grad_(False)
-    lora_gen = torch.Generator().manual_seed(a.seed + 1)
-    rank, alpha = 16, 32
-    for name, mod in model.lora_modules().items():
-        mod.add_lora(rank, alpha, lora_gen)
-    lparams = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(lparams, lr=a.lr * 0.5, weight_decay=0.0)
-    t1 = time.time()
-    for step in range(a.steps_lora):
-        for gparam in opt.param_groups:
-            gparam["lr"] = a.lr * 0.5 * sched(step, a.steps_lora)
-        batch = [vqa_data.make_example(TRAIN_SEED, idx + i) for i in range(2)]
-        idx += 2
-        length = rng.choice((8, 16, 32))
-        with autocast():
-            feats = model.vision(torch.stack([to_pixels(img, 672) for img, _ in batch]))
-            vis = [visual_tokens(model, f, "shirg", 48) for f in feats]
-            loss = lm_batch(model, tokens, [ex for _, ex in batch], vis, length, gen)
-            loss = loss + heads.loss(feats, [dense_targets(ex["glyphs"], 48, 1.0) for _, ex in batch])
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(lparams, 1.0)
-        opt.step()
-        if step % 10 == 0:
-            el = time.time() - t1
-            log(f"[shirg-lora {step}/{a.steps_lora} {100 * step / a.steps_lora:.0f}% {el / 60:.1f} min, "
-                f"eta {el / max(step, 1) * (a.steps_lora - step) / 60:.1f} min] loss {loss.item():.3f}")
-    log(f"held-out shirg (K=1152): {evaluate(672, use_shirg=True)}")
-    export(model, a.out, rank, alpha)
+    sv = torch.load(os.path.join(a.out, ".stage_vision.pt"))
+    state = model.state_dict()
+    state.update(torch.load(os.path.join(a.out, ".stage_lm.pt")))
+    state.update(sv["model"])
+    model.load_state_dict(state)
+    heads.load_state_dict(sv["heads"])
+    log(f"base model: held-out 384 {eval_end_to_end(model, tokens, a, 384, False)} | "
+        f"672 {eval_end_to_end(model, tokens, a, 672, False)} | shirg {eval_end_to_end(model, tokens, a, 672, True)}")
+    oracle = Oracle(config["d_model"], a.seed)
+    stage_shirg_lora(a, model, heads, tokens, oracle, rng, gen)
+    log(f"with the SHIRG adapter: held-out shirg {eval_end_to_end(model, tokens, a, 672, True)}")
+    export(model, a.out, a.lora_rank, a.lora_alpha)
+    for f in (".stage_lm.pt", ".stage_vision.pt"):
+        os.remove(os.path.join(a.out, f))
     log(f"done in {(time.time() - t0) / 60:.1f} min")
 
 

@@ -19,7 +19,7 @@ Preset preset_by_name(const std::string& name, int64_t layers) {
     p.lora_rank = 32, p.lora_alpha = 64, p.coord_rank = 16, p.coord_alpha = 32;
   } else if (name == "demo") {  // the trained demo model (training/): widths a 2-core CPU can train
     p.v_hidden = 128, p.v_intermediate = 512, p.v_heads = 4, p.v_layers = 4;
-    p.d_model = 128, p.n_layers = 2, p.n_heads = 2, p.mlp_hidden = 384;
+    p.d_model = 128, p.n_layers = 2, p.n_heads = 4, p.mlp_hidden = 384;
     p.bpe_vocab = 400, p.dtype = "F32";
     p.lora_rank = 16, p.lora_alpha = 32, p.coord_rank = 8, p.coord_alpha = 16;
   } else if (name == "real-dims") {
