@@ -160,7 +160,7 @@ void check_sdk_error(const json& r, int status, const std::string& type, const s
 
 }  // namespace
 
-TEST_CASE("openai: SDK and curl answers equal the gRPC API's; one SSE chunk per step") {
+TEST_CASE("openai: SDK and curl answers equal the gRPC API's and streams send one chunk per step") {
   require_openai_sdk();
   ServerProcess server(ServerLaunch{{"--http-port", "0"}});
   REQUIRE(server.http_port() > 0);
@@ -469,7 +469,7 @@ TEST_CASE("openai: a client that disconnects cancels its request within a step")
   CHECK(server.terminate() == std::optional<int>(0));
 }
 
-TEST_CASE("openai: HTTPS with the gRPC certificate; health; the token is never needed there") {
+TEST_CASE("openai: HTTPS with the gRPC certificate and token and health without the token") {
   require_openai_sdk();
   char tmpl[] = "/tmp/shirg_tls_XXXXXX";
   REQUIRE(mkdtemp(tmpl));
