@@ -50,7 +50,8 @@ const std::string& get_string(const json& v, const std::string& name) {
 
 // "low_confidence" -> REMASKING_LOW_CONFIDENCE etc.; the same names as shirg-client's flags.
 v1::Remasking remasking_of(const std::string& s) {
-  if (s == "low_confidence") return v1::REMASKING_LOW_CONFIDENCE;
+  // "low-confidence" is shirg-client's spelling of the same value.
+  if (s == "low_confidence" || s == "low-confidence") return v1::REMASKING_LOW_CONFIDENCE;
   if (s == "random") return v1::REMASKING_RANDOM;
   if (s == "entropy") return v1::REMASKING_ENTROPY;
   if (s == "margin") return v1::REMASKING_MARGIN;

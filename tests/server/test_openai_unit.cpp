@@ -148,6 +148,8 @@ TEST_CASE("openai: a chat request becomes the shirg.v1 request") {
   b["messages"][0]["content"][1]["image_url"] = "data:image/jpeg;base64," + b64(png());
   REQUIRE_FALSE(parse(b, &d).has_value());
   CHECK(d.proto.generation().gen_length() == 5);
+  REQUIRE_FALSE(parse(body_with({{"remasking", "low-confidence"}}), &d).has_value());
+  CHECK(d.proto.generation().remasking() == v1::REMASKING_LOW_CONFIDENCE);
   // Two text parts are joined with a newline.
   json two = body_with();
   two["messages"][0]["content"].push_back({{"type", "text"}, {"text", "Answer briefly."}});
