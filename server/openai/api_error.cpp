@@ -66,10 +66,11 @@ const char* error_type_of(int http_status) {
 }
 
 std::string error_body(const ApiError& e) {
-  nlohmann::json err = {{"message", e.message}, {"type", error_type_of(e.http_status)}};
-  err["param"] = e.param.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.param);
-  err["code"] = e.code.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.code);
-  return nlohmann::json{{"error", err}}.dump();
+  using json = nlohmann::ordered_json;  // message, type, param, code: OpenAI's order
+  json err = {{"message", e.message}, {"type", error_type_of(e.http_status)}};
+  err["param"] = e.param.empty() ? json(nullptr) : json(e.param);
+  err["code"] = e.code.empty() ? json(nullptr) : json(e.code);
+  return json{{"error", err}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace shirg::rpc::openai
