@@ -7,6 +7,7 @@
 #include "server/openai/api_error.h"
 #include "server/openai/chat_request.h"
 #include "server/openai/chat_response.h"
+#include "server/server_config.h"
 #include "server/test_pattern.h"
 
 using namespace shirg;
@@ -374,4 +375,25 @@ TEST_CASE("openai: streamed text is the growing committed prefix") {
   StreamText u;
   CHECK(u.next("Ab░") == "Ab");
   CHECK_FALSE(u.finish("Xy").has_value());  // the final text does not extend what was sent
+}
+
+TEST_CASE("openai: --http-port is off by default and must not collide with the other ports") {
+  CHECK(parse_server_args({"--model-dir", "/m"}).config.http_port == -1);
+  CHECK(parse_server_args({"--model-dir", "/m", "--http-port", "8000"}).config.http_port == 8000);
+  CHECK(parse_server_args({"--model-dir", "/m", "--http-port=0", "--port", "0"}).config.http_port ==
+        0);
+  auto error_of = [](const std::vector<std::string>& args) {
+    try {
+      parse_server_args(args);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK_THAT(error_of({"--model-dir", "/m", "--http-port", "50051"}),
+             Contains("--http-port must differ from --port and --metrics-port"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--http-port", "9400"}),
+             Contains("--http-port must differ"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--http-port", "-2"}),
+             Contains("--http-port must be in [-1, 65535]"));
 }
