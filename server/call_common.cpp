@@ -72,8 +72,8 @@ void EngineCancelLink::cancel() {
   if (executor_) executor_->cancel(engine_id_);
 }
 
-CallAccounting::CallAccounting(ServiceContext& sc, const char* rpc)
-    : sc_(sc), rpc_(rpc), start_(SteadyClock::now()) {
+CallAccounting::CallAccounting(ServiceContext& sc, const char* rpc, const char* protocol)
+    : sc_(sc), rpc_(rpc), protocol_(protocol), start_(SteadyClock::now()) {
   sc_.metrics.inflight.inc();
 }
 
@@ -86,7 +86,7 @@ void CallAccounting::finished(const grpc::Status& s, const std::string& detail) 
   recorded_ = true;
   const double secs = std::chrono::duration<double>(SteadyClock::now() - start_).count();
   const std::string code = grpc_status_name(s.error_code());
-  sc_.metrics.record_request(rpc_, code, secs);
+  sc_.metrics.record_request(rpc_, code, secs, protocol_);
   RequestIdScope scope(request_id_);
   if (s.ok()) {
     spdlog::info("{} OK in {:.1f} ms{}{}", rpc_, secs * 1000.0, detail.empty() ? "" : ": ", detail);

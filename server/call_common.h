@@ -70,7 +70,8 @@ class EngineCancelLink {
 // shirg_requests_total / shirg_request_duration_seconds and logs one line when it finishes.
 class CallAccounting {
  public:
-  CallAccounting(ServiceContext& sc, const char* rpc);
+  // `protocol`: the metrics label (kProtocolGrpc, or kProtocolHttp for the OpenAI API).
+  CallAccounting(ServiceContext& sc, const char* rpc, const char* protocol = kProtocolGrpc);
   ~CallAccounting();
   CallAccounting(const CallAccounting&) = delete;
   CallAccounting& operator=(const CallAccounting&) = delete;
@@ -84,6 +85,7 @@ class CallAccounting {
  private:
   ServiceContext& sc_;
   const char* rpc_;
+  const char* protocol_;
   std::string request_id_;
   SteadyClock::time_point start_;
   bool recorded_ = false;

@@ -14,6 +14,7 @@
 #include "server/logging.h"
 #include "server/metrics_http.h"
 #include "server/model_setup.h"
+#include "server/openai/http_api.h"
 #include "server/prometheus.h"
 #include "server/server_metrics.h"
 #include "server/service_context.h"
@@ -47,13 +48,14 @@ std::shared_ptr<grpc::ServerCredentials> server_credentials(const ServerConfig& 
   return grpc::SslServerCredentials(opts);
 }
 
-void write_port_file(const std::string& path, int grpc_port, int metrics_port) {
+void write_port_file(const std::string& path, int grpc_port, int metrics_port, int http_port) {
   if (path.empty()) return;
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
     if (!out) throw std::runtime_error("cannot write --port-file '" + path + "'");
     out << "grpc=" << grpc_port << "\nmetrics=" << metrics_port << "\n";
+    if (http_port >= 0) out << "http=" << http_port << "\n";
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0)
     throw std::runtime_error("cannot write --port-file '" + path + "'");
@@ -99,12 +101,18 @@ int run_server(const ServerConfig& cfg) {
 
   std::unique_ptr<MetricsHttpServer> http;
   int metrics_port = -1;
+  std::unique_ptr<openai::HttpApiServer> http_api;  // the OpenAI-compatible API (--http-port)
+  int http_api_port = -1;
   std::shared_ptr<grpc::ServerCredentials> creds;
   try {
     creds = server_credentials(cfg);
     if (cfg.metrics_port >= 0) {
       http = std::make_unique<MetricsHttpServer>([&registry] { return registry.render(); });
       metrics_port = http->start(cfg.host, cfg.metrics_port);
+    }
+    if (cfg.http_port >= 0) {
+      http_api = std::make_unique<openai::HttpApiServer>(sc);
+      http_api_port = http_api->start(cfg.host, cfg.http_port);
     }
   } catch (const std::exception& e) {
     spdlog::critical("start-up failed: {}", e.what());
@@ -128,10 +136,11 @@ int run_server(const ServerConfig& cfg) {
   auto stop_server = [&] {
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
     server->Wait();
+    if (http_api) http_api->stop();
     if (http) http->stop();
   };
   try {
-    write_port_file(cfg.port_file, grpc_port, metrics_port);
+    write_port_file(cfg.port_file, grpc_port, metrics_port, http_api_port);
   } catch (const std::exception& e) {
     spdlog::critical("start-up failed: {}", e.what());
     stop_server();
@@ -140,6 +149,9 @@ int run_server(const ServerConfig& cfg) {
   spdlog::info("gRPC listening on {} ({}{}), metrics on port {}", host_port(cfg.host, grpc_port),
                cfg.tls_cert.empty() ? "plaintext" : "TLS",
                cfg.auth_token.empty() ? "" : ", bearer token required", metrics_port);
+  if (http_api)
+    spdlog::info("OpenAI-compatible HTTP API on {} ({})", host_port(cfg.host, http_api_port),
+                 cfg.tls_cert.empty() ? "plain HTTP" : "HTTPS");
 
   // Model, executor, warm-up. Health stays NOT_SERVING until all three are done.
   const int threads = set_torch_threads(cfg.threads);

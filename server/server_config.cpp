@@ -88,8 +88,12 @@ const std::vector<Option>& options() {
       INT_OPT("metrics-port", metrics_port, -1, 65535,
               "Prometheus /metrics HTTP port on --host (0: the OS chooses, -1: disabled)"),
       STR_OPT("port-file", port_file, "FILE",
-              "after binding, write \"grpc=<port>\" and \"metrics=<port>\" lines to FILE"),
+              "after binding, write \"grpc=<port>\" and \"metrics=<port>\" lines to FILE (and "
+              "\"http=<port>\" with --http-port)"),
       INT_OPT("max-receive-mib", max_receive_mib, 1, 2047, "largest request message in MiB"),
+      INT_OPT("http-port", http_port, -1, 65535,
+              "OpenAI-compatible HTTP API (POST /v1/chat/completions, GET /v1/models) on --host, "
+              "with the gRPC port's TLS and token (0: the OS chooses, -1: off)"),
       STR_OPT("model-dir", model_dir, "DIR", "LaViDa-format checkpoint directory (required)"),
       STR_OPT("adapter-dir", adapter_dir, "DIR", "PEFT LoRA adapter merged at load (optional)"),
       Option{"dtype", "auto|bf16|fp32",
@@ -277,6 +281,8 @@ void validate_server_config(ServerConfig& c) {
       throw ConfigError("the auth token must be printable ASCII without spaces");
   if (c.metrics_port != -1 && c.metrics_port != 0 && c.metrics_port == c.port)
     throw ConfigError("--metrics-port must differ from --port");
+  if (c.http_port > 0 && (c.http_port == c.port || c.http_port == c.metrics_port))
+    throw ConfigError("--http-port must differ from --port and --metrics-port");
   if (c.max_image_mib > c.max_receive_mib)
     throw ConfigError("--max-image-mib (" + std::to_string(c.max_image_mib) +
                       ") must not exceed --max-receive-mib (" + std::to_string(c.max_receive_mib) +

@@ -22,6 +22,7 @@ struct ServerConfig {
   int metrics_port = 9400;       // 0: the OS chooses; -1: no metrics endpoint
   std::string port_file;         // when set: "grpc=<port>\nmetrics=<port>\n" written after binding
   int64_t max_receive_mib = 32;  // largest request message accepted (gRPC max receive size)
+  int http_port = -1;  // OpenAI-compatible HTTP API (also "http=<port>" in port_file); -1: off
 
   // Model and execution.
   std::string model_dir;

@@ -20,7 +20,8 @@ const std::vector<double>& stage_buckets() {
 ServerMetrics::ServerMetrics(prom::Registry& r)
     : queue_depth(r.gauge("shirg_queue_depth", "Requests waiting in the executor queue.").with()),
       inflight(r.gauge("shirg_inflight_requests",
-                       "shirg.v1 RPCs being served (queued, running or streaming).")
+                       "Calls being served (shirg.v1 RPCs and OpenAI-API requests: queued, running "
+                       "or streaming).")
                    .with()),
       prefix_cache_bytes(r.gauge("shirg_prefix_cache_bytes",
                                  "Bytes held by the prefix KV caches of running requests.")
@@ -29,11 +30,12 @@ ServerMetrics::ServerMetrics(prom::Registry& r)
                          {"checkpoint", "model_type", "dtype", "device", "adapter", "version"})),
       ready(r.gauge("shirg_ready", "1 while the server reports SERVING, else 0.").with()),
       requests_(r.counter("shirg_requests_total",
-                          "Finished shirg.v1 RPCs by method and gRPC status code.",
-                          {"rpc", "code"})),
+                          "Finished calls by method, gRPC status code and protocol (grpc: "
+                          "shirg.v1, http: the OpenAI-compatible API).",
+                          {"rpc", "code", "protocol"})),
       request_duration_(r.histogram("shirg_request_duration_seconds",
-                                    "Wall time of shirg.v1 RPCs from arrival to the final status.",
-                                    {"rpc"}, request_buckets())),
+                                    "Wall time of calls from arrival to the final status.",
+                                    {"rpc", "protocol"}, request_buckets())),
       stage_duration_(
           r.histogram("shirg_stage_duration_seconds",
                       "Engine stage latency (step: one denoising step; total: the whole request).",
@@ -42,18 +44,22 @@ ServerMetrics::ServerMetrics(prom::Registry& r)
                                   "Answer tokens returned (up to the stop token).")
                             .with()) {
   for (const char* rpc : {kRpcGenerate, kRpcGenerateStream, kRpcModelInfo, kRpcSelectionMap}) {
-    requests_.with({rpc, "OK"});
-    request_duration_.with({rpc});
+    requests_.with({rpc, "OK", kProtocolGrpc});
+    request_duration_.with({rpc, kProtocolGrpc});
+  }
+  for (const char* rpc : {kRpcChatCompletions, kRpcModels}) {
+    requests_.with({rpc, "OK", kProtocolHttp});
+    request_duration_.with({rpc, kProtocolHttp});
   }
   for (const char* s :
        {"queue", "decode", "vision", "selection", "projector", "prefill", "step", "total"})
     stage_duration_.with({s});
 }
 
-void ServerMetrics::record_request(const std::string& rpc, const std::string& code,
-                                   double seconds) {
-  requests_.with({rpc, code}).inc();
-  request_duration_.with({rpc}).observe(seconds);
+void ServerMetrics::record_request(const std::string& rpc, const std::string& code, double seconds,
+                                   const std::string& protocol) {
+  requests_.with({rpc, code, protocol}).inc();
+  request_duration_.with({rpc, protocol}).observe(seconds);
 }
 
 void ServerMetrics::record_timings(const StageTimings& t) {

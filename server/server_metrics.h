@@ -13,13 +13,23 @@ inline constexpr const char* kRpcGenerate = "Generate";
 inline constexpr const char* kRpcGenerateStream = "GenerateStream";
 inline constexpr const char* kRpcModelInfo = "ModelInfo";
 inline constexpr const char* kRpcSelectionMap = "SelectionMap";
+// The OpenAI-compatible HTTP API (server/openai/): POST /v1/chat/completions (streaming or not)
+// and GET /v1/models.
+inline constexpr const char* kRpcChatCompletions = "ChatCompletions";
+inline constexpr const char* kRpcModels = "Models";
+// The `protocol` label.
+inline constexpr const char* kProtocolGrpc = "grpc";
+inline constexpr const char* kProtocolHttp = "http";
 
 class ServerMetrics {
  public:
   explicit ServerMetrics(prom::Registry& registry);
 
-  // One finished RPC: shirg_requests_total{rpc,code} and shirg_request_duration_seconds{rpc}.
-  void record_request(const std::string& rpc, const std::string& code, double seconds);
+  // One finished call: shirg_requests_total{rpc,code,protocol} and
+  // shirg_request_duration_seconds{rpc,protocol}. `code` is the gRPC status name on both
+  // protocols (an HTTP answer's status maps from it: docs/server.md).
+  void record_request(const std::string& rpc, const std::string& code, double seconds,
+                      const std::string& protocol = kProtocolGrpc);
   // The engine stages of one finished request (milliseconds in, seconds observed); zero stages
   // a mode does not have (e.g. selection in baseline-384) are skipped, queue and total never.
   void record_timings(const StageTimings& t);

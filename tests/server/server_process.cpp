@@ -157,6 +157,7 @@ void ServerProcess::wait_for_ports(std::chrono::seconds timeout) {
       while (std::getline(in, line)) {
         if (line.rfind("grpc=", 0) == 0) grpc_port_ = std::stoi(line.substr(5));
         if (line.rfind("metrics=", 0) == 0) metrics_port_ = std::stoi(line.substr(8));
+        if (line.rfind("http=", 0) == 0) http_port_ = std::stoi(line.substr(5));
       }
       if (grpc_port_ > 0) return;
     }

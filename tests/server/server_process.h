@@ -31,6 +31,7 @@ class ServerProcess {
   pid_t pid() const { return pid_; }
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_port_; }
+  int http_port() const { return http_port_; }  // -1 unless launched with --http-port
   std::string address() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
   const std::string& dir() const { return dir_; }  // private temp directory
   std::string log() const;                         // everything the server wrote so far
@@ -57,6 +58,7 @@ class ServerProcess {
   std::string dir_;
   int grpc_port_ = 0;
   int metrics_port_ = -1;
+  int http_port_ = -1;
 };
 
 // Paths of the artefacts the tests use (built by CMake before the tests run).
