@@ -2,12 +2,21 @@
 # The ONE test command: installs dependencies (idempotent), builds, and runs every test through
 # ctest. Labels: unit, integration, e2e (run a subset with: scripts/test.sh -L unit).
 # Extra arguments go to ctest.
+# SHIRG_IMAGE_TESTS=1 also builds the container image (scripts/build-image.sh, root, buildah;
+# tens of minutes, see docs/deploy.md) and runs the image tests (ctest -R image).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SHIRG_BUILD_DIR:-$root/build}"
 start=$(date +%s)
+image_tests=OFF
+if [ "${SHIRG_IMAGE_TESTS:-0}" = 1 ]; then image_tests=ON; fi
 "$root/scripts/install-deps.sh"
-"$root/scripts/build.sh"
+"$root/scripts/build.sh" -DSHIRG_IMAGE_TESTS="$image_tests"
+if [ "$image_tests" = ON ]; then
+  image_start=$(date +%s)
+  "$root/scripts/build-image.sh"
+  echo "[test.sh] image built in $(( $(date +%s) - image_start )) s"
+fi
 cd "$build"
 # Each test binary sets its own threads; two tests at a time on a 2-core machine.
 ctest --output-on-failure --timeout 900 -j "${SHIRG_TEST_JOBS:-2}" "$@"

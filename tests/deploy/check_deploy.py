@@ -1,17 +1,24 @@
 #!/usr/bin/python3
 """Static consistency checks of docker/ and deploy/ against what shirg-server exposes.
 
-usage: check_deploy.py SOURCE_DIR [--server-help FILE]
+usage: check_deploy.py SOURCE_DIR [--server-help FILE] [--image IMAGE]
 
 Reads docs/architecture.md ("Ports, flags and metrics"), the Dockerfiles, docker/compose.yaml,
 docker/prometheus.yml and every manifest under deploy/. With --server-help (the output of
 `shirg-server --help`) every flag used in a manifest must be one the server accepts, and the
-grace period must match. Prints one line per check; exit status 1 if any check failed.
+grace period must match. With --image (an image built by scripts/build-image.sh; needs root and
+podman) the image itself is read: its config must be docker/Dockerfile's, the paths, user,
+ports and commands the Compose file and manifests use must exist in it, and the flags are
+checked against the `shirg-server --help` of the image's own binary.
+Prints one line per check; exit status 1 if any check failed.
 """
 import glob
+import json
 import os
 import re
 import shlex
+import stat
+import subprocess
 import sys
 
 import yaml
@@ -154,6 +161,15 @@ def main():
     global SRC
     SRC = sys.argv[1]
     help_flags, defaults = None, {}
+    image = sys.argv[sys.argv.index("--image") + 1] if "--image" in sys.argv else None
+    rootfs = None
+    if image:
+        rootfs = subprocess.run(["podman", "image", "mount", image], check=True, capture_output=True,
+                                text=True).stdout.strip()
+        help_file = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"shirg-image-help.{os.getpid()}")
+        with open(help_file, "w") as out:
+            subprocess.run(["chroot", rootfs, "/opt/shirg/bin/shirg-server", "--help"], check=True, stdout=out)
+        sys.argv += ["--server-help", help_file]
     if "--server-help" in sys.argv:
         help_flags, defaults = server_flags(sys.argv[sys.argv.index("--server-help") + 1])
         check(len(help_flags) > 5, f"server --help lists {len(help_flags)} flags")
@@ -272,8 +288,113 @@ def main():
           isvc["spec"]["predictor"]["model"]["runtime"] == rt["metadata"]["name"],
           "InferenceService uses the runtime and its model format")
 
+    if image:
+        try:
+            check_image(image, rootfs, arch, dep, compose, kinds)
+        finally:
+            os.remove(help_file)
+            subprocess.run(["podman", "image", "unmount", image], capture_output=True)
+
     print(f"{len(failures)} failed")
     return 1 if failures else 0
+
+
+def in_root(root, path, depth=0):
+    """path resolved inside the image root (symlinks, absolute ones included, stay inside)."""
+    parts = [p for p in path.split("/") if p]
+    cur = "/"
+    for i, part in enumerate(parts):
+        nxt = os.path.join(cur, part)
+        host = root + nxt
+        if os.path.islink(host) and depth < 40:
+            target = os.readlink(host)
+            base = target if target.startswith("/") else os.path.join(cur, target)
+            return in_root(root, os.path.normpath(os.path.join(base, *parts[i + 1:])), depth + 1)
+        cur = nxt
+    return root + cur
+
+
+def readable_by(st, uid, gid, need):
+    """need: 4 read, 1 execute; by owner, group or others."""
+    mode = st.st_mode
+    if st.st_uid == uid:
+        return mode & (need << 6) == need << 6
+    if st.st_gid == gid:
+        return mode & (need << 3) == need << 3
+    return mode & need == need
+
+
+def check_image(image, root, arch, dep, compose, kinds):
+    """The built image against docker/Dockerfile, compose and the manifests."""
+    info = json.loads(subprocess.run(["podman", "image", "inspect", image], check=True,
+                                     capture_output=True, text=True).stdout)[0]
+    cfg = info["Config"]
+    stages = dockerfile_stages(os.path.join(SRC, "docker", "Dockerfile"))
+    rt = {}
+    for w, r in stages[-1]["instr"]:
+        rt.setdefault(w, []).append(r)
+    name = f"image {image}"
+    check(cfg.get("Entrypoint") == json_or_shell(rt["ENTRYPOINT"][-1]), f"{name}: ENTRYPOINT is the Dockerfile's")
+    check(cfg.get("Cmd") == json_or_shell(rt["CMD"][-1]), f"{name}: CMD is the Dockerfile's")
+    check(cfg.get("User") == rt["USER"][-1], f"{name}: USER {cfg.get('User')} is the Dockerfile's")
+    hc = (info.get("Healthcheck") or cfg.get("Healthcheck") or {}).get("Test") or []
+    df_hc = json_or_shell(rt["HEALTHCHECK"][-1].split(" CMD ", 1)[1])
+    check(hc[1:] == df_hc, f"{name}: HEALTHCHECK kept ({hc})")
+    ports = {int(p.split("/")[0]) for p in (cfg.get("ExposedPorts") or {})}
+    check(ports == {arch["port"], arch["metrics_port"]}, f"{name}: exposes {sorted(ports)}")
+    vols = set(cfg.get("Volumes") or {})
+    check(vols == {"/models"}, f"{name}: volumes {sorted(vols)}")
+    uid, gid = (int(x) for x in cfg["User"].split(":"))
+    check(uid != 0, f"{name}: non-root uid {uid}")
+
+    def executable(path, what):
+        p = in_root(root, path)
+        ok = os.path.isfile(p) and readable_by(os.stat(p), uid, gid, 5)
+        check(ok, f"{name}: {what} {path} exists and user {uid} may run it")
+
+    def model_dir(path, what):
+        p = in_root(root, path)
+        ok = os.path.isfile(os.path.join(p, "config.json"))
+        for d, _, files in os.walk(p):
+            ok = ok and readable_by(os.stat(d), uid, gid, 5)
+            ok = ok and all(readable_by(os.stat(os.path.join(d, f)), uid, gid, 4) for f in files)
+        check(ok, f"{name}: {what} model {path} has config.json and user {uid} may read every file")
+
+    executable(cfg["Entrypoint"][0], "entrypoint")
+    executable(hc[1], "health check")
+    model_dir(flags_of(cfg["Cmd"])["model-dir"], "CMD")
+    env = dict(e.split("=", 1) for e in cfg.get("Env", []))
+    samples = env.get("SHIRG_SAMPLES_DIR", "")
+    check(samples and os.path.isfile(in_root(root, samples + "/questions.jsonl")),
+          f"{name}: SHIRG_SAMPLES_DIR {samples} holds questions.jsonl")
+    m = os.stat(in_root(root, "/models"))
+    check(stat.S_ISDIR(m.st_mode) and m.st_uid == uid and m.st_gid == gid, f"{name}: /models owned by {uid}:{gid}")
+
+    # Compose: the default model, the checkpoint mount under the volume.
+    srv = compose["services"]["shirg-server"]
+    cflags = flags_of(srv["command"])
+    default_dir = re.sub(r"^\$\{[A-Z_]+:-(.*)\}$", r"\1", cflags["model-dir"])
+    model_dir(default_dir, "compose default")
+    targets = [re.search(r":(/[^:]*)(:r[ow])?$", v).group(1) for v in srv["volumes"]]
+    check(all(t.startswith("/models/") for t in targets), f"compose mounts {targets} under the /models volume")
+    check(srv["image"] in [t.replace("localhost/", "") for t in info.get("RepoTags", [])],
+          f"compose image {srv['image']} is a tag of the built image ({info.get('RepoTags')})")
+
+    # Kubernetes: user, model volume, preStop command, the demo overlay's model directory.
+    pod = dep["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    sc = pod["securityContext"]
+    check((sc.get("runAsUser"), sc.get("runAsGroup"), sc.get("fsGroup")) == (uid, gid, gid),
+          f"deployment runs as the image's user {uid}:{gid}")
+    check(c["image"] == srv["image"], f"deployment image {c['image']} is the built one")
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    check(mounts.get("models") in vols, f"deployment mounts the models volume at {mounts.get('models')}")
+    executable(c["lifecycle"]["preStop"]["exec"]["command"][0], "preStop command")
+    demo = open(os.path.join(SRC, "deploy", "overlays", "demo", "kustomization.yaml")).read()
+    demo_dir = re.search(r"--model-dir=(\S+)", demo).group(1)
+    model_dir(demo_dir, "demo overlay")
+    rt_c = kinds["ServingRuntime"][0][1]["spec"]["containers"][0]
+    check(rt_c["image"] == srv["image"], f"KServe runtime image {rt_c['image']} is the built one")
 
 
 if __name__ == "__main__":
