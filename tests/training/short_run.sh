@@ -8,7 +8,7 @@ python="$1" build="$2" out="$3"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 rm -rf "$out"
 "$python" "$here/../../training/train.py" --out "$out" --build "$build" --threads 1 \
-  --steps-base 2 --steps-lora 1 --batch 2 --eval-count 0 --hires-every 2 --precision fp32
+  --steps-lm 2 --steps-vision 2 --steps-lora 1 --batch 2 --eval-count 0 --hires-every 2 --precision fp32
 test -f "$out/model.safetensors" && test -f "$out/shirg-lora/adapter_model.safetensors"
 "$python" "$here/check_server_logits.py" --offline "$build/tools/offline/shirg-offline" \
   --model-dir "$out" --adapter-dir "$out/shirg-lora"
