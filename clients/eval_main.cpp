@@ -279,7 +279,8 @@ int run(const ArgParser& args) {
   std::vector<ModeReport> reports;
   for (const ModeSpec& m : modes) reports.push_back(run_mode(*stub, s, m, inputs, progress));
 
-  std::printf("%s", format_markdown(reports).c_str());
+  std::printf("%s",
+              (s.recall_only ? format_recall_markdown(reports) : format_markdown(reports)).c_str());
   std::fflush(stdout);
   nlohmann::json config = {{"data", args.get("data")},
                            {"examples", inputs.size()},

@@ -134,6 +134,17 @@ std::string format_markdown(const std::vector<ModeReport>& reports) {
   return o.str();
 }
 
+std::string format_recall_markdown(const std::vector<ModeReport>& reports) {
+  std::ostringstream o;
+  o << "| mode | visual tokens | evidence recall % | examples with a box | errors |\n"
+    << "|---|---:|---:|---:|---:|\n";
+  for (const ModeReport& r : reports) {
+    o << "| " << r.mode << " | " << cell(r.visual_tokens, 0) << " | " << cell(r.recall, 1, 100)
+      << " | " << r.recall_n << " | " << r.errors << " |\n";
+  }
+  return o.str();
+}
+
 nlohmann::json eval_json(const std::vector<ModeReport>& reports, const nlohmann::json& config) {
   nlohmann::json modes = nlohmann::json::array();
   for (const ModeReport& r : reports) {

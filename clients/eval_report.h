@@ -60,6 +60,8 @@ std::vector<std::string> report_families(const std::vector<ModeReport>& reports)
 // One row per mode: per-family EM and relaxed accuracy (%), overall EM / relaxed / ANLS (%),
 // visual tokens, recall (%), stage means (ms), cache MiB, errors. Empty cells show "-".
 std::string format_markdown(const std::vector<ModeReport>& reports);
+// --recall-only's table: mode, visual tokens, evidence recall (%), examples with a recall, errors.
+std::string format_recall_markdown(const std::vector<ModeReport>& reports);
 // {"config": config, "modes": [{mode, examples, answered, errors, families, overall,
 //  visual_tokens, recall, recall_n, stage_mean_ms, cache_mib, outcomes: [...]}]}; scores are
 // fractions in [0, 1], unknown values null.

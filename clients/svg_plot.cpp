@@ -203,8 +203,14 @@ std::string scatter_svg(const std::string& title, const std::vector<ScatterPanel
       o << "<circle cx=\"" << num(X(q.x)) << "\" cy=\"" << num(Y(q.y)) << "\" r=\"4\" fill=\"" << c
         << "\"><title>" << xml_escape(q.label) << ": " << label(q.x) << ", " << label(q.y)
         << "</title></circle>\n";
-      o << "<text x=\"" << num(X(q.x) + 6) << "\" y=\"" << num(Y(q.y) - 6) << "\" fill=\"" << c
-        << "\" font-size=\"10\">" << xml_escape(q.label) << "</text>\n";
+      // Labels of points drawn at (nearly) the same place stack upwards instead of overlapping.
+      int stacked = 0;
+      for (std::size_t k = 0; k < i; ++k) {
+        const ScatterPoint& e = pan.points[k];
+        stacked += std::fabs(X(e.x) - X(q.x)) < 30 && std::fabs(Y(e.y) - Y(q.y)) < 8;
+      }
+      o << "<text x=\"" << num(X(q.x) + 6) << "\" y=\"" << num(Y(q.y) - 6 - 11 * stacked)
+        << "\" fill=\"" << c << "\" font-size=\"10\">" << xml_escape(q.label) << "</text>\n";
     }
   }
   o << "</svg>\n";

@@ -12,6 +12,7 @@
 #include "clients/eval_data.h"
 #include "clients/eval_metrics.h"
 #include "clients/eval_report.h"
+#include "clients/svg_plot.h"
 
 using namespace shirg::clients;
 using Catch::Matchers::Contains;
@@ -249,6 +250,15 @@ TEST_CASE("the Markdown table has one row per mode with every column") {
   CHECK_THAT(lines[3], Contains("| 1216 | 75.0 |"));
 }
 
+TEST_CASE("the recall-only table shows the selection columns") {
+  const std::string md = format_recall_markdown(two_modes());
+  CHECK(md ==
+        "| mode | visual tokens | evidence recall % | examples with a box | errors |\n"
+        "|---|---:|---:|---:|---:|\n"
+        "| baseline-384 | 729 | - | 0 | 1 |\n"
+        "| shirg | 1216 | 75.0 | 2 | 0 |\n");
+}
+
 TEST_CASE("JSON and CSV carry every mode, unknown values null / empty") {
   const auto modes = two_modes();
   const auto j = eval_json(modes, {{"data", "x.jsonl"}});
@@ -282,4 +292,18 @@ TEST_CASE("the SVG plots one point per answered mode in two panels") {
   CHECK(count(svg, "<circle") == 4);  // 2 modes x 2 panels
   CHECK(count(svg, ">shirg</text>") == 2);
   CHECK_THROWS_AS(eval_svg({make_mode_report("shirg", {})}, "t"), std::invalid_argument);
+}
+
+TEST_CASE("scatter labels at the same place do not overlap") {
+  const std::string svg =
+      scatter_svg("t", {ScatterPanel{"p", "x", "y", 100, {{"a", 10, 0}, {"b", 10, 0}}}});
+  auto label_y = [&](const std::string& name) {
+    const auto end = svg.find(">" + name + "</text>");
+    REQUIRE(end != std::string::npos);
+    const auto y = svg.rfind(" y=\"", end);
+    return std::stod(svg.substr(y + 4));
+  };
+  CHECK(label_y("b") == Approx(label_y("a") - 11));
+  CHECK_THROWS_AS(scatter_svg("t", {}), std::invalid_argument);
+  CHECK_THROWS_AS(scatter_svg("t", {ScatterPanel{"p", "x", "y", 0, {}}}), std::invalid_argument);
 }
