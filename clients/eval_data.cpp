@@ -170,4 +170,24 @@ double evidence_recall(const std::vector<int64_t>& cells, const std::vector<int6
   return static_cast<double>(hit) / cells.size();
 }
 
+double score_recall(const std::vector<int64_t>& cells, const std::vector<float>& scores,
+                    int64_t k) {
+  if (cells.empty()) throw std::invalid_argument("score_recall: no evidence cells");
+  std::vector<int64_t> order(scores.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
+  const auto top = static_cast<std::size_t>(std::clamp<int64_t>(k, 0, order.size()));
+  std::partial_sort(order.begin(), order.begin() + top, order.end(), [&](int64_t a, int64_t b) {
+    return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
+  });
+  const std::unordered_set<int64_t> best(order.begin(), order.begin() + top);
+  std::size_t hit = 0;
+  for (int64_t c : cells) {
+    if (c < 0 || static_cast<std::size_t>(c) >= scores.size()) {
+      throw std::invalid_argument("score_recall: cell outside the scores");
+    }
+    hit += best.count(c);
+  }
+  return static_cast<double>(hit) / cells.size();
+}
+
 }  // namespace shirg::clients

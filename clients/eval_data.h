@@ -50,4 +50,9 @@ std::vector<int64_t> evidence_cells(const std::array<double, 4>& box, int64_t wi
 // std::invalid_argument when cells is empty.
 double evidence_recall(const std::vector<int64_t>& cells, const std::vector<int64_t>& kept);
 
+// The share of cells among the k best-scored cells of the grid (scores in raster order, higher
+// first, ties to the lower index): whether the scoring ranks the evidence high, independent of
+// merging. Throws std::invalid_argument when cells is empty or a cell is outside scores.
+double score_recall(const std::vector<int64_t>& cells, const std::vector<float>& scores, int64_t k);
+
 }  // namespace shirg::clients

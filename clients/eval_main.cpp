@@ -128,6 +128,8 @@ Outcome run_one(v1::Inference::Stub& stub, const Settings& s, const ModeSpec& m,
     const std::vector<int64_t> cells =
         evidence_cells(*in.ex.evidence_box, in.size[0], in.size[1], resp.grid());
     o.recall = evidence_recall(cells, {resp.kept_indices().begin(), resp.kept_indices().end()});
+    o.score_recall = score_recall(cells, {resp.scores().begin(), resp.scores().end()},
+                                  resp.selection().hi_detail_tokens());
     o.visual_tokens = resp.selection().visual_tokens();
   }
   if (s.recall_only) return o;

@@ -60,8 +60,8 @@ ModeReport make_mode_report(const std::string& mode, std::vector<Outcome> outcom
   ModeReport r;
   r.mode = mode;
   r.examples = outcomes.size();
-  double tokens = 0, recall = 0, cache = 0;
-  std::size_t token_n = 0;
+  double tokens = 0, recall = 0, score_recall = 0, cache = 0;
+  std::size_t token_n = 0, score_n = 0;
   std::array<double, 5> stages{};
   for (const Outcome& o : outcomes) {
     if (!o.error.empty()) {
@@ -76,6 +76,10 @@ ModeReport make_mode_report(const std::string& mode, std::vector<Outcome> outcom
       recall += *o.recall;
       ++r.recall_n;
     }
+    if (o.score_recall) {
+      score_recall += *o.score_recall;
+      ++score_n;
+    }
     if (!o.answered) continue;
     ++r.answered;
     add(r.families[o.family], o);
@@ -87,6 +91,7 @@ ModeReport make_mode_report(const std::string& mode, std::vector<Outcome> outcom
   finish(r.overall);
   if (token_n > 0) r.visual_tokens = tokens / token_n;
   if (r.recall_n > 0) r.recall = recall / r.recall_n;
+  if (score_n > 0) r.score_recall = score_recall / score_n;
   if (r.answered > 0) {
     for (double& s : stages) s /= r.answered;
     r.stage_mean_ms = stages;
@@ -109,10 +114,11 @@ std::string format_markdown(const std::vector<ModeReport>& reports) {
   std::ostringstream o;
   o << "| mode |";
   for (const std::string& f : fams) o << " " << f << " EM % | " << f << " relaxed % |";
-  o << " overall EM % | overall relaxed % | ANLS % | visual tokens | evidence recall % |";
+  o << " overall EM % | overall relaxed % | ANLS % | visual tokens | evidence recall % |"
+    << " score recall % |";
   for (const char* s : kEvalStages) o << " " << s << " ms |";
   o << " cache MiB | errors |\n|---|";
-  for (std::size_t i = 0; i < 2 * fams.size() + 12; ++i) o << "---:|";
+  for (std::size_t i = 0; i < 2 * fams.size() + 13; ++i) o << "---:|";
   o << "\n";
   for (const ModeReport& r : reports) {
     o << "| " << r.mode << " |";
@@ -123,7 +129,7 @@ std::string format_markdown(const std::vector<ModeReport>& reports) {
     o << " " << cell(overall_value(r, &Score::em), 1, 100) << " | "
       << cell(overall_value(r, &Score::relaxed), 1, 100) << " | "
       << cell(overall_value(r, &Score::anls), 1, 100) << " | " << cell(r.visual_tokens, 0) << " | "
-      << cell(r.recall, 1, 100) << " |";
+      << cell(r.recall, 1, 100) << " | " << cell(r.score_recall, 1, 100) << " |";
     for (std::size_t i = 0; i < kEvalStages.size(); ++i) {
       o << " "
         << cell(r.stage_mean_ms ? std::optional<double>((*r.stage_mean_ms)[i]) : std::nullopt, 1)
@@ -136,11 +142,13 @@ std::string format_markdown(const std::vector<ModeReport>& reports) {
 
 std::string format_recall_markdown(const std::vector<ModeReport>& reports) {
   std::ostringstream o;
-  o << "| mode | visual tokens | evidence recall % | examples with a box | errors |\n"
-    << "|---|---:|---:|---:|---:|\n";
+  o << "| mode | visual tokens | evidence recall % | score recall % | examples with a box | "
+       "errors |\n"
+    << "|---|---:|---:|---:|---:|---:|\n";
   for (const ModeReport& r : reports) {
     o << "| " << r.mode << " | " << cell(r.visual_tokens, 0) << " | " << cell(r.recall, 1, 100)
-      << " | " << r.recall_n << " | " << r.errors << " |\n";
+      << " | " << cell(r.score_recall, 1, 100) << " | " << r.recall_n << " | " << r.errors
+      << " |\n";
   }
   return o.str();
 }
@@ -164,7 +172,8 @@ nlohmann::json eval_json(const std::vector<ModeReport>& reports, const nlohmann:
                           {"answered", o.answered},
                           {"visual_tokens", o.visual_tokens >= 0 ? nlohmann::json(o.visual_tokens)
                                                                  : nlohmann::json(nullptr)},
-                          {"recall", opt(o.recall)}};
+                          {"recall", opt(o.recall)},
+                          {"score_recall", opt(o.score_recall)}};
       if (o.answered) {
         j["prediction"] = o.prediction;
         j["em"] = o.em;
@@ -184,6 +193,7 @@ nlohmann::json eval_json(const std::vector<ModeReport>& reports, const nlohmann:
                      {"visual_tokens", opt(r.visual_tokens)},
                      {"recall", opt(r.recall)},
                      {"recall_n", r.recall_n},
+                     {"score_recall", opt(r.score_recall)},
                      {"stage_mean_ms", stages},
                      {"cache_mib", opt(r.cache_mib)},
                      {"outcomes", outs}});
@@ -197,7 +207,7 @@ std::string eval_csv(const std::vector<ModeReport>& reports) {
   std::ostringstream o;
   o << "mode,examples,answered,errors";
   for (const std::string& f : fams) o << "," << f << "_em," << f << "_relaxed," << f << "_anls";
-  o << ",overall_em,overall_relaxed,overall_anls,visual_tokens,recall";
+  o << ",overall_em,overall_relaxed,overall_anls,visual_tokens,recall,score_recall";
   for (const char* s : kEvalStages) o << "," << s << "_ms";
   o << ",cache_mib\n";
   for (const ModeReport& r : reports) {
@@ -207,8 +217,8 @@ std::string eval_csv(const std::vector<ModeReport>& reports) {
         << "," << v(family_value(r, f, &Score::anls));
     }
     o << "," << v(overall_value(r, &Score::em)) << "," << v(overall_value(r, &Score::relaxed))
-      << "," << v(overall_value(r, &Score::anls)) << "," << v(r.visual_tokens) << ","
-      << v(r.recall);
+      << "," << v(overall_value(r, &Score::anls)) << "," << v(r.visual_tokens) << "," << v(r.recall)
+      << "," << v(r.score_recall);
     for (std::size_t i = 0; i < kEvalStages.size(); ++i) {
       o << "," << v(r.stage_mean_ms ? std::optional<double>((*r.stage_mean_ms)[i]) : std::nullopt);
     }

@@ -29,6 +29,7 @@ struct Outcome {
   std::array<double, 5> stage_ms{};      // kEvalStages order (answered only)
   int64_t cache_bytes = 0;               // answered only
   std::optional<double> recall;          // evidence recall in [0, 1] when measured
+  std::optional<double> score_recall;    // evidence cells among the top-K scores (score_recall)
 };
 
 // Means over the answered examples of a family (or of all of them).
@@ -46,6 +47,7 @@ struct ModeReport {
   std::optional<double> visual_tokens;  // mean over outcomes that reported it
   std::optional<double> recall;         // mean over outcomes with a recall
   std::size_t recall_n = 0;
+  std::optional<double> score_recall;                  // mean over outcomes with a score recall
   std::optional<std::array<double, 5>> stage_mean_ms;  // when answered > 0
   std::optional<double> cache_mib;                     // mean cache bytes / 2^20
   std::vector<Outcome> outcomes;
@@ -58,12 +60,15 @@ ModeReport make_mode_report(const std::string& mode, std::vector<Outcome> outcom
 std::vector<std::string> report_families(const std::vector<ModeReport>& reports);
 
 // One row per mode: per-family EM and relaxed accuracy (%), overall EM / relaxed / ANLS (%),
-// visual tokens, recall (%), stage means (ms), cache MiB, errors. Empty cells show "-".
+// visual tokens, recall and score recall (%), stage means (ms), cache MiB, errors. Empty cells show
+// "-".
 std::string format_markdown(const std::vector<ModeReport>& reports);
-// --recall-only's table: mode, visual tokens, evidence recall (%), examples with a recall, errors.
+// --recall-only's table: mode, visual tokens, evidence recall and score recall (%), examples
+// with a recall, errors.
 std::string format_recall_markdown(const std::vector<ModeReport>& reports);
 // {"config": config, "modes": [{mode, examples, answered, errors, families, overall,
-//  visual_tokens, recall, recall_n, stage_mean_ms, cache_mib, outcomes: [...]}]}; scores are
+//  visual_tokens, recall, recall_n, score_recall, stage_mean_ms, cache_mib, outcomes: [...]}]};
+//  scores are
 // fractions in [0, 1], unknown values null.
 nlohmann::json eval_json(const std::vector<ModeReport>& reports, const nlohmann::json& config);
 // One header line + one row per mode (scores as fractions, unknown values empty).

@@ -51,8 +51,10 @@ std::vector<ModeReport> two_modes() {
   fail.error = "Generate: UNAVAILABLE: gone";
   Outcome r1 = answered("boxes", 1, 1, 1216, 100);
   r1.recall = 0.5;
+  r1.score_recall = 0;
   Outcome r2 = answered("charts", 0, 1, 1216, 300);
   r2.recall = 1.0;
+  r2.score_recall = 1.0;
   return {make_mode_report("baseline-384", {answered("boxes", 0, 0, 729, 50),
                                             answered("charts", 1, 1, 729, 70), fail}),
           make_mode_report("shirg", {r1, r2})};
@@ -206,6 +208,17 @@ TEST_CASE("evidence recall is the kept share of the evidence cells") {
   CHECK_THROWS_AS(evidence_recall({}, {1}), std::invalid_argument);
 }
 
+TEST_CASE("score recall counts the evidence cells among the k best scores") {
+  const std::vector<float> scores = {0.9f, 0.1f, 0.5f, 0.5f, 0.8f, 0.2f};  // best: 0, 4, 2, 3
+  CHECK(score_recall({0, 4}, scores, 2) == 1);
+  CHECK(score_recall({0, 2}, scores, 2) == Approx(0.5));
+  CHECK(score_recall({2, 3}, scores, 3) == Approx(0.5));  // tie 0.5: the lower index first
+  CHECK(score_recall({1}, scores, 0) == 0);
+  CHECK(score_recall({1, 5}, scores, 100) == 1);  // k beyond the grid: every cell
+  CHECK_THROWS_AS(score_recall({}, scores, 2), std::invalid_argument);
+  CHECK_THROWS_AS(score_recall({6}, scores, 2), std::invalid_argument);
+}
+
 TEST_CASE("a mode report folds outcomes per family") {
   const auto modes = two_modes();
   const ModeReport& b = modes[0];
@@ -225,6 +238,8 @@ TEST_CASE("a mode report folds outcomes per family") {
   const ModeReport& s = modes[1];
   CHECK(s.recall == Approx(0.75));
   CHECK(s.recall_n == 2);
+  CHECK(s.score_recall == Approx(0.5));
+  CHECK_FALSE(b.score_recall);
   CHECK(s.overall.relaxed == 1);
   const ModeReport none = make_mode_report("shirg", {});
   CHECK(none.overall.n == 0);
@@ -239,24 +254,27 @@ TEST_CASE("the Markdown table has one row per mode with every column") {
   for (std::string l; std::getline(in, l);) lines.push_back(l);
   REQUIRE(lines.size() == 4);
   const std::size_t cols = count(lines[0], "|");
-  CHECK(cols == 1 + 1 + 2 * 2 + 12);  // one more bar than cells: mode, 2 x 2 family, 12 more
+  CHECK(cols == 1 + 1 + 2 * 2 + 13);  // one more bar than cells: mode, 2 x 2 family, 13 more
   for (const std::string& l : lines) CHECK(count(l, "|") == cols);
   CHECK_THAT(lines[0], Contains("boxes EM %") && Contains("charts relaxed %") &&
-                           Contains("evidence recall %") && Contains("cache MiB"));
+                           Contains("evidence recall %") && Contains("score recall %") &&
+                           Contains("cache MiB"));
   CHECK(lines[2].rfind(
-            "| baseline-384 | 0.0 | 0.0 | 100.0 | 100.0 | 50.0 | 50.0 | 50.0 | 729 | - |", 0) == 0);
+            "| baseline-384 | 0.0 | 0.0 | 100.0 | 100.0 | 50.0 | 50.0 | 50.0 | 729 | - | - |", 0) ==
+        0);
   CHECK_THAT(lines[2], Contains("| 60.0 | 2.0 | 1 |"));
   CHECK(lines[3].rfind("| shirg | 100.0 | 100.0 | 0.0 | 100.0 | 50.0 | 100.0 |", 0) == 0);
-  CHECK_THAT(lines[3], Contains("| 1216 | 75.0 |"));
+  CHECK_THAT(lines[3], Contains("| 1216 | 75.0 | 50.0 |"));
 }
 
 TEST_CASE("the recall-only table shows the selection columns") {
   const std::string md = format_recall_markdown(two_modes());
   CHECK(md ==
-        "| mode | visual tokens | evidence recall % | examples with a box | errors |\n"
-        "|---|---:|---:|---:|---:|\n"
-        "| baseline-384 | 729 | - | 0 | 1 |\n"
-        "| shirg | 1216 | 75.0 | 2 | 0 |\n");
+        "| mode | visual tokens | evidence recall % | score recall % | examples with a box | "
+        "errors |\n"
+        "|---|---:|---:|---:|---:|---:|\n"
+        "| baseline-384 | 729 | - | - | 0 | 1 |\n"
+        "| shirg | 1216 | 75.0 | 50.0 | 2 | 0 |\n");
 }
 
 TEST_CASE("JSON and CSV carry every mode, unknown values null / empty") {
@@ -271,6 +289,8 @@ TEST_CASE("JSON and CSV carry every mode, unknown values null / empty") {
   CHECK(j["modes"][0]["outcomes"].size() == 3);
   CHECK(j["modes"][0]["outcomes"][2]["error"] == "Generate: UNAVAILABLE: gone");
   CHECK(j["modes"][1]["recall"] == 0.75);
+  CHECK(j["modes"][1]["score_recall"] == 0.5);
+  CHECK(j["modes"][1]["outcomes"][0]["score_recall"] == 0.0);
   CHECK(j["modes"][1]["overall"]["relaxed"] == 1.0);
 
   const std::string csv = eval_csv(modes);
@@ -281,7 +301,7 @@ TEST_CASE("JSON and CSV carry every mode, unknown values null / empty") {
   CHECK(lines[0].rfind("mode,examples,answered,errors,boxes_em,boxes_relaxed,boxes_anls,", 0) == 0);
   for (const std::string& l : lines) CHECK(count(l, ",") == count(lines[0], ","));
   CHECK(lines[1].rfind("baseline-384,3,2,1,0.000000,", 0) == 0);
-  CHECK_THAT(lines[1], Contains(",729.000000,,"));  // recall empty
+  CHECK_THAT(lines[1], Contains(",729.000000,,,"));  // recall and score recall empty
 }
 
 TEST_CASE("the SVG plots one point per answered mode in two panels") {

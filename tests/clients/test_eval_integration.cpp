@@ -118,9 +118,11 @@ TEST_CASE("shirg-eval runs every mode and writes the table, JSON, CSV and plot")
   for (const std::string& name : kSelecting) {
     INFO(name);
     CHECK(in_unit(mode(j, name)["recall"]));
+    CHECK(in_unit(mode(j, name)["score_recall"]));
     CHECK(mode(j, name)["recall_n"] == 2);
   }
   CHECK(mode(j, "full-672")["recall"] == 1.0);
+  CHECK(mode(j, "full-672")["score_recall"].is_null());
   CHECK(mode(j, "baseline-384")["recall"].is_null());
   CHECK(mode(j, "lavida-hd")["recall"].is_null());
   CHECK(mode(j, "baseline-384")["visual_tokens"].get<double>() <
@@ -147,9 +149,9 @@ TEST_CASE("shirg-eval --recall-only measures the selection without answers") {
                300);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(r.out.rfind("| mode | visual tokens | evidence recall % |", 0) == 0);
-  CHECK_THAT(r.out, Contains("| full-672 | - | 100.0 | 2 | 0 |") &&
-                        Contains("| baseline-384 | - | - | 0 | 0 |"));
+  CHECK(r.out.rfind("| mode | visual tokens | evidence recall % | score recall % |", 0) == 0);
+  CHECK_THAT(r.out, Contains("| full-672 | - | 100.0 | - | 2 | 0 |") &&
+                        Contains("| baseline-384 | - | - | - | 0 | 0 |"));
   const auto j = nlohmann::json::parse(slurp(out));
   REQUIRE(j["modes"].size() == 5);
   for (const auto& m : j["modes"]) CHECK(m["answered"] == 0);
