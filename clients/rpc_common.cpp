@@ -94,7 +94,7 @@ void prepare_context(grpc::ClientContext& ctx, const ConnectionOptions& c) {
   if (!c.token.empty()) ctx.AddMetadata("authorization", "Bearer " + c.token);
 }
 
-void add_request_options(ArgParser& args) {
+void add_generation_options(ArgParser& args) {
   args.section("Generation (unset = server default)");
   args.option("gen-length", "N", "answer tokens");
   args.option("block-length", "N", "semi-autoregressive block length (divides --gen-length)");
@@ -105,6 +105,9 @@ void add_request_options(ArgParser& args) {
   args.option("schedule", "NAME", "uniform | shift");
   args.option("shift", "X", "shift schedule parameter");
   args.option("seed", "N", "random seed");
+}
+
+void add_selection_options(ArgParser& args) {
   args.section("Selection (unset = server default)");
   args.option("mode", "NAME",
               "shirg | baseline-384 | lavida-hd | full-672 | no-scaffold | no-coords | "
@@ -114,6 +117,11 @@ void add_request_options(ArgParser& args) {
   args.option("k-min", "N", "adaptive K lower bound");
   args.option("k-max", "N", "adaptive K upper bound");
   args.flag("query-aware", "score tokens against the question too");
+}
+
+void add_request_options(ArgParser& args) {
+  add_generation_options(args);
+  add_selection_options(args);
 }
 
 shirg::v1::SelectionMode parse_selection_mode(const std::string& s) {

@@ -51,10 +51,14 @@ std::shared_ptr<grpc::Channel> make_channel(const ConnectionOptions& c);
 // Sets the deadline (now + timeout) and the authorization metadata on a fresh context.
 void prepare_context(grpc::ClientContext& ctx, const ConnectionOptions& c);
 
-// Registers the GenerationOptions / SelectionOptions flags of the proto (docs/clients.md).
+// Registers the GenerationOptions / SelectionOptions flags of the proto (docs/clients.md):
+// add_request_options registers both groups.
+void add_generation_options(ArgParser& args);
+void add_selection_options(ArgParser& args);
 void add_request_options(ArgParser& args);
 // Builds the proto messages; only options given on the command line are set (others stay unset
 // so the server applies its defaults). Throws UsageError on unknown enum names.
+// generation_options needs add_generation_options, selection_options add_selection_options.
 shirg::v1::GenerationOptions generation_options(const ArgParser& args);
 shirg::v1::SelectionOptions selection_options(const ArgParser& args);
 
