@@ -49,6 +49,7 @@ double time_ms(const std::function<void()>& fn) {
 // Runs before/after alternately (the order flips every rep), after one warm-up of each if asked.
 void interleave(int reps, const std::function<void()>& before, const std::function<void()>& after,
                 Stats& b, Stats& a, bool warmup) {
+  const att::Kernel saved = att::kernel();
   if (warmup) {
     att::set_kernel(att::Kernel::kLegacy);
     before();
@@ -62,7 +63,7 @@ void interleave(int reps, const std::function<void()>& before, const std::functi
       (legacy ? b : a).ms.push_back(time_ms(legacy ? before : after));
     }
   }
-  att::set_kernel(att::Kernel::kBlocked);
+  att::set_kernel(saved);
 }
 
 std::vector<std::string> split(const std::string& s) {

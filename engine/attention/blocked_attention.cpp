@@ -65,10 +65,14 @@ void fold(Online& st, const at::Tensor& qs, const at::Tensor& k, const at::Tenso
           const at::Tensor& mask) {
   const auto dt = qs.scalar_type();
   const bool fp32 = dt == at::kFloat || qs.size(1) * k.size(1) * qs.size(2) < kTinyGemm;
-  const at::Tensor vf = fp32 ? v.to(at::kFloat) : v;
+  // Contiguous operands: LibTorch's CPU bf16 bmm takes the oneDNN path only for contiguous or
+  // last-two-dims-transposed operands and otherwise falls back to a loop ~10x slower (measured);
+  // the block views here are strided, so they are copied (a few hundred KiB per block).
+  const at::Tensor vf = fp32 ? v.to(at::kFloat).contiguous() : v.contiguous();
   // [g, bq, bk] scores; in dt unless fp32 (the GEMM accumulates in fp32 either way).
-  at::Tensor s = fp32 ? at::bmm(qs.to(at::kFloat), k.to(at::kFloat).transpose(1, 2))
-                      : at::bmm(qs, k.transpose(1, 2));
+  at::Tensor s =
+      fp32 ? at::bmm(qs.to(at::kFloat).contiguous(), k.to(at::kFloat).contiguous().transpose(1, 2))
+           : at::bmm(qs.contiguous(), k.contiguous().transpose(1, 2));
   if (mask.defined()) s = s.to(at::kFloat).add_(mask);  // rare path (the uncached reference)
   const at::Tensor m_new = at::maximum(st.m, s.amax(-1, /*keepdim=*/true).to(at::kFloat));
   // With a mask, rows whose keys so far are all masked keep m = -inf: subtract 0 there so exp()

@@ -23,8 +23,10 @@ at::Tensor legacy_head_chunked(const at::Tensor& q, const std::vector<KvPart>& p
 at::Tensor legacy_row_chunked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                               double scale);
 
-// Which kernel llada::attend and the SigLIP encoder run. Process-wide; meant for benchmarks that
-// time before/after in one process (default kBlocked). Thread-safe to read and set.
+// Which kernel llada::attend and the SigLIP encoder run. Process-wide; for benchmarks that time
+// before/after in one process. Default kLegacy: the blocked kernel is exact (tests) but measured
+// ~7x slower with LibTorch 1.13 on the development CPU (docs/benchmarks.md, issue 16), so it is
+// opt-in. Thread-safe to read and set.
 enum class Kernel { kBlocked, kLegacy };
 void set_kernel(Kernel k);
 Kernel kernel();

@@ -130,8 +130,9 @@ std::string shape_str(const at::Tensor& t) {
 }  // namespace
 
 // Blocked online-softmax attention (engine/attention): no [Tq, Tk] score matrix, GEMMs in q's
-// dtype, softmax statistics and the output accumulator in fp32. The former head-chunked path runs
-// instead only when a benchmark selects it (attention::set_kernel).
+// dtype, softmax statistics and the output accumulator in fp32, when selected with
+// attention::set_kernel; otherwise (the default, see legacy_attention.h) the former head-chunked
+// path.
 at::Tensor attend(const at::Tensor& q, const std::vector<KvPart>& parts, const at::Tensor& mask,
                   int64_t max_heads_per_chunk) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2)));

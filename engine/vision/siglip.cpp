@@ -36,8 +36,9 @@ at::Tensor activation(const at::Tensor& x, const std::string& act) {
 }
 
 // Softmax attention over [B, H, N, hd] in the compute dtype: the blocked online-softmax kernel
-// (engine/attention) per image, no [N, N] score matrix (the former query-chunked path only when a
-// benchmark selects it). Returns [B, H, N, hd].
+// (engine/attention) per image, no [N, N] score matrix, when selected with attention::set_kernel;
+// otherwise (the default, see legacy_attention.h) the former query-chunked path. Returns [B, H, N,
+// hd].
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
   const bool legacy = attention::kernel() == attention::Kernel::kLegacy;
