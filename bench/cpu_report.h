@@ -1,5 +1,6 @@
 #pragma once
-// Every benchmark's start: configure_cpu_threads() and print what it found (the BLAS flavour
+// Every benchmark's start: configure_cpu_threads() and print what it found: the CPU model, whether
+// it has native bf16 and the dtype `auto` picks, the threads and the BLAS flavour (the BLAS flavour
 // changes every number the benchmark prints).
 
 namespace shirg::bench {

@@ -1,5 +1,6 @@
 #include "engine/llada/llada.h"
 
+#include "engine/attention/legacy_attention.h"
 #include "engine/llada/attention.h"
 
 #include <ATen/ATen.h>
@@ -14,12 +15,6 @@
 
 namespace shirg::llada {
 namespace {
-
-// Scores of one attention head chunk are kept under this many fp32 bytes.
-constexpr int64_t kScoreBudgetBytes = int64_t{64} << 20;
-// When the cache dtype differs from the compute dtype, the cache is converted per head chunk of
-// at most this many bytes (stays in cache; never a full per-step copy of the prefix).
-constexpr int64_t kConvertBudgetBytes = int64_t{2} << 20;
 
 // Weight rows upcast at a time when the storage dtype differs from the compute dtype (bounds the
 // temporary: 4096 rows x 4096 columns x 4 bytes = 64 MiB).
@@ -134,55 +129,18 @@ std::string shape_str(const at::Tensor& t) {
 
 }  // namespace
 
-// Softmax attention of q [H, Tq, hd] over the concatenation of `parts` along the key axis,
-// without materialising that concatenation: scores are computed per part, softmax (fp32) over
-// the joined score rows, then each part's values are weighted and summed.
-// mask: undefined or [Tq, sum Tk] fp32 additive (0 / -inf). Output [H, Tq, hd] in q's dtype.
+// Blocked online-softmax attention (engine/attention): no [Tq, Tk] score matrix, GEMMs in q's
+// dtype, softmax statistics and the output accumulator in fp32, when selected with
+// attention::set_kernel; otherwise (the default, see legacy_attention.h) the former head-chunked
+// path.
 at::Tensor attend(const at::Tensor& q, const std::vector<KvPart>& parts, const at::Tensor& mask,
                   int64_t max_heads_per_chunk) {
-  const auto dt = q.scalar_type();
-  const int64_t h = q.size(0), tq = q.size(1), hd = q.size(2);
-  int64_t tk = 0;
-  bool convert = false;
-  for (const auto& p : parts) {
-    tk += p.k.size(1);
-    convert = convert || p.k.scalar_type() != dt || p.v.scalar_type() != dt;
-  }
-  int64_t chunk = std::max<int64_t>(1, kScoreBudgetBytes / std::max<int64_t>(1, tq * tk * 4));
-  if (convert) {
-    chunk = std::min(chunk, std::max<int64_t>(1, kConvertBudgetBytes / (tk * hd * 4)));
-  }
-  if (max_heads_per_chunk > 0) chunk = max_heads_per_chunk;
-  chunk = std::min(chunk, h);
-  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-
-  std::vector<at::Tensor> outs;
-  for (int64_t h0 = 0; h0 < h; h0 += chunk) {
-    const int64_t n = std::min(chunk, h - h0);
-    auto qh = q.narrow(0, h0, n) * scale;
-    std::vector<at::Tensor> scores, values;
-    for (const auto& p : parts) {
-      auto k = p.k.narrow(0, h0, n);
-      auto v = p.v.narrow(0, h0, n);
-      if (k.scalar_type() != dt) k = k.to(dt);
-      if (v.scalar_type() != dt) v = v.to(dt);
-      scores.push_back(at::matmul(qh, k.transpose(1, 2)));
-      values.push_back(v);
-    }
-    auto s = scores.size() == 1 ? scores[0] : at::cat(scores, 2);
-    s = s.to(at::kFloat);
-    if (mask.defined()) s = s + mask;
-    auto prob = at::softmax(s, -1).to(dt);
-    at::Tensor o;
-    int64_t off = 0;
-    for (const auto& v : values) {
-      auto part = at::matmul(prob.narrow(2, off, v.size(1)), v);
-      o = o.defined() ? o + part : part;
-      off += v.size(1);
-    }
-    outs.push_back(o);
-  }
-  return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2)));
+  if (attention::kernel() == attention::Kernel::kLegacy)
+    return attention::legacy_head_chunked(q, parts, mask, scale, max_heads_per_chunk);
+  attention::BlockSizes sizes;
+  sizes.heads = max_heads_per_chunk;
+  return attention::blocked_attention(q, parts, mask, scale, sizes);
 }
 
 void validate(const LladaW& w, const LladaConfig& cfg) {

@@ -2,12 +2,16 @@
 // softmax in fp32; every matmul in the compute dtype (the dtype of the linear weights).
 #include "engine/vision/siglip.h"
 
+#include "engine/attention/blocked_attention.h"
+#include "engine/attention/legacy_attention.h"
+
 #include <ATen/ATen.h>
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace shirg::vision {
 namespace {
@@ -31,28 +35,18 @@ at::Tensor activation(const at::Tensor& x, const std::string& act) {
   throw std::invalid_argument("SigLIP: unsupported hidden_act '" + act + "'");
 }
 
-// Softmax attention over [B, H, N, hd] in the compute dtype, processed in query chunks so that
-// the fp32 probabilities of one chunk stay under 96 MiB (2304 tokens x 16 heads: 682 rows).
+// Softmax attention over [B, H, N, hd] in the compute dtype: the blocked online-softmax kernel
+// (engine/attention) per image, no [N, N] score matrix, when selected with attention::set_kernel;
+// otherwise (the default, see legacy_attention.h) the former query-chunked path. Returns [B, H, N,
+// hd].
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-  const int64_t b = q.size(0), h = q.size(1), n = q.size(2), kv = k.size(2);
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
-  const int64_t budget = int64_t(24) << 20;  // fp32 score elements per chunk (96 MiB)
-  const int64_t chunk =
-      std::max<int64_t>(16, std::min<int64_t>(n, budget / std::max<int64_t>(1, b * h * kv)));
-  const at::Tensor kt = k.transpose(-1, -2);
-  const at::Tensor qs = q * scale;
-  if (chunk >= n) {
-    const at::Tensor p = at::softmax(at::matmul(qs, kt), -1, at::kFloat).to(q.scalar_type());
-    return at::matmul(p, v);
-  }
-  at::Tensor out = at::empty_like(q);
-  for (int64_t s = 0; s < n; s += chunk) {
-    const int64_t e = std::min(n, s + chunk);
-    const at::Tensor p =
-        at::softmax(at::matmul(qs.slice(2, s, e), kt), -1, at::kFloat).to(q.scalar_type());
-    out.slice(2, s, e).copy_(at::matmul(p, v));
-  }
-  return out;
+  const bool legacy = attention::kernel() == attention::Kernel::kLegacy;
+  std::vector<at::Tensor> outs;
+  for (int64_t i = 0; i < q.size(0); ++i)
+    outs.push_back(legacy ? attention::legacy_row_chunked(q[i], k[i], v[i], scale)
+                          : attention::blocked_attention(q[i], {{k[i], v[i]}}, {}, scale));
+  return at::stack(outs, 0);
 }
 
 }  // namespace

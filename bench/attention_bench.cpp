@@ -1,0 +1,316 @@
+// bench_attention: the former attention paths ("before": full score rows per head/row chunk) vs
+// the blocked online-softmax kernel ("after"), measured in the same process, interleaved rep by
+// rep, at real widths: (A) the attention op alone at the LLaDA prefill (32 heads x 128) and SigLIP
+// (16 heads x 72) shapes; (B) one LLaDA-8B-width prefill layer at two prefix lengths; (C) one
+// SigLIP so400m layer at 384 and 672. Every row gives the median and the min-max spread, and the
+// growth of the time from the short to the long length next to the growth of the FLOP count.
+//   bench_attention [--threads 2] [--reps 3] [--dtypes auto,fp32] [--prefixes 1350,2438]
+//                   [--sections kernel,llada,siglip]
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench/cpu_report.h"
+#include "engine/attention/blocked_attention.h"
+#include "engine/attention/legacy_attention.h"
+#include "engine/llada/llada.h"
+#include "engine/model/compute_dtype.h"
+#include "engine/vision/siglip.h"
+
+using namespace shirg;
+namespace att = shirg::attention;
+
+namespace {
+
+struct Stats {
+  std::vector<double> ms;
+  double median() const {
+    auto v = ms;
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+  }
+  double lo() const { return ms.empty() ? 0 : *std::min_element(ms.begin(), ms.end()); }
+  double hi() const { return ms.empty() ? 0 : *std::max_element(ms.begin(), ms.end()); }
+};
+
+double time_ms(const std::function<void()>& fn) {
+  const auto t0 = std::chrono::steady_clock::now();
+  fn();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Runs before/after alternately (the order flips every rep), after one warm-up of each if asked.
+void interleave(int reps, const std::function<void()>& before, const std::function<void()>& after,
+                Stats& b, Stats& a, bool warmup) {
+  const att::Kernel saved = att::kernel();
+  if (warmup) {
+    att::set_kernel(att::Kernel::kLegacy);
+    before();
+    att::set_kernel(att::Kernel::kBlocked);
+    after();
+  }
+  for (int r = 0; r < reps; ++r) {
+    for (int i = 0; i < 2; ++i) {
+      const bool legacy = (i == 0) == (r % 2 == 0);
+      att::set_kernel(legacy ? att::Kernel::kLegacy : att::Kernel::kBlocked);
+      (legacy ? b : a).ms.push_back(time_ms(legacy ? before : after));
+    }
+  }
+  att::set_kernel(saved);
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string w; std::getline(in, w, ',');)
+    if (!w.empty()) out.push_back(w);
+  return out;
+}
+
+bool has(const std::vector<std::string>& v, const std::string& w) {
+  return std::find(v.begin(), v.end(), w) != v.end();
+}
+
+at::Tensor rnd(std::vector<int64_t> shape, double a, at::ScalarType dt) {
+  return at::empty(shape, at::kFloat).uniform_(-a, a).to(dt);
+}
+
+struct Row {
+  std::string what;
+  int64_t len;
+  double gflop;
+  Stats before, after;
+};
+
+void print_rows(const char* title, const std::vector<Row>& rows) {
+  std::printf("\n%s\n", title);
+  std::printf(
+      "| dtype, shape | length | GFLOP | before ms (median, min-max) | after ms (median, min-max) "
+      "| "
+      "after/before | before GFLOP/s | after GFLOP/s |\n|---|---|---|---|---|---|---|---|\n");
+  for (const auto& r : rows) {
+    std::printf("| %s | %lld | %.1f | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.2f | %.1f | %.1f |\n",
+                r.what.c_str(), static_cast<long long>(r.len), r.gflop, r.before.median(),
+                r.before.lo(), r.before.hi(), r.after.median(), r.after.lo(), r.after.hi(),
+                r.after.median() / r.before.median(), r.gflop / r.before.median() * 1e3,
+                r.gflop / r.after.median() * 1e3);
+  }
+  // Growth from the shortest to the longest length of each shape, against the FLOP growth.
+  std::printf("\ngrowth short -> long: | dtype, shape | FLOP x | before time x | after time x |\n");
+  std::printf("|---|---|---|---|\n");
+  for (size_t i = 0; i + 1 < rows.size(); ++i) {
+    const Row &s = rows[i], &l = rows[i + 1];
+    if (s.what != l.what) continue;
+    std::printf("| %s %lld -> %lld | %.2f | %.2f | %.2f |\n", s.what.c_str(),
+                static_cast<long long>(s.len), static_cast<long long>(l.len), l.gflop / s.gflop,
+                l.before.median() / s.before.median(), l.after.median() / s.after.median());
+  }
+}
+
+// LLaDA-8B widths.
+constexpr int64_t kD = 4096, kHeads = 32, kMlp = 12288;
+// SigLIP so400m widths.
+constexpr int64_t kDv = 1152, kVHeads = 16, kInter = 4304;
+
+double llada_layer_gflop(double p) {
+  const double D = kD, H = kMlp;
+  return (2.0 * p * (4.0 * D * D + 3.0 * D * H) + 4.0 * p * p * D) / 1e9;
+}
+double siglip_layer_gflop(double n) {
+  return (2.0 * n * kDv * (4.0 * kDv + 2.0 * kInter) + 4.0 * n * n * kDv) / 1e9;
+}
+
+LladaW llada_weights(int64_t layers, at::ScalarType dt) {
+  LladaW w;
+  const double s = 1.0 / std::sqrt(static_cast<double>(kD));
+  w.wte = rnd({16, kD}, 1.0, dt);  // embeddings and LM head are not used by the prefill
+  for (int64_t i = 0; i < layers; ++i) {
+    LladaBlockW b;
+    b.attn_norm = at::ones({kD});
+    b.ff_norm = at::ones({kD});
+    b.wqkv = rnd({3 * kD, kD}, s, dt);
+    b.wo = rnd({kD, kD}, s, dt);
+    b.w_gate_up = rnd({2 * kMlp, kD}, s, dt);
+    b.w_down = rnd({kD, kMlp}, 1.0 / std::sqrt(static_cast<double>(kMlp)), dt);
+    w.blocks.push_back(b);
+  }
+  w.ln_f = at::ones({kD});
+  w.lm_head = rnd({16, kD}, s, dt);
+  w.compute_dtype = dt;
+  return w;
+}
+
+LladaConfig llada_config(int64_t layers) {
+  LladaConfig c;
+  c.d_model = kD;
+  c.n_layers = layers;
+  c.n_heads = kHeads;
+  c.n_kv_heads = kHeads;
+  c.mlp_hidden_size = kMlp;
+  c.vocab_size = 16;
+  c.embedding_size = 16;
+  c.rope_theta = 500000.0;
+  return c;
+}
+
+LinearW vlinear(int64_t out, int64_t in, at::ScalarType dt) {
+  return {rnd({out, in}, 1.0 / std::sqrt(static_cast<double>(in)), dt), at::zeros({out})};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 2, reps = 3;
+  std::string dtypes_arg = "auto,fp32", prefixes_arg = "1350,2438",
+              sections_arg = "kernel,llada,siglip";
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "missing value for %s\n", a.c_str());
+      return 2;
+    }
+    const std::string v = argv[++i];
+    if (a == "--threads")
+      threads = std::stoi(v);
+    else if (a == "--reps")
+      reps = std::stoi(v);
+    else if (a == "--dtypes")
+      dtypes_arg = v;
+    else if (a == "--prefixes")
+      prefixes_arg = v;
+    else if (a == "--sections")
+      sections_arg = v;
+    else {
+      std::fprintf(stderr, "unknown argument %s\n", a.c_str());
+      return 2;
+    }
+  }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  bench::setup_and_report_cpu(threads);
+  std::vector<at::ScalarType> dts;
+  for (const auto& d : split(dtypes_arg)) {
+    const auto t = parse_compute_dtype(d, at::Device(at::kCPU));
+    if (std::find(dts.begin(), dts.end(), t) == dts.end()) dts.push_back(t);
+  }
+  std::vector<int64_t> prefixes;
+  for (const auto& p : split(prefixes_arg)) prefixes.push_back(std::stoll(p));
+  const auto sections = split(sections_arg);
+  std::printf(
+      "bench_attention: %d threads, %d interleaved reps (before = the former attention, "
+      "after = blocked online softmax)\n",
+      threads, reps);
+  at::manual_seed(0);
+
+  if (has(sections, "kernel")) {
+    std::vector<Row> rows;
+    for (auto dt : dts) {
+      struct Shape {
+        const char* name;
+        int64_t heads, hd;
+        std::vector<int64_t> lens;
+        bool siglip;
+      };
+      for (const Shape& s : {Shape{"llada 32x128", kHeads, 128, prefixes, false},
+                             Shape{"siglip 16x72", kVHeads, 72, {729, 2304}, true}}) {
+        for (int64_t t : s.lens) {
+          std::fprintf(stderr, "kernel %s %s %lld ...\n", compute_dtype_name(dt), s.name,
+                       static_cast<long long>(t));
+          auto q = rnd({s.heads, t, s.hd}, 1.0, dt), k = rnd({s.heads, t, s.hd}, 1.0, dt),
+               v = rnd({s.heads, t, s.hd}, 1.0, dt);
+          const double scale = 1.0 / std::sqrt(static_cast<double>(s.hd));
+          Row r{std::string(compute_dtype_name(dt)) + " " + s.name,
+                t,
+                4.0 * t * t * s.heads * s.hd / 1e9,
+                {},
+                {}};
+          interleave(
+              reps,
+              [&] {
+                (void)(s.siglip ? att::legacy_row_chunked(q, k, v, scale)
+                                : att::legacy_head_chunked(q, {{k, v}}, {}, scale));
+              },
+              [&] {
+                att::blocked_attention(q, {{k, v}}, {}, scale);
+              },
+              r.before, r.after,
+              /*warmup=*/true);
+          std::fprintf(stderr, "  before %.0f ms (%.0f-%.0f), after %.0f ms (%.0f-%.0f)\n",
+                       r.before.median(), r.before.lo(), r.before.hi(), r.after.median(),
+                       r.after.lo(), r.after.hi());
+          rows.push_back(r);
+        }
+      }
+    }
+    print_rows("(A) attention alone, [heads, T, hd] self-attention", rows);
+  }
+
+  if (has(sections, "siglip")) {
+    std::vector<Row> rows;
+    for (auto dt : dts) {
+      SiglipLayerW l;
+      l.ln1 = {at::ones({kDv}), at::zeros({kDv})};
+      l.ln2 = {at::ones({kDv}), at::zeros({kDv})};
+      l.qkv = vlinear(3 * kDv, kDv, dt);
+      l.out = vlinear(kDv, kDv, dt);
+      l.fc1 = vlinear(kInter, kDv, dt);
+      l.fc2 = vlinear(kDv, kInter, dt);
+      VisionConfig cfg;
+      cfg.hidden_size = kDv, cfg.intermediate_size = kInter, cfg.num_attention_heads = kVHeads;
+      cfg.patch_size = 14, cfg.layers_used = 1;
+      for (int64_t n : {int64_t{729}, int64_t{2304}}) {
+        std::fprintf(stderr, "siglip layer %s N %lld ...\n", compute_dtype_name(dt),
+                     static_cast<long long>(n));
+        const at::Tensor x = at::randn({1, n, kDv});
+        Row r{std::string(compute_dtype_name(dt)) + " siglip layer",
+              n,
+              siglip_layer_gflop(n),
+              {},
+              {}};
+        auto run = [&] { vision::siglip_layer(l, cfg, x); };
+        interleave(reps, run, run, r.before, r.after, true);
+        rows.push_back(r);
+      }
+    }
+    print_rows("(C) one SigLIP so400m layer (384: 729 tokens, 672: 2304 tokens)", rows);
+  }
+  if (has(sections, "llada")) {
+    std::vector<Row> rows;
+    for (auto dt : dts) {
+      // A 2-layer prefill runs one full layer plus the K/V projection of the second; a 1-layer
+      // prefill runs only that K/V projection. One layer = the difference (K/V part measured once).
+      const LladaW w2 = llada_weights(2, dt);
+      LladaW w1 = w2;
+      w1.blocks.resize(1);
+      const auto cfg2 = llada_config(2), cfg1 = llada_config(1);
+      for (int64_t p : prefixes) {
+        std::fprintf(stderr, "llada layer %s P %lld ...\n", compute_dtype_name(dt),
+                     static_cast<long long>(p));
+        const at::Tensor prefix = rnd({p, kD}, 1.0, dt);
+        Stats kv_only;
+        for (int r = 0; r < std::max(1, reps / 2); ++r)
+          kv_only.ms.push_back(
+              time_ms([&] { llada::prefill(w1, cfg1, prefix, kv::CacheDType::kBf16); }));
+        Row r{
+            std::string(compute_dtype_name(dt)) + " llada layer", p, llada_layer_gflop(p), {}, {}};
+        auto run = [&] { llada::prefill(w2, cfg2, prefix, kv::CacheDType::kBf16); };
+        // No warm-up at this size (minutes per run): the weights are already in memory.
+        interleave(reps, run, run, r.before, r.after, false);
+        for (auto* s : {&r.before, &r.after})
+          for (auto& ms : s->ms) ms -= kv_only.median();
+        rows.push_back(r);
+      }
+    }
+    print_rows(
+        "(B) one LLaDA-8B-width prefill layer (2-layer prefill minus the K/V-only 1-layer prefill)",
+        rows);
+  }
+
+  return 0;
+}

@@ -1,0 +1,34 @@
+#pragma once
+// The two attention paths this project used before the blocked kernel (issue 16), kept as the
+// "before" of the benchmarks (same run, interleaved) and as a cross-check in the tests. Both
+// materialise full score rows: [heads, Tq, Tk] per chunk, in the compute dtype, then an fp32 copy
+// for the softmax and a compute-dtype copy of the probabilities.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/attention/blocked_attention.h"
+
+namespace shirg::attention {
+
+// The former llada::attend: head chunks whose fp32 scores stay under 64 MiB (and parts in another
+// dtype converted per chunk of at most 2 MiB of keys). Same contract as blocked_attention.
+at::Tensor legacy_head_chunked(const at::Tensor& q, const std::vector<KvPart>& parts,
+                               const at::Tensor& mask, double scale,
+                               int64_t max_heads_per_chunk = 0);
+
+// The former SigLIP attention of one image: q, k, v [H, N, hd] in the compute dtype, query-row
+// chunks whose fp32 probabilities stay under 96 MiB. Returns [H, N, hd] in q's dtype.
+at::Tensor legacy_row_chunked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                              double scale);
+
+// Which kernel llada::attend and the SigLIP encoder run. Process-wide; for benchmarks that time
+// before/after in one process. Default kLegacy: the blocked kernel is exact (tests) but measured
+// ~7x slower with LibTorch 1.13 on the development CPU (docs/benchmarks.md, issue 16), so it is
+// opt-in. Thread-safe to read and set.
+enum class Kernel { kBlocked, kLegacy };
+void set_kernel(Kernel k);
+Kernel kernel();
+
+}  // namespace shirg::attention
