@@ -39,6 +39,9 @@ struct LoadSummary {
   double load_seconds = 0;
   int64_t checkpoint_bytes = 0;  // bytes on disk (all shards)
   int64_t lora_modules_merged = 0;
+  // Memory held for the unmerged SigLIP / projector matrices an adapter changed (the base
+  // weights LaViDa's own modes run on); 0 without an adapter. Not part of `components`.
+  int64_t base_copy_bytes = 0;
   std::string dtype;             // "bf16" | "fp32"
   std::string llm_weight_dtype;  // storage of the LLaDA matrices: "bf16" | "fp32"
   std::string to_table() const;  // human-readable multi-line table
@@ -71,8 +74,15 @@ struct Model {
   at::ScalarType dtype = at::kBFloat16;
   at::Device device = at::kCPU;
 
+  // SigLIP and projector with the adapter(s) merged: what the SHIRG modes run on.
   SiglipW vision;
   ProjectorW projector;
+  // The same without any adapter: what LaViDa's own modes (baseline-384, lavida-hd, full-672)
+  // run on, so they stay LaViDa. Every tensor an adapter did not change is shared with
+  // `vision` / `projector` (same storage); only adapted matrices are held twice
+  // (summary.base_copy_bytes). Without an adapter the two are the same tensors.
+  SiglipW vision_base;
+  ProjectorW projector_base;
   CoordLayerW coord;
   at::Tensor image_newline;  // [D] compute dtype (model.image_newline); undefined if absent
   LladaW llm;

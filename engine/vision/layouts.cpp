@@ -13,7 +13,7 @@ namespace {
 
 LayoutTokens single_view(const Model& m, const RgbImage& img, int64_t side) {
   LayoutTokens out;
-  out.tokens = project(m.projector, encode_view(m, img, side));
+  out.tokens = project(m.projector_base, encode_view(m.vision_base, m.config.vision, img, side));
   out.views = 1;
   return out;
 }
@@ -48,7 +48,7 @@ LayoutTokens layout_lavida_hd(const Model& m, const RgbImage& img) {
   const int64_t v = static_cast<int64_t>(views.size());
 
   const at::Tensor feats =
-      project(m.projector, siglip_encode(m.vision, m.config.vision, at::cat(views, 0)));
+      project(m.projector_base, siglip_encode(m.vision_base, m.config.vision, at::cat(views, 0)));
   const auto dt = feats.scalar_type();
   const int64_t d = feats.size(-1);
   // Bilinear 2x pooling of every view's g x g grid (align_corners false, no antialias), in fp32.

@@ -1,5 +1,6 @@
 #pragma once
-// LaViDa's image layouts: image -> visual tokens in the language model's space.
+// LaViDa's image layouts: image -> visual tokens in the language model's space. They run on the
+// base weights (m.vision_base, m.projector_base), never on an adapter's: they are LaViDa.
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>

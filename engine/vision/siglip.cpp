@@ -139,9 +139,14 @@ at::Tensor project(const ProjectorW& w, const at::Tensor& x) {
   return linear(at::gelu(linear(x, w.fc1)), w.fc2);
 }
 
-at::Tensor encode_view(const Model& m, const RgbImage& img, int64_t side) {
+at::Tensor encode_view(const SiglipW& w, const VisionConfig& cfg, const RgbImage& img,
+                       int64_t side) {
   const RgbImage resized = resize_bicubic(img, side, side);
-  return siglip_encode(m.vision, m.config.vision, to_pixel_tensor(resized))[0];
+  return siglip_encode(w, cfg, to_pixel_tensor(resized))[0];
+}
+
+at::Tensor encode_view(const Model& m, const RgbImage& img, int64_t side) {
+  return encode_view(m.vision, m.config.vision, img, side);
 }
 
 }  // namespace shirg::vision

@@ -35,6 +35,9 @@ at::Tensor siglip_encode(const SiglipW& w, const VisionConfig& cfg, const at::Te
 at::Tensor project(const ProjectorW& w, const at::Tensor& x);
 
 // Resize to side x side (PIL bicubic), normalise, SigLIP: -> [(side/P)^2, Dv] compute dtype.
+// The Model overload runs m.vision (adapter merged: the SHIRG modes).
+at::Tensor encode_view(const SiglipW& w, const VisionConfig& cfg, const RgbImage& img,
+                       int64_t side);
 at::Tensor encode_view(const Model& m, const RgbImage& img, int64_t side);
 
 }  // namespace shirg::vision

@@ -149,9 +149,16 @@ at::Tensor WeightBinder::take_impl(const std::string& name, const std::vector<in
                          shape_str(shape));
     return w.to(dtype);
   }
+  // The unmerged weight for the comparison modes (w itself is changed in place below).
+  base_[name] = dtype == at::kFloat ? w.clone() : w.to(dtype);
   w.add_(at::matmul(b, a), adapter_->scale());
   ++merged_modules_;
   return w.to(dtype);
+}
+
+at::Tensor WeightBinder::base_of(const std::string& name, const at::Tensor& taken) const {
+  auto it = base_.find(name);
+  return it == base_.end() ? taken : it->second;
 }
 
 at::Tensor WeightBinder::take_lora_only(const std::string& module_path, std::vector<int64_t> shape,

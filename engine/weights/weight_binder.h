@@ -6,6 +6,7 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
+#include <map>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -50,6 +51,11 @@ class WeightBinder {
   void finish() const;
   std::vector<std::string> problems() const;
   int64_t merged_lora_modules() const { return merged_modules_; }
+  // The weight `name` as the checkpoint holds it (no adapter), in the dtype it was taken in:
+  // the unmerged copy when an adapter changed it, else `taken` itself (shared, no copy).
+  at::Tensor base_of(const std::string& name, const at::Tensor& taken) const;
+  // Frees the unmerged copies base_of() would still return.
+  void release_base_copies() { base_.clear(); }
 
  private:
   at::Tensor take_impl(const std::string& name, const std::vector<int64_t>& shape,
@@ -60,6 +66,7 @@ class WeightBinder {
   const LoraAdapter* adapter_;
   std::set<std::string> used_;
   std::set<std::string> used_lora_;
+  std::map<std::string, at::Tensor> base_;  // unmerged copies of adapted weights, by name
   std::vector<std::string> ignored_prefixes_;
   std::vector<std::string> missing_, misshaped_;
   int64_t merged_modules_ = 0;

@@ -128,6 +128,31 @@ TEST_CASE("a PEFT adapter is merged into projector, SigLIP attention and coord_r
   CHECK(at::equal(base->llm.wte, m->llm.wte));  // the LM is untouched
 }
 
+TEST_CASE("with an adapter the base SigLIP / projector are kept for LaViDa's own modes") {
+  auto plain = load_model(fp32(kModels + "/tiny"));
+  LoadOptions o = fp32(kModels + "/tiny");
+  o.adapter_dir = kModels + "/tiny-adapter";
+  auto m = load_model(o);
+  // Base weights equal the checkpoint's exactly; merged ones differ.
+  CHECK(at::equal(m->projector_base.fc1.weight, plain->projector.fc1.weight));
+  CHECK(at::equal(m->projector_base.fc2.weight, plain->projector.fc2.weight));
+  for (std::size_t l = 0; l < m->vision.layers.size(); ++l) {
+    CHECK(at::equal(m->vision_base.layers[l].qkv.weight, plain->vision.layers[l].qkv.weight));
+    CHECK(!at::equal(m->vision_base.layers[l].qkv.weight, m->vision.layers[l].qkv.weight));
+    // Not adapted: one tensor shared by both (no second copy).
+    CHECK(m->vision_base.layers[l].fc1.weight.is_same(m->vision.layers[l].fc1.weight));
+  }
+  CHECK(m->vision_base.patch_weight.is_same(m->vision.patch_weight));
+  // Held twice: 2 layers x qkv [3*Dv, Dv] + projector fc1 [D, Dv] + fc2 [D, D], fp32.
+  const int64_t dv = m->config.vision.hidden_size, d = m->config.llm.d_model;
+  CHECK(m->summary.base_copy_bytes == 4 * (2 * 3 * dv * dv + d * dv + d * d));
+  CHECK_THAT(m->summary.to_table(), Contains("unmerged SigLIP/projector"));
+  // Without an adapter nothing is held twice.
+  CHECK(plain->summary.base_copy_bytes == 0);
+  CHECK(plain->vision_base.layers[0].qkv.weight.is_same(plain->vision.layers[0].qkv.weight));
+  CHECK(plain->projector_base.fc1.weight.is_same(plain->projector.fc1.weight));
+}
+
 TEST_CASE("missing, unexpected and mis-shaped tensors are reported together") {
   auto dir = copy_model("broken");
   rewrite_weights(dir, [](std::map<std::string, at::Tensor>& t) {

@@ -72,6 +72,29 @@ TEST_CASE("lavida-hd on a 768x768 image gives 1008 tokens with newlines") {
   CHECK(r.selection.newline_tokens == 28);
 }
 
+TEST_CASE("an adapter changes the SHIRG modes only: LaViDa's own modes run on the base weights") {
+  Pipeline plain(testing::tiny_model(), {});
+  Pipeline adapted(testing::tiny_model_with_adapter(), {});
+  for (SelectionMode mode :
+       {SelectionMode::kBaseline384, SelectionMode::kLavidaHd, SelectionMode::kFull672,
+        SelectionMode::kShirg, SelectionMode::kNoCoords}) {
+    INFO(selection_mode_name(mode));
+    std::map<std::string, at::Tensor> d0, d1;
+    RunControl c0, c1;
+    c0.dump = &d0;
+    c1.dump = &d1;
+    const GenerateResult a = run_ok(plain, request(mode), c0);
+    const GenerateResult b = run_ok(adapted, request(mode), c1);
+    const bool same = at::equal(d0.at("visual_tokens"), d1.at("visual_tokens"));
+    if (mode == SelectionMode::kShirg || mode == SelectionMode::kNoCoords) {
+      CHECK(!same);  // SHIRG runs on the merged SigLIP / projector
+    } else {
+      CHECK(same);  // bit-identical: the same base tensors, not a merge undone
+      CHECK(a.answer_ids == b.answer_ids);
+    }
+  }
+}
+
 TEST_CASE("SHIRG with adaptive K stays within its bounds") {
   Pipeline p(testing::tiny_model(), {});
   GenerateRequest r = request(SelectionMode::kShirg);

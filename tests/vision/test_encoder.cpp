@@ -117,6 +117,8 @@ Model model_from(const std::map<std::string, at::Tensor>& t, at::ScalarType dtyp
   m.projector.fc1 = {w(pr + "0.weight"), f(pr + "0.bias")};
   m.projector.fc2 = {w(pr + "2.weight"), f(pr + "2.bias")};
   m.image_newline = w(kImageNewline);
+  m.vision_base = m.vision;  // no adapter: LaViDa's layouts run on the same weights
+  m.projector_base = m.projector;
   return m;
 }
 
