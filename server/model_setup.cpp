@@ -48,7 +48,7 @@ v1::ModelInfoResponse describe_model(const Model& m, const ServerConfig& c) {
   r.set_llm_heads(m.config.llm.n_heads);
   r.set_llm_vocab_size(m.config.llm.vocab_size);
   for (SelectionMode mode : kAllSelectionModes) r.add_selection_modes(selection_mode_name(mode));
-  r.set_shirg_adapter_loaded(m.coord.from_adapter);
+  r.set_shirg_adapter_loaded(m.coord.active());
   r.set_adapter_dir(m.adapter_dir);
   r.set_lora_modules_merged(m.summary.lora_modules_merged);
   r.set_max_gen_length(c.max_gen_length);

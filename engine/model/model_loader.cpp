@@ -268,6 +268,7 @@ std::shared_ptr<const Model> load_model(const LoadOptions& opts) {
   b.release_base_copies();  // the LLaDA is bound next; nothing of it is kept twice
   const bool needs_newline = m->config.mm.patch_merge_type.find("unpad") != std::string::npos;
   if (needs_newline || b.has(kImageNewline)) m->image_newline = b.take(kImageNewline, {d});
+  m->coord.in_checkpoint = b.has(std::string(kCoordModule) + ".weight");
   m->coord.weight = b.take_lora_only(kCoordModule, {dv, kCoordFeatureDim}, &m->coord.from_adapter);
   m->llm = bind_llm(b, m->config.llm, llm_weights);
   m->llm.compute_dtype = opts.dtype;

@@ -146,7 +146,9 @@ Status build_visual(const Model& m, const vision::RgbImage& img, const GenerateR
   }
   out->selection = select::select_tokens(in, p);
   at::Tensor tokens = out->selection.tokens;
-  if (p.coords) tokens = select::apply_coord_embedding(tokens, out->selection.coords, m.coord);
+  if (p.coords)  // hi-detail tokens only; the scaffold rows stay as pooled (seed 4.1)
+    tokens = select::apply_coord_embedding_hi_detail(tokens, out->selection.coords,
+                                                     out->selection.scaffold_tokens, m.coord);
   t->selection_ms = ms_since(t1);
 
   auto t2 = Clock::now();

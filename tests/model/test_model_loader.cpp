@@ -153,6 +153,34 @@ TEST_CASE("with an adapter the base SigLIP / projector are kept for LaViDa's own
   CHECK(plain->projector_base.fc1.weight.is_same(plain->projector.fc1.weight));
 }
 
+TEST_CASE("a coord_rotary base weight in a merged checkpoint (no adapter) is used") {
+  auto dir = copy_model("coord");
+  const int64_t dv = load_model(fp32(kModels + "/tiny"))->config.vision.hidden_size;
+  at::manual_seed(11);
+  const at::Tensor w = at::randn({dv, 128});
+  rewrite_weights(dir, [&](std::map<std::string, at::Tensor>& t) {
+    t[std::string(kCoordModule) + ".weight"] = w;
+  });
+  auto m = load_model(fp32(dir.string()));
+  CHECK(m->coord.in_checkpoint);
+  CHECK(!m->coord.from_adapter);
+  CHECK(m->coord.active());
+  CHECK(at::equal(m->coord.weight, w));
+  // An adapter on top adds its delta to that base weight.
+  LoadOptions o = fp32(dir.string());
+  o.adapter_dir = kModels + "/tiny-adapter";
+  auto merged = load_model(o);
+  CHECK(merged->coord.in_checkpoint);
+  CHECK(merged->coord.from_adapter);
+  auto adapter_only = load_model([&] {
+    LoadOptions a = fp32(kModels + "/tiny");
+    a.adapter_dir = kModels + "/tiny-adapter";
+    return a;
+  }());
+  CHECK(at::allclose(merged->coord.weight, w + adapter_only->coord.weight, 1e-5, 1e-6));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("missing, unexpected and mis-shaped tensors are reported together") {
   auto dir = copy_model("broken");
   rewrite_weights(dir, [](std::map<std::string, at::Tensor>& t) {

@@ -95,6 +95,21 @@ TEST_CASE("an adapter changes the SHIRG modes only: LaViDa's own modes run on th
   }
 }
 
+TEST_CASE("the coordinate embedding changes the hi-detail tokens, never the 64 scaffold tokens") {
+  Pipeline p(testing::tiny_model_with_adapter(), {});
+  std::map<std::string, at::Tensor> with, without;
+  RunControl c0, c1;
+  c0.dump = &with;
+  c1.dump = &without;
+  run_ok(p, request(SelectionMode::kShirg), c0);
+  run_ok(p, request(SelectionMode::kNoCoords), c1);  // the same selection, no embedding
+  const at::Tensor a = with.at("visual_tokens"), b = without.at("visual_tokens");
+  REQUIRE(a.sizes() == b.sizes());
+  CHECK(at::equal(a.slice(0, 0, 64), b.slice(0, 0, 64)));
+  const at::Tensor row_changed = (a.slice(0, 64) - b.slice(0, 64)).abs().amax(1) > 0;
+  CHECK(row_changed.all().item<bool>());
+}
+
 TEST_CASE("SHIRG with adaptive K stays within its bounds") {
   Pipeline p(testing::tiny_model(), {});
   GenerateRequest r = request(SelectionMode::kShirg);
