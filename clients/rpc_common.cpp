@@ -99,7 +99,8 @@ void add_request_options(ArgParser& args) {
   args.option("gen-length", "N", "answer tokens");
   args.option("block-length", "N", "semi-autoregressive block length (divides --gen-length)");
   args.option("steps", "N", "total denoising steps");
-  args.option("step-ratio", "R", "steps = ceil(gen_length * R) when > 0");
+  args.option("step-ratio", "R", "LaViDa: int(block_length * R) steps in every block");
+  args.option("steps-per-block", "N", "N steps in every block (LaViDa's step_per_block)");
   args.option("temperature", "T", "Gumbel noise temperature, 0 = greedy");
   args.option("remasking", "NAME", "low-confidence | random | entropy | margin");
   args.option("schedule", "NAME", "uniform | shift");
@@ -154,6 +155,7 @@ shirg::v1::GenerationOptions generation_options(const ArgParser& args) {
   if (args.has("block-length")) g.set_block_length(args.get_int("block-length"));
   if (args.has("steps")) g.set_steps(args.get_int("steps"));
   if (args.has("step-ratio")) g.set_step_ratio(args.get_double("step-ratio"));
+  if (args.has("steps-per-block")) g.set_steps_per_block(args.get_int("steps-per-block"));
   if (args.has("temperature")) g.set_temperature(args.get_double("temperature"));
   if (args.has("remasking")) g.set_remasking(parse_remasking(args.get("remasking")));
   if (args.has("schedule")) g.set_schedule(parse_schedule(args.get("schedule")));

@@ -85,6 +85,14 @@ Status generation_from_proto(const v1::GenerationOptions& in, const EdgeLimits& 
       return s;
     g.step_ratio = in.step_ratio();
   }
+  if (in.has_steps_per_block()) {
+    if (Status s = check_int("generation.steps_per_block", in.steps_per_block(), 1, g.block_length);
+        !s.ok())
+      return s;
+    if (in.has_step_ratio())
+      return invalid("generation: set at most one of step_ratio and steps_per_block");
+    g.steps_per_block = in.steps_per_block();
+  }
   if (in.has_temperature()) {
     if (Status s =
             check_real("generation.temperature", in.temperature(), 0, kMaxTemperature, false);

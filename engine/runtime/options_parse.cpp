@@ -84,6 +84,8 @@ bool parse_request_flag(const std::string& a, const std::function<std::string()>
     g.steps = integer();
   } else if (a == "--step-ratio") {
     g.step_ratio = std::stod(next());
+  } else if (a == "--steps-per-block") {
+    g.steps_per_block = integer();
   } else if (a == "--temperature") {
     g.temperature = std::stod(next());
   } else if (a == "--remasking") {

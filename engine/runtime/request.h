@@ -16,11 +16,17 @@ struct GenerationOptions {
   int64_t gen_length = 32;    // answer length in tokens (all start masked)
   int64_t block_length = 32;  // must divide gen_length
   int64_t steps = 16;         // total denoising steps, split evenly over blocks
-  double step_ratio = 0;      // > 0: steps = ceil(gen_length * step_ratio) (LaViDa's control)
-  double temperature = 0;     // 0 = greedy; > 0: float64 Gumbel noise
+  // LaViDa's controls (generate()): > 0 replaces `steps` by blocks x per-block steps, where
+  // per-block = int((gen_length / blocks) * step_ratio), or = steps_per_block. At most one of
+  // the two may be set. Resolved into `steps` by sampler::resolve_options (then both are 0).
+  double step_ratio = 0;
+  int64_t steps_per_block = 0;
+  double temperature = 0;  // 0 = greedy; > 0: float64 Gumbel noise
   Remasking remasking = Remasking::kLowConfidence;
   TransferSchedule schedule = TransferSchedule::kUniform;
-  double shift = 1.0 / 3.0;  // shift schedule parameter s
+  // Shift schedule parameter s; 0.33 is the value LaViDa's evaluation scripts pass (its float32
+  // schedule can differ from s = 1/3).
+  double shift = 0.33;
   uint64_t seed = 0;
 };
 

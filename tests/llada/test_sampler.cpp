@@ -312,6 +312,47 @@ TEST_CASE("cancellation and stop tokens end generation early", "[sampler]") {
   CHECK(answer_tokens(ids, sids) == std::vector<int64_t>{3, 4});
 }
 
+TEST_CASE("step_ratio and steps_per_block follow LaViDa's generate(): the same steps per block",
+          "[sampler]") {
+  // 3 blocks of 10: int(10 * 0.35) = 3 per block, 9 in all (not ceil(30 * 0.35) = 11).
+  auto o = opts(30, 10, 16);
+  o.step_ratio = 0.35;
+  REQUIRE(resolve_options(o).empty());
+  CHECK(o.steps == 9);
+  CHECK(block_steps(o) == std::vector<int64_t>{3, 3, 3});
+  // 4 blocks of 8: int(8 * 0.3) = 2 each (not ceil(9.6) = 10 split 3, 3, 2, 2).
+  o = opts(32, 8, 16);
+  o.step_ratio = 0.3;
+  REQUIRE(resolve_options(o).empty());
+  CHECK(block_steps(o) == std::vector<int64_t>{2, 2, 2, 2});
+  // A ratio below one step per block still runs one; more than block_length is clamped.
+  o = opts(32, 8, 16);
+  o.step_ratio = 0.01;
+  REQUIRE(resolve_options(o).empty());
+  CHECK(o.steps == 4);
+  o = opts(32, 8, 16);
+  o.steps_per_block = 3;
+  REQUIRE(resolve_options(o).empty());
+  CHECK(o.steps == 12);
+  CHECK(o.steps_per_block == 0);
+  CHECK(block_steps(o) == std::vector<int64_t>{3, 3, 3, 3});
+  o = opts(32, 8, 16);
+  o.steps_per_block = 20;
+  REQUIRE(resolve_options(o).empty());
+  CHECK(o.steps == 32);
+  o = opts(32, 8, 16);
+  o.steps_per_block = 2;
+  o.step_ratio = 0.5;
+  CHECK_THAT(resolve_options(o), Catch::Contains("at most one"));
+  o = opts(32, 8, 16);
+  o.steps_per_block = -1;
+  CHECK(!resolve_options(o).empty());
+}
+
+TEST_CASE("the shift default is LaViDa's evaluation setting 0.33", "[sampler]") {
+  CHECK(GenerationOptions{}.shift == 0.33);
+}
+
 TEST_CASE("resolve_options clamps and rejects by the documented rules", "[sampler]") {
   auto o = opts(32, 32, 64);
   CHECK(resolve_options(o).empty());

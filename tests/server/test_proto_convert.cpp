@@ -94,6 +94,11 @@ TEST_CASE("every option is carried over") {
   CHECK(out.selection.k_min == 50);
   CHECK(out.selection.k_max == 200);
   CHECK(out.selection.query_aware);
+  r.mutable_generation()->clear_step_ratio();
+  r.mutable_generation()->set_steps_per_block(3);
+  REQUIRE(convert(r, &out).ok());
+  CHECK(out.generation.steps_per_block == 3);
+  CHECK(GenerateRequest{}.generation.shift == 0.33);  // LaViDa's evaluation setting
 }
 
 TEST_CASE("image validation") {
@@ -148,6 +153,16 @@ TEST_CASE("generation option ranges") {
         "generation.step_ratio must be in (0, 64]");
   check([](v1::GenerationOptions& g) { g.set_step_ratio(1e9); },
         "generation.step_ratio must be in (0, 64]");
+  check([](v1::GenerationOptions& g) { g.set_steps_per_block(0); },
+        "generation.steps_per_block must be in [1, 32], got 0");
+  check([](v1::GenerationOptions& g) { g.set_steps_per_block(33); },
+        "generation.steps_per_block must be in [1, 32], got 33");
+  check(
+      [](v1::GenerationOptions& g) {
+        g.set_steps_per_block(4);
+        g.set_step_ratio(0.5);
+      },
+      "set at most one of step_ratio and steps_per_block");
   check([](v1::GenerationOptions& g) { g.set_temperature(-0.1); },
         "generation.temperature must be in [0, 100], got -0.1");
   check([](v1::GenerationOptions& g) { g.set_temperature(NAN); },
