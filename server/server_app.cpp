@@ -179,6 +179,7 @@ int run_server(const ServerConfig& cfg) {
   ec.max_steps = cfg.max_steps;
   ec.max_image_bytes = static_cast<std::size_t>(cfg.max_image_mib) << 20;
   ec.max_image_pixels = cfg.max_image_pixels;
+  ec.cache_dtype = cfg.cache_dtype == "fp32" ? kv::CacheDType::kFp32 : kv::CacheDType::kBf16;
   executor = std::make_unique<Executor>(model, ec);
 
   if (cfg.warmup && signals.count() == 0) {

@@ -109,6 +109,13 @@ const std::vector<Option>& options() {
              [](ServerConfig& c, const std::string& v) {
                c.llm_weights = one_of("llm-weights", v, {"auto", "bf16", "fp32"});
              }},
+      Option{"cache-dtype", "bf16|fp32",
+             "prefix KV cache storage (fp32: the seed's 32-bit fallback, twice the bytes; with "
+             "--dtype fp32 exact to the fp32 computation)",
+             [](const ServerConfig& c) { return c.cache_dtype; },
+             [](ServerConfig& c, const std::string& v) {
+               c.cache_dtype = one_of("cache-dtype", v, {"bf16", "fp32"});
+             }},
       INT_OPT("threads", threads, 0, 4096, "LibTorch intra-op threads (0: number of cores)"),
       INT_OPT("workers", workers, 1, 256, "executor worker threads (requests run concurrently)"),
       INT_OPT("max-queue", max_queue, 0, 1000000,

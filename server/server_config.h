@@ -29,6 +29,7 @@ struct ServerConfig {
   std::string adapter_dir;
   std::string dtype = "auto";        // auto | bf16 | fp32
   std::string llm_weights = "auto";  // auto | bf16 | fp32 (LLaDA matrix storage under fp32)
+  std::string cache_dtype = "bf16";  // bf16 | fp32 (prefix KV cache; fp32 = the seed's fallback)
   int threads = 0;                   // LibTorch intra-op threads; 0: number of cores
   int workers = 1;                   // executor worker threads (requests executed concurrently)
   int64_t max_queue = 16;   // waiting requests beyond the running ones; more: RESOURCE_EXHAUSTED

@@ -52,8 +52,10 @@ struct Executor::Impl {
   Impl(std::shared_ptr<const Model> m, ExecutorConfig c)
       : model(m),
         config(c),
-        pipeline(m, PipelineLimits{c.max_question_bytes, c.max_question_tokens, c.max_gen_length,
-                                   c.max_steps, c.max_image_bytes, c.max_image_pixels}) {
+        pipeline(m,
+                 PipelineLimits{c.max_question_bytes, c.max_question_tokens, c.max_gen_length,
+                                c.max_steps, c.max_image_bytes, c.max_image_pixels},
+                 c.cache_dtype) {
     stats.max_queue = static_cast<int64_t>(c.max_queue);
   }
 

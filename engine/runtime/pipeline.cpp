@@ -165,8 +165,9 @@ Status build_visual(const Model& m, const vision::RgbImage& img, const GenerateR
 
 }  // namespace
 
-Pipeline::Pipeline(std::shared_ptr<const Model> model, PipelineLimits limits)
-    : model_(std::move(model)), limits_(limits) {}
+Pipeline::Pipeline(std::shared_ptr<const Model> model, PipelineLimits limits,
+                   kv::CacheDType cache_dtype)
+    : model_(std::move(model)), limits_(limits), cache_dtype_(cache_dtype) {}
 
 Status Pipeline::validate(GenerateRequest& req) const {
   if (Status s = check_image_bytes(req.image_bytes, limits_.max_image_bytes); !s.ok()) return s;
@@ -233,10 +234,9 @@ Status Pipeline::run(const GenerateRequest& req, const RunControl& ctl, Generate
                      std::to_string(g.gen_length) + " exceeds the model's max_sequence_length " +
                      std::to_string(m.config.llm.max_sequence_length));
 
-    // 6. Prefill: the prefix KV, computed once, frozen in 16 bits, owned by this request.
+    // 6. Prefill: the prefix KV, computed once, frozen (bf16, or fp32), owned by this request.
     auto t1 = Clock::now();
-    const kv::PrefixCache cache =
-        llada::prefill(m.llm, m.config.llm, prefix, kv::CacheDType::kBf16);
+    const kv::PrefixCache cache = llada::prefill(m.llm, m.config.llm, prefix, cache_dtype_);
     t.prefill_ms = ms_since(t1);
     out->prefix_tokens = P;
     out->cache_bytes = cache.bytes();

@@ -15,6 +15,7 @@
 #include "engine/runtime/executor.h"
 #include "engine/runtime/request.h"
 #include "engine/runtime/status.h"
+#include "kvcache/cache_dtype.h"
 
 namespace shirg {
 
@@ -41,7 +42,9 @@ struct PipelineLimits {
 
 class Pipeline {
  public:
-  Pipeline(std::shared_ptr<const Model> model, PipelineLimits limits);
+  // `cache_dtype`: storage of each request's prefix KV cache (bf16, or the 32-bit fallback).
+  Pipeline(std::shared_ptr<const Model> model, PipelineLimits limits,
+           kv::CacheDType cache_dtype = kv::CacheDType::kBf16);
 
   // Cheap checks that need no model execution (question text and length, option ranges, image
   // size and magic bytes). Normalises options (defaults, step_ratio). INVALID_ARGUMENT on error.
@@ -56,10 +59,12 @@ class Pipeline {
 
   const Model& model() const { return *model_; }
   const PipelineLimits& limits() const { return limits_; }
+  kv::CacheDType cache_dtype() const { return cache_dtype_; }
 
  private:
   std::shared_ptr<const Model> model_;
   PipelineLimits limits_;
+  kv::CacheDType cache_dtype_;
 };
 
 }  // namespace shirg

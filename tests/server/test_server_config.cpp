@@ -46,6 +46,7 @@ TEST_CASE("defaults follow docs/architecture.md") {
   CHECK(c.warmup);
   CHECK(c.dtype == "auto");
   CHECK(c.llm_weights == "auto");
+  CHECK(c.cache_dtype == "bf16");
   CHECK(c.log_format == "text");
 }
 
@@ -64,6 +65,8 @@ TEST_CASE("flags in both spellings, booleans") {
   CHECK(c.dtype == "fp32");
   CHECK(c.llm_weights == "bf16");
   CHECK(c.grace_period_seconds == 2.5);
+  CHECK(parse_server_args({"--model-dir", "/m", "--cache-dtype", "fp32"}).config.cache_dtype ==
+        "fp32");
   CHECK(c.log_format == "json");
   CHECK(parse_server_args({"--model-dir", "/m", "--warmup"}).config.warmup);
   CHECK_FALSE(parse_server_args({"--warmup=no", "--model-dir", "/m"}).config.warmup);
@@ -81,6 +84,8 @@ TEST_CASE("bad flags are refused with the flag named") {
              Contains("--dtype must be auto|bf16|fp32"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--llm-weights", "int8"}),
              Contains("--llm-weights must be auto|bf16|fp32"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--cache-dtype", "fp16"}),
+             Contains("--cache-dtype must be bf16|fp32"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--warmup", "maybe"}),
              Contains("--warmup takes true or false"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--tls-cert", "c.pem"}),

@@ -29,6 +29,7 @@ void usage() {
       "bf16)\n"
       "  --llm-weights auto|bf16|fp32  LLaDA matrix storage under fp32 compute (auto: fp32 if the\n"
       "                      model fits in memory, else bf16 upcast per use)\n"
+      "  --cache-dtype bf16|fp32  prefix KV cache storage (default bf16)\n"
       "  --threads N         LibTorch threads (default: all cores)\n"
       "  --mode M            baseline-384 | lavida-hd | full-672 | shirg (default) | no-scaffold "
       "|\n"
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
   req.generation.block_length = -1;  // default: gen_length
   std::string image_path, dump_path;
   bool json_out = false, summary = false;
+  shirg::kv::CacheDType cache_dtype = shirg::kv::CacheDType::kBf16;
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   try {
     for (int i = 1; i < argc; ++i) {
@@ -86,7 +88,12 @@ int main(int argc, char** argv) {
         load.dtype = shirg::parse_dtype_flag(next());
       else if (a == "--llm-weights")
         load.llm_weight_dtype = shirg::parse_llm_weights_flag(next());
-      else if (a == "--threads")
+      else if (a == "--cache-dtype") {
+        const std::string v = next();
+        if (v != "bf16" && v != "fp32")
+          throw std::invalid_argument("--cache-dtype must be bf16 or fp32, got '" + v + "'");
+        cache_dtype = v == "fp32" ? shirg::kv::CacheDType::kFp32 : shirg::kv::CacheDType::kBf16;
+      } else if (a == "--threads")
         threads = std::stoi(next());
       else if (a == "--image")
         image_path = next();
@@ -116,7 +123,7 @@ int main(int argc, char** argv) {
     if (!cpu.warning.empty()) std::fprintf(stderr, "warning: %s\n", cpu.warning.c_str());
     auto model = shirg::load_model(load);
     if (summary) std::printf("%s", model->summary.to_table().c_str());
-    shirg::Pipeline pipeline(model, shirg::PipelineLimits{});
+    shirg::Pipeline pipeline(model, shirg::PipelineLimits{}, cache_dtype);
     req.image_bytes = read_file(image_path);
     req.request_id = "offline";
     if (shirg::Status s = pipeline.validate(req); !s.ok()) {
