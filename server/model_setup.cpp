@@ -24,7 +24,7 @@ int set_torch_threads(int threads) {
 std::shared_ptr<const Model> load_model_for_server(const ServerConfig& c) {
   LoadOptions o;
   o.model_dir = c.model_dir;
-  o.adapter_dir = c.adapter_dir;
+  o.adapter_dirs = c.adapter_dirs;
   o.dtype = parse_dtype_flag(c.dtype);
   o.llm_weight_dtype = parse_llm_weights_flag(c.llm_weights);
   return load_model(o);

@@ -57,6 +57,12 @@ std::string one_of(const std::string& flag, const std::string& v,
   throw ConfigError("--" + flag + " must be " + list + ", got '" + v + "'");
 }
 
+std::string join_dirs(const std::vector<std::string>& dirs) {
+  std::string out;
+  for (const auto& d : dirs) out += (out.empty() ? "" : ",") + d;
+  return out;
+}
+
 std::string show_double(double d) {
   std::ostringstream os;
   os << d;
@@ -95,7 +101,14 @@ const std::vector<Option>& options() {
               "OpenAI-compatible HTTP API (POST /v1/chat/completions, GET /v1/models) on --host, "
               "with the gRPC port's TLS and token (0: the OS chooses, -1: off)"),
       STR_OPT("model-dir", model_dir, "DIR", "LaViDa-format checkpoint directory (required)"),
-      STR_OPT("adapter-dir", adapter_dir, "DIR", "PEFT LoRA adapter merged at load (optional)"),
+      Option{"adapter-dir", "DIR",
+             "PEFT LoRA adapter merged at load into the SHIRG modes' weights (repeatable: "
+             "applied in order; LaViDa's own modes keep the base weights)",
+             [](const ServerConfig& c) { return join_dirs(c.adapter_dirs); },
+             [](ServerConfig& c, const std::string& v) {
+               if (v.empty()) throw ConfigError("--adapter-dir must not be empty");
+               c.adapter_dirs.push_back(v);
+             }},
       Option{"dtype", "auto|bf16|fp32",
              "compute dtype (auto: bf16 where the CPU has native bf16, else fp32)",
              [](const ServerConfig& c) { return c.dtype; },
@@ -208,7 +221,11 @@ void apply_json_file(const std::string& path, ServerConfig& c) {
     if (!o || std::string(o->name) == "config")
       throw ConfigError("config file '" + path + "': unknown key \"" + key + "\"");
     try {
-      o->set(c, json_scalar(key, value));
+      if (value.is_array() && std::string(o->name) == "adapter-dir") {
+        for (const auto& item : value) o->set(c, json_scalar(key, item));
+      } else {
+        o->set(c, json_scalar(key, value));
+      }
     } catch (const ConfigError& e) {
       throw ConfigError("config file '" + path + "': " + e.what());
     }
@@ -266,6 +283,8 @@ ParsedArgs parse_server_args(const std::vector<std::string>& args) {
   for (const auto& [o, v] : given)
     if (std::string(o->name) == "config") c.config_file = v;
   if (!c.config_file.empty()) apply_json_file(c.config_file, c);
+  for (const auto& [o, v] : given)  // the command line's adapters replace the file's
+    if (std::string(o->name) == "adapter-dir") c.adapter_dirs.clear();
   for (const auto& [o, v] : given) o->set(c, v);
   validate_server_config(c);
   return out;
@@ -273,6 +292,7 @@ ParsedArgs parse_server_args(const std::vector<std::string>& args) {
 
 void validate_server_config(ServerConfig& c) {
   if (c.model_dir.empty()) throw ConfigError("--model-dir is required");
+  c.adapter_dir = join_dirs(c.adapter_dirs);
   if (c.host.empty()) throw ConfigError("--host must not be empty");
   if (c.tls_cert.empty() != c.tls_key.empty())
     throw ConfigError("--tls-cert and --tls-key must be given together");

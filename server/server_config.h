@@ -26,7 +26,10 @@ struct ServerConfig {
 
   // Model and execution.
   std::string model_dir;
-  std::string adapter_dir;
+  // --adapter-dir, repeatable: PEFT adapters merged in this order. A config file's list is
+  // replaced by the command line's when that gives any.
+  std::vector<std::string> adapter_dirs;
+  std::string adapter_dir;  // adapter_dirs joined with "," (logs, metrics label); set by validate
   std::string dtype = "auto";        // auto | bf16 | fp32
   std::string llm_weights = "auto";  // auto | bf16 | fp32 (LLaDA matrix storage under fp32)
   std::string cache_dtype = "bf16";  // bf16 | fp32 (prefix KV cache; fp32 = the seed's fallback)

@@ -49,8 +49,10 @@ struct LoadSummary {
 
 struct LoadOptions {
   std::string model_dir;
-  std::string
-      adapter_dir;  // optional PEFT adapter (LoRA for projector, SigLIP attention, coord_rotary)
+  // Optional PEFT LoRA adapters (projector, SigLIP attention, coord_rotary), merged in this
+  // order into the weights the SHIRG modes use. Each module's rank / alpha from the adapter's
+  // config (rank_pattern / alpha_pattern honoured).
+  std::vector<std::string> adapter_dirs;
   at::ScalarType dtype = at::kBFloat16;  // compute dtype: kBFloat16 or kFloat
   at::Device device = at::kCPU;
   // CPU loads are refused up front, with a clear error, when the weights in the compute dtype
@@ -65,7 +67,8 @@ struct LoadOptions {
 
 struct Model {
   std::string dir;
-  std::string adapter_dir;
+  std::vector<std::string> adapter_dirs;
+  std::string adapter_dir;  // adapter_dirs joined with "," (for logs and model info)
   ModelConfig config;
   GenerationDefaults generation_defaults;
   TokenizerConfigFile tokenizer_config;

@@ -227,7 +227,8 @@ std::shared_ptr<const Model> load_model(const LoadOptions& opts) {
 
   auto m = std::make_shared<Model>();
   m->dir = opts.model_dir;
-  m->adapter_dir = opts.adapter_dir;
+  m->adapter_dirs = opts.adapter_dirs;
+  for (const auto& a : opts.adapter_dirs) m->adapter_dir += (m->adapter_dir.empty() ? "" : ",") + a;
   m->dtype = opts.dtype;
   m->device = opts.device;
   m->config = load_model_config((dir / "config.json").string());
@@ -253,9 +254,12 @@ std::shared_ptr<const Model> load_model(const LoadOptions& opts) {
 
   const at::ScalarType llm_weights = choose_llm_weight_dtype(ckpt, opts);
 
-  std::optional<LoraAdapter> adapter;
-  if (!opts.adapter_dir.empty()) adapter = LoraAdapter::open_dir(opts.adapter_dir);
-  WeightBinder b(ckpt, opts.dtype, opts.device, adapter ? &*adapter : nullptr);
+  std::vector<LoraAdapter> adapters;
+  adapters.reserve(opts.adapter_dirs.size());
+  for (const auto& a : opts.adapter_dirs) adapters.push_back(LoraAdapter::open_dir(a));
+  std::vector<const LoraAdapter*> adapter_ptrs;
+  for (const auto& a : adapters) adapter_ptrs.push_back(&a);
+  WeightBinder b(ckpt, opts.dtype, opts.device, adapter_ptrs);
 
   m->vision = bind_vision(b, vc, &m->vision_base);
   const int64_t dv = vc.hidden_size, d = m->config.llm.d_model;

@@ -22,7 +22,7 @@ inline std::shared_ptr<const Model> tiny_model_with_adapter() {
   static std::shared_ptr<const Model> m = [] {
     LoadOptions o;
     o.model_dir = std::string(SHIRG_BINARY_DIR) + "/models/tiny";
-    o.adapter_dir = std::string(SHIRG_BINARY_DIR) + "/models/tiny-adapter";
+    o.adapter_dirs = {std::string(SHIRG_BINARY_DIR) + "/models/tiny-adapter"};
     o.dtype = at::kFloat;
     return load_model(o);
   }();

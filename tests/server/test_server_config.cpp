@@ -115,6 +115,20 @@ TEST_CASE("the JSON config file is applied first and flags win") {
   std::remove(path.c_str());
 }
 
+TEST_CASE("--adapter-dir is repeatable, in order; the command line replaces the file's list") {
+  const auto c =
+      parse_server_args({"--model-dir", "/m", "--adapter-dir", "/a", "--adapter-dir=/b"});
+  CHECK(c.config.adapter_dirs == std::vector<std::string>{"/a", "/b"});
+  CHECK(c.config.adapter_dir == "/a,/b");
+  const std::string path = temp_file(R"({"model-dir": "/m", "adapter-dir": ["/x", "/y"]})");
+  CHECK(parse_server_args({"--config", path}).config.adapter_dirs ==
+        std::vector<std::string>{"/x", "/y"});
+  CHECK(parse_server_args({"--config", path, "--adapter-dir", "/z"}).config.adapter_dirs ==
+        std::vector<std::string>{"/z"});
+  CHECK_THAT(error_of({"--model-dir", "/m", "--adapter-dir", ""}), Contains("must not be empty"));
+  std::remove(path.c_str());
+}
+
 TEST_CASE("bad config files are refused with the file and key named") {
   const std::string unknown = temp_file(R"({"model-dir": "/m", "colour": "blue"})");
   CHECK_THAT(error_of({"--config", unknown}), Contains("unknown key \"colour\""));

@@ -24,7 +24,7 @@ namespace {
 void usage() {
   std::printf(
       "usage: shirg-offline --model-dir DIR --image FILE --question TEXT [options]\n"
-      "  --adapter-dir DIR   PEFT LoRA adapter merged at load\n"
+      "  --adapter-dir DIR   PEFT LoRA adapter merged at load (repeatable: applied in order)\n"
       "  --dtype auto|bf16|fp32  compute dtype (default auto: bf16 only where the CPU has native "
       "bf16)\n"
       "  --llm-weights auto|bf16|fp32  LLaDA matrix storage under fp32 compute (auto: fp32 if the\n"
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
       } else if (a == "--model-dir")
         load.model_dir = next();
       else if (a == "--adapter-dir")
-        load.adapter_dir = next();
+        load.adapter_dirs.push_back(next());
       else if (a == "--dtype")
         load.dtype = shirg::parse_dtype_flag(next());
       else if (a == "--llm-weights")
