@@ -83,7 +83,11 @@ class Executor {
   using SelectionMapCallback = std::function<void(const Status&, const SelectionMapResult&)>;
   Status enqueue_selection_map(SelectionMapRequest request, SelectionMapCallback done,
                                uint64_t* id);
-  // Cancels a queued or running request: on_done(CANCELLED) follows within one denoising step.
+  // Cancels a queued or running request. Queued: it leaves the queue at once (freeing its slot
+  // and the queue count) and on_done(CANCELLED) follows from an executor thread without waiting
+  // for a worker. Running: on_done(CANCELLED) follows at the next check (between SigLIP layers,
+  // prefill chunks, stages and denoising steps). A queued request whose deadline passes also
+  // leaves the queue at once with DEADLINE_EXCEEDED.
   void cancel(uint64_t id);
   ExecutorStats stats() const;
   // Stops accepting (UNAVAILABLE), lets running/queued work finish for `grace`, then cancels the
