@@ -105,7 +105,7 @@ void add_request_options(ArgParser& args) {
   args.option("remasking", "NAME", "low-confidence | random | entropy | margin");
   args.option("schedule", "NAME", "uniform | shift");
   args.option("shift", "X", "shift schedule parameter");
-  args.option("seed", "N", "random seed");
+  args.option("seed", "N", "random seed, any uint64");
   args.section("Selection (unset = server default)");
   args.option("mode", "NAME",
               "shirg | baseline-384 | lavida-hd | full-672 | no-scaffold | no-coords | "
@@ -160,11 +160,7 @@ shirg::v1::GenerationOptions generation_options(const ArgParser& args) {
   if (args.has("remasking")) g.set_remasking(parse_remasking(args.get("remasking")));
   if (args.has("schedule")) g.set_schedule(parse_schedule(args.get("schedule")));
   if (args.has("shift")) g.set_shift(args.get_double("shift"));
-  if (args.has("seed")) {
-    const int64_t seed = args.get_int("seed");
-    if (seed < 0) throw UsageError("--seed must be >= 0");
-    g.set_seed(static_cast<uint64_t>(seed));
-  }
+  if (args.has("seed")) g.set_seed(args.get_uint64("seed"));
   return g;
 }
 

@@ -12,7 +12,7 @@
 //  - Each step: logits [L, V] fp32 for all answer positions. Ids >= vocab_limit and the ids in
 //    never_choose (the mask token) get -inf first, so they are never chosen and carry no
 //    probability. T > 0: x0 = argmax exp(logits - rowmax) / (-log u)^T with u ~ U[0,1) float64
-//    drawn from the request's generator (seeded with opts.seed) for the whole [L, V] logits;
+//    drawn from the request's generator (request_generator(opts.seed)) for the whole [L, V] logits;
 //    T = 0: x0 = argmax logits. The rowmax shift only guards exp() against overflow: the
 //    argmax is the same as LaViDa's exp(logits) / (-log u)^T.
 //  - Confidence of x0 (float64, from the un-noised restricted logits): low_confidence = p(x0);
@@ -87,6 +87,11 @@ std::vector<int64_t> transfer_schedule(int64_t masked, int64_t steps, TransferSc
 // logits [L, V] (excluded ids already -inf). `gen` draws for kRandom.
 at::Tensor confidence(const at::Tensor& logits, const at::Tensor& x0, Remasking rule,
                       at::Generator& gen);
+
+// The request's random stream for `seed` (any uint64). Seeds below 2^32 give exactly PyTorch's
+// CPU generator after torch.manual_seed(seed) (LaViDa's stream); larger ones fill the whole
+// mt19937 state from both 32-bit halves (PyTorch itself would drop the high half).
+at::Generator request_generator(uint64_t seed);
 
 // Runs the sampler. opts must have passed resolve_options (checked again: throws
 // std::invalid_argument otherwise). `logits` is called once per step.

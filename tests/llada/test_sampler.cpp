@@ -349,6 +349,28 @@ TEST_CASE("step_ratio and steps_per_block follow LaViDa's generate(): the same s
   CHECK(!resolve_options(o).empty());
 }
 
+TEST_CASE("every uint64 seed has its own stream; seeds below 2^32 are PyTorch's", "[sampler]") {
+  const uint64_t big = (uint64_t{1} << 32) + 7;
+  auto draws = [](at::Generator g) {
+    return at::rand({64}, g, at::TensorOptions().dtype(at::kDouble));
+  };
+  CHECK(at::equal(draws(request_generator(7)),
+                  draws(at::make_generator<at::CPUGeneratorImpl>(uint64_t{7}))));
+  CHECK(!at::equal(draws(request_generator(7)), draws(request_generator(big))));
+  CHECK(at::equal(draws(request_generator(big)), draws(request_generator(big))));
+  CHECK(!at::equal(draws(request_generator(big)), draws(request_generator(big + 1))));
+  CHECK(!at::equal(draws(request_generator(UINT64_MAX)), draws(request_generator(0xffffffffu))));
+  // And through generate(): Gumbel noise at T = 1 over 24 positions.
+  auto o = opts(24, 24, 24);
+  o.temperature = 1.0;
+  auto run = [&](uint64_t seed) {
+    o.seed = seed;
+    return generate(o, ids_for(49), toy_model(24, 50, 3), nullptr).ids;
+  };
+  CHECK(at::equal(run(7), run(7)));
+  CHECK(!at::equal(run(7), run(big)));
+}
+
 TEST_CASE("the shift default is LaViDa's evaluation setting 0.33", "[sampler]") {
   CHECK(GenerationOptions{}.shift == 0.33);
 }
