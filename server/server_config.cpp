@@ -154,9 +154,18 @@ const std::vector<Option>& options() {
           }},
       STR_OPT("tls-cert", tls_cert, "FILE", "PEM server certificate chain (TLS on with --tls-key)"),
       STR_OPT("tls-key", tls_key, "FILE", "PEM private key of --tls-cert"),
-      STR_OPT("auth-token", auth_token, "TOKEN",
-              "require \"authorization: Bearer TOKEN\" on shirg.v1 RPCs (health and reflection "
-              "stay open)"),
+      Option{"auth-token", "TOKEN",
+             "require \"authorization: Bearer TOKEN\" on shirg.v1 RPCs (health and reflection "
+             "stay open); an empty TOKEN is refused",
+             [](const ServerConfig& c) { return c.auth_token; },
+             [](ServerConfig& c, const std::string& v) {
+               // An unset shell variable (--auth-token "$TOKEN") must not start an open server.
+               if (v.empty())
+                 throw ConfigError(
+                     "--auth-token is empty (an unset variable?); give a token, or leave the "
+                     "flag out to run without authentication");
+               c.auth_token = v;
+             }},
       STR_OPT("auth-token-file", auth_token_file, "FILE",
               "read the bearer token from FILE (keeps it out of the process list)"),
       Option{"log-format", "text|json", "log lines as text or JSON lines",

@@ -99,6 +99,12 @@ TEST_CASE("bad flags are refused with the flag named") {
   CHECK_THAT(error_of({"--model-dir", "/m", "--max-image-mib", "64"}),
              Contains("must not exceed --max-receive-mib"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--auth-token", "a b"}), Contains("printable ASCII"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--auth-token", ""}),
+             Contains("--auth-token is empty"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--auth-token="}), Contains("--auth-token is empty"));
+  const std::string empty_in_file = temp_file(R"({"model-dir": "/m", "auth-token": ""})");
+  CHECK_THAT(error_of({"--config", empty_in_file}), Contains("--auth-token is empty"));
+  std::remove(empty_in_file.c_str());
 }
 
 TEST_CASE("the JSON config file is applied first and flags win") {
