@@ -108,7 +108,8 @@ int run_server(const ServerConfig& cfg) {
     creds = server_credentials(cfg);
     if (cfg.metrics_port >= 0) {
       http = std::make_unique<MetricsHttpServer>([&registry] { return registry.render(); });
-      metrics_port = http->start(cfg.host, cfg.metrics_port);
+      metrics_port =
+          http->start(cfg.metrics_host.empty() ? cfg.host : cfg.metrics_host, cfg.metrics_port);
     }
     if (cfg.http_port >= 0) {
       http_api = std::make_unique<openai::HttpApiServer>(sc);

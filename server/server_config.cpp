@@ -93,6 +93,9 @@ const std::vector<Option>& options() {
       INT_OPT("port", port, 0, 65535, "gRPC port (0: the OS chooses; see --port-file)"),
       INT_OPT("metrics-port", metrics_port, -1, 65535,
               "Prometheus /metrics HTTP port on --host (0: the OS chooses, -1: disabled)"),
+      STR_OPT("metrics-host", metrics_host, "ADDR",
+              "metrics listen address, e.g. 127.0.0.1 to keep /metrics on this machine (empty: "
+              "--host)"),
       STR_OPT("port-file", port_file, "FILE",
               "after binding, write \"grpc=<port>\" and \"metrics=<port>\" lines to FILE (and "
               "\"http=<port>\" with --http-port)"),

@@ -20,6 +20,7 @@ struct ServerConfig {
   std::string host = "0.0.0.0";
   int port = 50051;              // 0: the OS chooses (see port_file)
   int metrics_port = 9400;       // 0: the OS chooses; -1: no metrics endpoint
+  std::string metrics_host;      // metrics listen address; empty: the same as host
   std::string port_file;         // when set: "grpc=<port>\nmetrics=<port>\n" written after binding
   int64_t max_receive_mib = 32;  // largest request message accepted (gRPC max receive size)
   int http_port = -1;  // OpenAI-compatible HTTP API (also "http=<port>" in port_file); -1: off
