@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -22,10 +23,15 @@ namespace shirg {
 struct Model;
 
 // How a running request is observed and stopped.
+// Control points (where cancellation and the deadline are checked): before start, after every
+// SigLIP encoder layer, between stages, after every prefill layer, between denoising steps.
 struct RunControl {
-  const std::atomic<bool>* cancelled = nullptr;  // checked between stages and denoising steps
+  const std::atomic<bool>* cancelled = nullptr;  // checked at every control point
   std::optional<std::chrono::steady_clock::time_point> deadline;
   RequestObserver* observer = nullptr;  // may be null
+  // Called at every control point, before the check, with where it is ("in the vision encoder",
+  // "in the prefill", ...): tracing and tests. May be empty.
+  std::function<void(const char* where)> on_check;
   // When set, intermediate tensors are stored here (CPU): visual tokens, selection, prefix,
   // per-step logits and committed tokens (offline tool --dump).
   std::map<std::string, at::Tensor>* dump = nullptr;

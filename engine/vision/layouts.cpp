@@ -11,24 +11,26 @@
 namespace shirg::vision {
 namespace {
 
-LayoutTokens single_view(const Model& m, const RgbImage& img, int64_t side) {
+LayoutTokens single_view(const Model& m, const RgbImage& img, int64_t side,
+                         const LayerHook& after_layer) {
   LayoutTokens out;
-  out.tokens = project(m.projector_base, encode_view(m.vision_base, m.config.vision, img, side));
+  out.tokens = project(m.projector_base,
+                       encode_view(m.vision_base, m.config.vision, img, side, after_layer));
   out.views = 1;
   return out;
 }
 
 }  // namespace
 
-LayoutTokens layout_lowres384(const Model& m, const RgbImage& img) {
-  return single_view(m, img, m.config.vision.image_size);
+LayoutTokens layout_lowres384(const Model& m, const RgbImage& img, const LayerHook& after_layer) {
+  return single_view(m, img, m.config.vision.image_size, after_layer);
 }
 
-LayoutTokens layout_full672(const Model& m, const RgbImage& img) {
-  return single_view(m, img, 672);
+LayoutTokens layout_full672(const Model& m, const RgbImage& img, const LayerHook& after_layer) {
+  return single_view(m, img, 672, after_layer);
 }
 
-LayoutTokens layout_lavida_hd(const Model& m, const RgbImage& img) {
+LayoutTokens layout_lavida_hd(const Model& m, const RgbImage& img, const LayerHook& after_layer) {
   if (!m.image_newline.defined())
     throw std::invalid_argument(
         "layout lavida-hd needs model.image_newline, which this checkpoint lacks");
@@ -47,8 +49,8 @@ LayoutTokens layout_lavida_hd(const Model& m, const RgbImage& img) {
     views.push_back(to_pixel_tensor(t));
   const int64_t v = static_cast<int64_t>(views.size());
 
-  const at::Tensor feats =
-      project(m.projector_base, siglip_encode(m.vision_base, m.config.vision, at::cat(views, 0)));
+  const at::Tensor feats = project(m.projector_base, siglip_encode(m.vision_base, m.config.vision,
+                                                                   at::cat(views, 0), after_layer));
   const auto dt = feats.scalar_type();
   const int64_t d = feats.size(-1);
   // Bilinear 2x pooling of every view's g x g grid (align_corners false, no antialias), in fp32.

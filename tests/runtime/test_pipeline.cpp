@@ -2,6 +2,9 @@
 // prefix (selection before step 0), dumps, and bad input.
 #include "tests/common/catch_torch.h"
 
+#include <algorithm>
+#include <atomic>
+
 #include "engine/runtime/pipeline.h"
 #include "engine/vision/image.h"
 #include "tests/common/test_images.h"
@@ -108,6 +111,46 @@ TEST_CASE("the coordinate embedding changes the hi-detail tokens, never the 64 s
   CHECK(at::equal(a.slice(0, 0, 64), b.slice(0, 0, 64)));
   const at::Tensor row_changed = (a.slice(0, 64) - b.slice(0, 64)).abs().amax(1) > 0;
   CHECK(row_changed.all().item<bool>());
+}
+
+TEST_CASE("cancellation is checked after every SigLIP layer and every prefill layer") {
+  const auto model = testing::tiny_model();
+  Pipeline p(model, {});
+  const auto count = [](const std::vector<std::string>& v, const std::string& what) {
+    return std::count(v.begin(), v.end(), what);
+  };
+  // Uncancelled: one check per SigLIP layer (every view batch) and per prefill layer but the last.
+  for (SelectionMode mode :
+       {SelectionMode::kShirg, SelectionMode::kBaseline384, SelectionMode::kLavidaHd}) {
+    INFO(selection_mode_name(mode));
+    std::vector<std::string> points;
+    RunControl ctl;
+    ctl.on_check = [&](const char* where) { points.emplace_back(where); };
+    run_ok(p, request(mode), ctl);
+    CHECK(count(points, "in the vision encoder") ==
+          static_cast<std::ptrdiff_t>(model->vision.layers.size()));
+    CHECK(count(points, "in the prefill") == model->config.llm.n_layers - 1);
+  }
+  // Cancelled inside a stage: the request stops at that layer, not at the end of the stage.
+  for (const char* where : {"in the vision encoder", "in the prefill"}) {
+    INFO(where);
+    std::atomic<bool> cancelled{false};
+    std::vector<std::string> points;
+    RunControl ctl;
+    ctl.cancelled = &cancelled;
+    ctl.on_check = [&](const char* w) {
+      points.emplace_back(w);
+      if (std::string(w) == where) cancelled.store(true);
+    };
+    GenerateRequest r = request(SelectionMode::kShirg);
+    REQUIRE(p.validate(r).ok());
+    GenerateResult out;
+    const Status s = p.run(r, ctl, &out);
+    CHECK(s.code == StatusCode::kCancelled);
+    CHECK(s.message == std::string("request cancelled ") + where);
+    CHECK(count(points, where) == 1);
+    CHECK(points.back() == where);
+  }
 }
 
 TEST_CASE("SHIRG with adaptive K stays within its bounds") {
