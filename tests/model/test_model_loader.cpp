@@ -129,6 +129,12 @@ TEST_CASE("the tiny checkpoint loads by its real names with fused layouts and a 
   CHECK(m->ids.mask == m->tokenizer->token_to_id("<|mdm_mask|>").value());
   CHECK(m->ids.mask == c.llm.mask_token_id.value());
   CHECK(m->ids.eot == m->tokenizer->token_to_id("<|eot_id|>").value());
+  // The writer's chat template always ends with the assistant header (LLaDA-8B-Instruct's).
+  const std::string tmpl = m->tokenizer_config.chat_template;
+  const std::string tail = "{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}";
+  REQUIRE(tmpl.size() > tail.size());
+  CHECK(tmpl.substr(tmpl.size() - tail.size()) == tail);
+  CHECK(tmpl.find("add_generation_prompt") == std::string::npos);
   REQUIRE(m->summary.components.size() == 4);
   int64_t params = 0;
   for (const auto& comp : m->summary.components) params += comp.parameters;
