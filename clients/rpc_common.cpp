@@ -107,9 +107,10 @@ void add_request_options(ArgParser& args) {
   args.option("shift", "X", "shift schedule parameter");
   args.option("seed", "N", "random seed, any uint64");
   args.section("Selection (unset = server default)");
-  args.option("mode", "NAME",
-              "shirg | baseline-384 | lavida-hd | full-672 | no-scaffold | no-coords | "
-              "similarity-only | no-merge | random-k");
+  args.option(
+      "mode", "NAME",
+      "shirg | baseline-384 | lavida-384 | lavida-hd | full-672 | no-scaffold | no-coords | "
+      "similarity-only | no-merge | random-k");
   args.option("k", "N", "hi-detail tokens kept");
   args.flag("adaptive-k", "choose K per image (between --k-min and --k-max)");
   args.option("k-min", "N", "adaptive K lower bound");
@@ -121,6 +122,7 @@ shirg::v1::SelectionMode parse_selection_mode(const std::string& s) {
   using M = shirg::v1::SelectionMode;
   static const std::pair<const char*, M> kModes[] = {
       {"baseline-384", shirg::v1::SELECTION_MODE_BASELINE_384},
+      {"lavida-384", shirg::v1::SELECTION_MODE_LAVIDA_384},
       {"lavida-hd", shirg::v1::SELECTION_MODE_LAVIDA_HD},
       {"full-672", shirg::v1::SELECTION_MODE_FULL_672},
       {"shirg", shirg::v1::SELECTION_MODE_SHIRG},

@@ -138,11 +138,6 @@ Status generation_from_proto(const v1::GenerationOptions& in, const EdgeLimits& 
   return Status::Ok();
 }
 
-bool is_shirg_family(SelectionMode m) {
-  return m != SelectionMode::kBaseline384 && m != SelectionMode::kLavidaHd &&
-         m != SelectionMode::kFull672;
-}
-
 }  // namespace
 
 bool is_valid_utf8(const std::string& s) {
@@ -205,6 +200,9 @@ Status from_proto(const v1::SelectionOptions& in, SelectionOptions* out) {
       break;
     case v1::SELECTION_MODE_BASELINE_384:
       s.mode = SelectionMode::kBaseline384;
+      break;
+    case v1::SELECTION_MODE_LAVIDA_384:
+      s.mode = SelectionMode::kLavida384;
       break;
     case v1::SELECTION_MODE_LAVIDA_HD:
       s.mode = SelectionMode::kLavidaHd;
@@ -346,6 +344,8 @@ v1::SelectionMode to_proto(SelectionMode m) {
   switch (m) {
     case SelectionMode::kBaseline384:
       return v1::SELECTION_MODE_BASELINE_384;
+    case SelectionMode::kLavida384:
+      return v1::SELECTION_MODE_LAVIDA_384;
     case SelectionMode::kLavidaHd:
       return v1::SELECTION_MODE_LAVIDA_HD;
     case SelectionMode::kFull672:

@@ -41,11 +41,6 @@ Status check_control(const RunControl& ctl, const char* where) {
   return Status::Ok();
 }
 
-bool is_shirg_family(SelectionMode m) {
-  return m != SelectionMode::kBaseline384 && m != SelectionMode::kLavidaHd &&
-         m != SelectionMode::kFull672;
-}
-
 Status check_image_bytes(const std::string& bytes, std::size_t max_bytes) {
   if (bytes.empty()) return invalid("image is empty");
   if (bytes.size() > max_bytes)
@@ -133,6 +128,8 @@ Status build_visual(const Model& m, const vision::RgbImage& img, const GenerateR
     vision::LayoutTokens lt;
     if (so.mode == SelectionMode::kBaseline384)
       lt = vision::layout_lowres384(m, img, hook);
+    else if (so.mode == SelectionMode::kLavida384)
+      lt = vision::layout_lavida384(m, img, hook);
     else if (so.mode == SelectionMode::kLavidaHd)
       lt = vision::layout_lavida_hd(m, img, hook);
     else

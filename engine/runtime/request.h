@@ -32,7 +32,8 @@ struct GenerationOptions {
 
 // Which visual tokens form the prefix.
 enum class SelectionMode {
-  kBaseline384,     // one 384x384 view, 729 tokens
+  kBaseline384,     // one 384x384 view, 729 tokens (the seed's framing of LaViDa)
+  kLavida384,       // LaViDa's own single view: 384x384 pooled 2x2 (196) + 1 image_newline
   kLavidaHd,        // LaViDa anyres layout (pooled tiles + base view + newlines)
   kFull672,         // one 672x672 view, 2304 tokens
   kShirg,           // 64 scaffold + K selected hi-detail tokens (fixed or adaptive K)
@@ -44,15 +45,18 @@ enum class SelectionMode {
 };
 
 inline constexpr SelectionMode kAllSelectionModes[] = {
-    SelectionMode::kShirg,          SelectionMode::kBaseline384, SelectionMode::kLavidaHd,
-    SelectionMode::kFull672,        SelectionMode::kNoScaffold,  SelectionMode::kNoCoords,
-    SelectionMode::kSimilarityOnly, SelectionMode::kNoMerge,     SelectionMode::kRandomK};
+    SelectionMode::kShirg,    SelectionMode::kBaseline384,    SelectionMode::kLavida384,
+    SelectionMode::kLavidaHd, SelectionMode::kFull672,        SelectionMode::kNoScaffold,
+    SelectionMode::kNoCoords, SelectionMode::kSimilarityOnly, SelectionMode::kNoMerge,
+    SelectionMode::kRandomK};
 
 // Stable names for the API, flags, logs, overlays and benchmarks: "shirg", "baseline-384", ...
 inline const char* selection_mode_name(SelectionMode m) {
   switch (m) {
     case SelectionMode::kBaseline384:
       return "baseline-384";
+    case SelectionMode::kLavida384:
+      return "lavida-384";
     case SelectionMode::kLavidaHd:
       return "lavida-hd";
     case SelectionMode::kFull672:
@@ -71,6 +75,12 @@ inline const char* selection_mode_name(SelectionMode m) {
       return "random-k";
   }
   return "unknown";
+}
+
+// The SHIRG family selects tokens (shirg and its ablations); the others are LaViDa's layouts.
+inline bool is_shirg_family(SelectionMode m) {
+  return m != SelectionMode::kBaseline384 && m != SelectionMode::kLavida384 &&
+         m != SelectionMode::kLavidaHd && m != SelectionMode::kFull672;
 }
 
 inline std::optional<SelectionMode> parse_selection_mode(const std::string& s) {

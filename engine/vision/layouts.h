@@ -22,6 +22,13 @@ struct LayoutTokens {
 LayoutTokens layout_lowres384(const Model& m, const RgbImage& img,
                               const LayerHook& after_layer = {});
 
+// LaViDa's own single-view path: one image_size (384) view, SigLIP -> projector -> the same
+// bilinear 2x pooling (27x27 -> 14x14 = 196) -> image_newline appended (197 tokens), as LLaVA's
+// spatial_unpad merge does for an image with only its base view.
+// Throws std::invalid_argument when the model has no image_newline.
+LayoutTokens layout_lavida384(const Model& m, const RgbImage& img,
+                              const LayerHook& after_layer = {});
+
 // LaViDa's anyres "spatial_unpad" layout: best pinpoint (m.config.mm.grid_pinpoints, or
 // default_grid_pinpoints() when empty), resize and pad, image_size tiles plus a base view;
 // per view SigLIP -> projector -> bilinear pooling of the grid to ceil(g/2); the tile grid is

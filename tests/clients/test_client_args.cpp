@@ -89,6 +89,7 @@ TEST_CASE("only the generation and selection options given are set in the proto"
 TEST_CASE("enum names parse and unknown names are usage errors") {
   CHECK(parse_selection_mode("shirg") == shirg::v1::SELECTION_MODE_SHIRG);
   CHECK(parse_selection_mode("random-k") == shirg::v1::SELECTION_MODE_RANDOM_K);
+  CHECK(parse_selection_mode("lavida-384") == shirg::v1::SELECTION_MODE_LAVIDA_384);
   CHECK(parse_schedule("shift") == shirg::v1::SCHEDULE_SHIFT);
   CHECK(parse_remasking("low-confidence") == shirg::v1::REMASKING_LOW_CONFIDENCE);
   CHECK_THROWS_AS(parse_selection_mode("SHIRG"), UsageError);

@@ -52,10 +52,11 @@ TEST_CASE("every selection mode runs and gives its documented token count") {
     int64_t visual;
   };
   for (const Case& c :
-       {Case{SelectionMode::kBaseline384, 729}, Case{SelectionMode::kFull672, 2304},
-        Case{SelectionMode::kShirg, 64 + 1152}, Case{SelectionMode::kNoScaffold, 1152},
-        Case{SelectionMode::kNoCoords, 64 + 1152}, Case{SelectionMode::kSimilarityOnly, 64 + 1152},
-        Case{SelectionMode::kNoMerge, 64 + 1152}, Case{SelectionMode::kRandomK, 64 + 1152}}) {
+       {Case{SelectionMode::kBaseline384, 729}, Case{SelectionMode::kLavida384, 197},
+        Case{SelectionMode::kFull672, 2304}, Case{SelectionMode::kShirg, 64 + 1152},
+        Case{SelectionMode::kNoScaffold, 1152}, Case{SelectionMode::kNoCoords, 64 + 1152},
+        Case{SelectionMode::kSimilarityOnly, 64 + 1152}, Case{SelectionMode::kNoMerge, 64 + 1152},
+        Case{SelectionMode::kRandomK, 64 + 1152}}) {
     INFO(selection_mode_name(c.mode));
     const GenerateResult r = run_ok(p, request(c.mode));
     CHECK(r.selection.visual_tokens == c.visual);
@@ -79,8 +80,8 @@ TEST_CASE("an adapter changes the SHIRG modes only: LaViDa's own modes run on th
   Pipeline plain(testing::tiny_model(), {});
   Pipeline adapted(testing::tiny_model_with_adapter(), {});
   for (SelectionMode mode :
-       {SelectionMode::kBaseline384, SelectionMode::kLavidaHd, SelectionMode::kFull672,
-        SelectionMode::kShirg, SelectionMode::kNoCoords}) {
+       {SelectionMode::kBaseline384, SelectionMode::kLavida384, SelectionMode::kLavidaHd,
+        SelectionMode::kFull672, SelectionMode::kShirg, SelectionMode::kNoCoords}) {
     INFO(selection_mode_name(mode));
     std::map<std::string, at::Tensor> d0, d1;
     RunControl c0, c1;

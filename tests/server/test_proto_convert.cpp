@@ -101,6 +101,19 @@ TEST_CASE("every option is carried over") {
   CHECK(GenerateRequest{}.generation.shift == 0.33);  // LaViDa's evaluation setting
 }
 
+TEST_CASE("every engine selection mode has its own proto value and converts back") {
+  for (SelectionMode m : kAllSelectionModes) {
+    INFO(selection_mode_name(m));
+    CHECK(to_proto(m) != v1::SELECTION_MODE_UNSPECIFIED);
+    auto r = valid_request();
+    r.mutable_selection()->set_mode(to_proto(m));
+    GenerateRequest out;
+    REQUIRE(convert(r, &out).ok());
+    CHECK(out.selection.mode == m);
+  }
+  CHECK(parse_selection_mode("lavida-384") == SelectionMode::kLavida384);
+}
+
 TEST_CASE("image validation") {
   auto r = valid_request();
   r.clear_image();
@@ -234,10 +247,12 @@ TEST_CASE("selection map requests") {
   r.set_question("where is the sign?");
   CHECK(from_proto(r, EdgeLimits{}, &out).ok());
   CHECK(out.question == "where is the sign?");
-  r.mutable_selection()->set_mode(v1::SELECTION_MODE_BASELINE_384);
-  s = from_proto(r, EdgeLimits{}, &out);
-  CHECK(s.code == StatusCode::kInvalidArgument);
-  CHECK_THAT(s.message, Contains("SelectionMap needs a SHIRG selection mode"));
+  for (auto mode : {v1::SELECTION_MODE_BASELINE_384, v1::SELECTION_MODE_LAVIDA_384}) {
+    r.mutable_selection()->set_mode(mode);
+    s = from_proto(r, EdgeLimits{}, &out);
+    CHECK(s.code == StatusCode::kInvalidArgument);
+    CHECK_THAT(s.message, Contains("SelectionMap needs a SHIRG selection mode"));
+  }
   r.clear_image();
   r.mutable_selection()->set_mode(v1::SELECTION_MODE_SHIRG);
   CHECK_THAT(from_proto(r, EdgeLimits{}, &out).message, Contains("image is empty"));
