@@ -2,8 +2,18 @@
 # The ONE test command: installs dependencies (idempotent), builds, and runs every test through
 # ctest. Labels: unit, integration, e2e (run a subset with: scripts/test.sh -L unit).
 # Extra arguments go to ctest.
+# scripts/test.sh --sanitize address,undefined|thread [ctest args]: the sanitizer job
+# (scripts/sanitize.sh: its own build directory, then time-boxed fuzzer runs).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [[ "${1:-}" == --sanitize ]]; then
+  "$root/scripts/install-deps.sh"
+  exec "$root/scripts/sanitize.sh" "${2:?--sanitize needs a list}" "${@:3}"
+fi
+if [[ "${1:-}" == --sanitize=* ]]; then
+  "$root/scripts/install-deps.sh"
+  exec "$root/scripts/sanitize.sh" "${1#--sanitize=}" "${@:2}"
+fi
 build="${SHIRG_BUILD_DIR:-$root/build}"
 start=$(date +%s)
 "$root/scripts/install-deps.sh"
