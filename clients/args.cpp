@@ -97,6 +97,20 @@ int64_t ArgParser::get_int(const std::string& name) const {
   return static_cast<int64_t>(x);
 }
 
+uint64_t ArgParser::get_uint64(const std::string& name) const {
+  const std::string v = get(name);
+  errno = 0;
+  char* end = nullptr;
+  // strtoull accepts "-1" (and wraps it): only plain digits are taken.
+  const bool digits = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+  const unsigned long long x = digits ? std::strtoull(v.c_str(), &end, 10) : 0;
+  if (!digits || errno != 0 || *end != '\0') {
+    throw UsageError("option --" + name + " needs an integer in [0, 18446744073709551615], got '" +
+                     v + "'");
+  }
+  return static_cast<uint64_t>(x);
+}
+
 double ArgParser::get_double(const std::string& name) const {
   const std::string v = get(name);
   errno = 0;

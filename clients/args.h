@@ -35,6 +35,8 @@ class ArgParser {
   std::string get(const std::string& name) const;  // the value, else the default
   // Typed getters: throw UsageError naming the option when the value is not a number.
   int64_t get_int(const std::string& name) const;
+  // A decimal in [0, 2^64 - 1] (no sign).
+  uint64_t get_uint64(const std::string& name) const;
   double get_double(const std::string& name) const;
   // Comma-separated list of numbers ("1,2,4,8").
   std::vector<double> get_double_list(const std::string& name) const;

@@ -99,19 +99,21 @@ void add_generation_options(ArgParser& args) {
   args.option("gen-length", "N", "answer tokens");
   args.option("block-length", "N", "semi-autoregressive block length (divides --gen-length)");
   args.option("steps", "N", "total denoising steps");
-  args.option("step-ratio", "R", "steps = ceil(gen_length * R) when > 0");
+  args.option("step-ratio", "R", "LaViDa: int(block_length * R) steps in every block");
+  args.option("steps-per-block", "N", "N steps in every block (LaViDa's step_per_block)");
   args.option("temperature", "T", "Gumbel noise temperature, 0 = greedy");
   args.option("remasking", "NAME", "low-confidence | random | entropy | margin");
   args.option("schedule", "NAME", "uniform | shift");
   args.option("shift", "X", "shift schedule parameter");
-  args.option("seed", "N", "random seed");
+  args.option("seed", "N", "random seed, any uint64");
 }
 
 void add_selection_options(ArgParser& args) {
   args.section("Selection (unset = server default)");
-  args.option("mode", "NAME",
-              "shirg | baseline-384 | lavida-hd | full-672 | no-scaffold | no-coords | "
-              "similarity-only | no-merge | random-k");
+  args.option(
+      "mode", "NAME",
+      "shirg | baseline-384 | lavida-384 | lavida-hd | full-672 | no-scaffold | no-coords | "
+      "similarity-only | no-merge | random-k");
   args.option("k", "N", "hi-detail tokens kept");
   args.flag("adaptive-k", "choose K per image (between --k-min and --k-max)");
   args.option("k-min", "N", "adaptive K lower bound");
@@ -128,6 +130,7 @@ shirg::v1::SelectionMode parse_selection_mode(const std::string& s) {
   using M = shirg::v1::SelectionMode;
   static const std::pair<const char*, M> kModes[] = {
       {"baseline-384", shirg::v1::SELECTION_MODE_BASELINE_384},
+      {"lavida-384", shirg::v1::SELECTION_MODE_LAVIDA_384},
       {"lavida-hd", shirg::v1::SELECTION_MODE_LAVIDA_HD},
       {"full-672", shirg::v1::SELECTION_MODE_FULL_672},
       {"shirg", shirg::v1::SELECTION_MODE_SHIRG},
@@ -162,15 +165,12 @@ shirg::v1::GenerationOptions generation_options(const ArgParser& args) {
   if (args.has("block-length")) g.set_block_length(args.get_int("block-length"));
   if (args.has("steps")) g.set_steps(args.get_int("steps"));
   if (args.has("step-ratio")) g.set_step_ratio(args.get_double("step-ratio"));
+  if (args.has("steps-per-block")) g.set_steps_per_block(args.get_int("steps-per-block"));
   if (args.has("temperature")) g.set_temperature(args.get_double("temperature"));
   if (args.has("remasking")) g.set_remasking(parse_remasking(args.get("remasking")));
   if (args.has("schedule")) g.set_schedule(parse_schedule(args.get("schedule")));
   if (args.has("shift")) g.set_shift(args.get_double("shift"));
-  if (args.has("seed")) {
-    const int64_t seed = args.get_int("seed");
-    if (seed < 0) throw UsageError("--seed must be >= 0");
-    g.set_seed(static_cast<uint64_t>(seed));
-  }
+  if (args.has("seed")) g.set_seed(args.get_uint64("seed"));
   return g;
 }
 

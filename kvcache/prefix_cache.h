@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-namespace shirg::kv {
+#include "kvcache/cache_dtype.h"
 
-enum class CacheDType { kBf16, kFp32 };
+namespace shirg::kv {
 
 at::ScalarType to_scalar_type(CacheDType d);
 int64_t element_size(CacheDType d);                                 // 2 or 4

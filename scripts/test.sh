@@ -4,8 +4,18 @@
 # Extra arguments go to ctest.
 # SHIRG_IMAGE_TESTS=1 also builds the container image (scripts/build-image.sh, root, buildah;
 # tens of minutes, see docs/deploy.md) and runs the image tests (ctest -R image).
+# scripts/test.sh --sanitize address,undefined|thread [ctest args]: the sanitizer job
+# (scripts/sanitize.sh: its own build directory, then time-boxed fuzzer runs).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [[ "${1:-}" == --sanitize ]]; then
+  "$root/scripts/install-deps.sh"
+  exec "$root/scripts/sanitize.sh" "${2:?--sanitize needs a list}" "${@:3}"
+fi
+if [[ "${1:-}" == --sanitize=* ]]; then
+  "$root/scripts/install-deps.sh"
+  exec "$root/scripts/sanitize.sh" "${1#--sanitize=}" "${@:2}"
+fi
 build="${SHIRG_BUILD_DIR:-$root/build}"
 start=$(date +%s)
 image_tests=OFF

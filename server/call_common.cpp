@@ -51,10 +51,11 @@ grpc::Status final_status(const Status& s, const grpc::CallbackServerContext* ct
       return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                           "deadline exceeded (" + s.message + ")");
     if (sc.draining.load() && !ctx->IsCancelled())
-      return grpc::Status(
-          grpc::StatusCode::UNAVAILABLE,
-          "server is shutting down: the request was cancelled after the grace period (" +
-              s.message + ")");
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          std::string("server is shutting down: the request was cancelled ") +
+                              (sc.forced_shutdown.load() ? "by a second shutdown signal"
+                                                         : "after the grace period") +
+                              " (" + s.message + ")");
   }
   return to_grpc(s);
 }

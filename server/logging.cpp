@@ -1,5 +1,7 @@
 #include "server/logging.h"
 
+#include <google/protobuf/stubs/logging.h>
+#include <grpc/support/log.h>
 #include <spdlog/formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
@@ -137,6 +139,28 @@ std::string format_json_line(const std::string& ts, const std::string& level,
   return out;
 }
 
+namespace {
+
+// libprotobuf's and gRPC core's own log lines go through our logger (JSON under --log-format
+// json), instead of their plain-text stderr lines.
+void protobuf_log(google::protobuf::LogLevel level, const char* file, int line,
+                  const std::string& message) {
+  const auto lvl = level >= google::protobuf::LOGLEVEL_ERROR     ? spdlog::level::warn
+                   : level == google::protobuf::LOGLEVEL_WARNING ? spdlog::level::warn
+                                                                 : spdlog::level::debug;
+  spdlog::log(lvl, "libprotobuf {}:{}: {}", file ? file : "?", line, message);
+}
+
+void grpc_log(gpr_log_func_args* args) {
+  const auto lvl = args->severity == GPR_LOG_SEVERITY_ERROR  ? spdlog::level::err
+                   : args->severity == GPR_LOG_SEVERITY_INFO ? spdlog::level::info
+                                                             : spdlog::level::debug;
+  spdlog::log(lvl, "grpc {}:{}: {}", args->file ? args->file : "?", args->line,
+              args->message ? args->message : "");
+}
+
+}  // namespace
+
 void setup_logging(LogFormat format, const std::string& level) {
   const auto lvl = spdlog::level::from_str(level);
   if (lvl == spdlog::level::off && level != "off")
@@ -147,6 +171,8 @@ void setup_logging(LogFormat format, const std::string& level) {
   logger->set_level(lvl);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
+  google::protobuf::SetLogHandler(&protobuf_log);
+  gpr_set_log_function(&grpc_log);
 }
 
 const std::string& thread_request_id() {

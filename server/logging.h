@@ -13,7 +13,8 @@ namespace shirg::rpc {
 enum class LogFormat { kText, kJson };
 
 // Installs the default logger: stderr, the given format, level ("trace".."error"), flush on
-// every line at info and above. Throws std::invalid_argument on an unknown level.
+// every line at info and above; libprotobuf's and gRPC core's log lines are routed through it.
+// Throws std::invalid_argument on an unknown level.
 void setup_logging(LogFormat format, const std::string& level);
 
 // The request id attached to the calling thread ("" if none).

@@ -24,7 +24,7 @@ int set_torch_threads(int threads) {
 std::shared_ptr<const Model> load_model_for_server(const ServerConfig& c) {
   LoadOptions o;
   o.model_dir = c.model_dir;
-  o.adapter_dir = c.adapter_dir;
+  o.adapter_dirs = c.adapter_dirs;
   o.dtype = parse_dtype_flag(c.dtype);
   o.llm_weight_dtype = parse_llm_weights_flag(c.llm_weights);
   return load_model(o);
@@ -48,7 +48,7 @@ v1::ModelInfoResponse describe_model(const Model& m, const ServerConfig& c) {
   r.set_llm_heads(m.config.llm.n_heads);
   r.set_llm_vocab_size(m.config.llm.vocab_size);
   for (SelectionMode mode : kAllSelectionModes) r.add_selection_modes(selection_mode_name(mode));
-  r.set_shirg_adapter_loaded(m.coord.from_adapter);
+  r.set_shirg_adapter_loaded(m.coord.active());
   r.set_adapter_dir(m.adapter_dir);
   r.set_lora_modules_merged(m.summary.lora_modules_merged);
   r.set_max_gen_length(c.max_gen_length);

@@ -85,6 +85,14 @@ Status generation_from_proto(const v1::GenerationOptions& in, const EdgeLimits& 
       return s;
     g.step_ratio = in.step_ratio();
   }
+  if (in.has_steps_per_block()) {
+    if (Status s = check_int("generation.steps_per_block", in.steps_per_block(), 1, g.block_length);
+        !s.ok())
+      return s;
+    if (in.has_step_ratio())
+      return invalid("generation: set at most one of step_ratio and steps_per_block");
+    g.steps_per_block = in.steps_per_block();
+  }
   if (in.has_temperature()) {
     if (Status s =
             check_real("generation.temperature", in.temperature(), 0, kMaxTemperature, false);
@@ -128,11 +136,6 @@ Status generation_from_proto(const v1::GenerationOptions& in, const EdgeLimits& 
   if (in.has_seed()) g.seed = in.seed();
   *out = g;
   return Status::Ok();
-}
-
-bool is_shirg_family(SelectionMode m) {
-  return m != SelectionMode::kBaseline384 && m != SelectionMode::kLavidaHd &&
-         m != SelectionMode::kFull672;
 }
 
 }  // namespace
@@ -197,6 +200,9 @@ Status from_proto(const v1::SelectionOptions& in, SelectionOptions* out) {
       break;
     case v1::SELECTION_MODE_BASELINE_384:
       s.mode = SelectionMode::kBaseline384;
+      break;
+    case v1::SELECTION_MODE_LAVIDA_384:
+      s.mode = SelectionMode::kLavida384;
       break;
     case v1::SELECTION_MODE_LAVIDA_HD:
       s.mode = SelectionMode::kLavidaHd;
@@ -338,6 +344,8 @@ v1::SelectionMode to_proto(SelectionMode m) {
   switch (m) {
     case SelectionMode::kBaseline384:
       return v1::SELECTION_MODE_BASELINE_384;
+    case SelectionMode::kLavida384:
+      return v1::SELECTION_MODE_LAVIDA_384;
     case SelectionMode::kLavidaHd:
       return v1::SELECTION_MODE_LAVIDA_HD;
     case SelectionMode::kFull672:

@@ -15,6 +15,7 @@
 #include "server/metrics_http.h"
 #include "server/model_setup.h"
 #include "server/openai/http_api.h"
+#include "server/parse_failure.h"
 #include "server/prometheus.h"
 #include "server/server_metrics.h"
 #include "server/service_context.h"
@@ -108,7 +109,8 @@ int run_server(const ServerConfig& cfg) {
     creds = server_credentials(cfg);
     if (cfg.metrics_port >= 0) {
       http = std::make_unique<MetricsHttpServer>([&registry] { return registry.render(); });
-      metrics_port = http->start(cfg.host, cfg.metrics_port);
+      metrics_port =
+          http->start(cfg.metrics_host.empty() ? cfg.host : cfg.metrics_host, cfg.metrics_port);
     }
     if (cfg.http_port >= 0) {
       http_api = std::make_unique<openai::HttpApiServer>(sc);
@@ -127,14 +129,23 @@ int run_server(const ServerConfig& cfg) {
   builder.AddListeningPort(host_port(cfg.host, cfg.port), creds, &grpc_port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(cfg.max_receive_mib << 20));
   builder.RegisterService(&service);
+  builder.experimental().SetInterceptorCreators(parse_failure_interceptors(metrics));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || grpc_port == 0) {
     spdlog::critical("start-up failed: cannot listen on {}", host_port(cfg.host, cfg.port));
     return 1;
   }
   set_health(*server, false);
+  // Every shirg.v1 call has its final status by the time this runs (or none was admitted), so
+  // the gRPC server stops at once: waiting would only wait for open health Watch streams, which
+  // never end on their own. Calls still sending their last bytes get up to 5 s first.
   auto stop_server = [&] {
-    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    // (Also after a second signal: the calls were cancelled already and only finish sending.)
+    while (metrics.inflight.value() > 0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (auto* h = server->GetHealthCheckService()) h->Shutdown();
+    server->Shutdown(std::chrono::system_clock::now());
     server->Wait();
     if (http_api) http_api->stop();
     if (http) http->stop();
@@ -179,6 +190,7 @@ int run_server(const ServerConfig& cfg) {
   ec.max_steps = cfg.max_steps;
   ec.max_image_bytes = static_cast<std::size_t>(cfg.max_image_mib) << 20;
   ec.max_image_pixels = cfg.max_image_pixels;
+  ec.cache_dtype = cfg.cache_dtype == "fp32" ? kv::CacheDType::kFp32 : kv::CacheDType::kBf16;
   executor = std::make_unique<Executor>(model, ec);
 
   if (cfg.warmup && signals.count() == 0) {
@@ -211,9 +223,11 @@ int run_server(const ServerConfig& cfg) {
   while (metrics.inflight.value() > 0 && signals.count() < 2 &&
          std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (signals.count() >= 2) sc.forced_shutdown.store(true);
   if (metrics.inflight.value() > 0)
-    spdlog::warn("cancelling {} request(s) still in flight",
-                 static_cast<int64_t>(metrics.inflight.value()));
+    spdlog::warn("cancelling {} request(s) still in flight{}",
+                 static_cast<int64_t>(metrics.inflight.value()),
+                 signals.count() >= 2 ? " (second signal)" : " (grace period over)");
   executor->shutdown(std::chrono::milliseconds(0));  // cancels the rest; every call gets on_done
   stop_server();
   spdlog::info("stopped");

@@ -57,6 +57,12 @@ std::string one_of(const std::string& flag, const std::string& v,
   throw ConfigError("--" + flag + " must be " + list + ", got '" + v + "'");
 }
 
+std::string join_dirs(const std::vector<std::string>& dirs) {
+  std::string out;
+  for (const auto& d : dirs) out += (out.empty() ? "" : ",") + d;
+  return out;
+}
+
 std::string show_double(double d) {
   std::ostringstream os;
   os << d;
@@ -87,6 +93,9 @@ const std::vector<Option>& options() {
       INT_OPT("port", port, 0, 65535, "gRPC port (0: the OS chooses; see --port-file)"),
       INT_OPT("metrics-port", metrics_port, -1, 65535,
               "Prometheus /metrics HTTP port on --host (0: the OS chooses, -1: disabled)"),
+      STR_OPT("metrics-host", metrics_host, "ADDR",
+              "metrics listen address, e.g. 127.0.0.1 to keep /metrics on this machine (empty: "
+              "--host)"),
       STR_OPT("port-file", port_file, "FILE",
               "after binding, write \"grpc=<port>\" and \"metrics=<port>\" lines to FILE (and "
               "\"http=<port>\" with --http-port)"),
@@ -95,7 +104,14 @@ const std::vector<Option>& options() {
               "OpenAI-compatible HTTP API (POST /v1/chat/completions, GET /v1/models) on --host, "
               "with the gRPC port's TLS and token (0: the OS chooses, -1: off)"),
       STR_OPT("model-dir", model_dir, "DIR", "LaViDa-format checkpoint directory (required)"),
-      STR_OPT("adapter-dir", adapter_dir, "DIR", "PEFT LoRA adapter merged at load (optional)"),
+      Option{"adapter-dir", "DIR",
+             "PEFT LoRA adapter merged at load into the SHIRG modes' weights (repeatable: "
+             "applied in order; LaViDa's own modes keep the base weights)",
+             [](const ServerConfig& c) { return join_dirs(c.adapter_dirs); },
+             [](ServerConfig& c, const std::string& v) {
+               if (v.empty()) throw ConfigError("--adapter-dir must not be empty");
+               c.adapter_dirs.push_back(v);
+             }},
       Option{"dtype", "auto|bf16|fp32",
              "compute dtype (auto: bf16 where the CPU has native bf16, else fp32)",
              [](const ServerConfig& c) { return c.dtype; },
@@ -108,6 +124,13 @@ const std::vector<Option>& options() {
              [](const ServerConfig& c) { return c.llm_weights; },
              [](ServerConfig& c, const std::string& v) {
                c.llm_weights = one_of("llm-weights", v, {"auto", "bf16", "fp32"});
+             }},
+      Option{"cache-dtype", "bf16|fp32",
+             "prefix KV cache storage (fp32: the seed's 32-bit fallback, twice the bytes; with "
+             "--dtype fp32 exact to the fp32 computation)",
+             [](const ServerConfig& c) { return c.cache_dtype; },
+             [](ServerConfig& c, const std::string& v) {
+               c.cache_dtype = one_of("cache-dtype", v, {"bf16", "fp32"});
              }},
       INT_OPT("threads", threads, 0, 4096, "LibTorch intra-op threads (0: number of cores)"),
       INT_OPT("workers", workers, 1, 256, "executor worker threads (requests run concurrently)"),
@@ -134,9 +157,18 @@ const std::vector<Option>& options() {
           }},
       STR_OPT("tls-cert", tls_cert, "FILE", "PEM server certificate chain (TLS on with --tls-key)"),
       STR_OPT("tls-key", tls_key, "FILE", "PEM private key of --tls-cert"),
-      STR_OPT("auth-token", auth_token, "TOKEN",
-              "require \"authorization: Bearer TOKEN\" on shirg.v1 RPCs (health and reflection "
-              "stay open)"),
+      Option{"auth-token", "TOKEN",
+             "require \"authorization: Bearer TOKEN\" on shirg.v1 RPCs (health and reflection "
+             "stay open); an empty TOKEN is refused",
+             [](const ServerConfig& c) { return c.auth_token; },
+             [](ServerConfig& c, const std::string& v) {
+               // An unset shell variable (--auth-token "$TOKEN") must not start an open server.
+               if (v.empty())
+                 throw ConfigError(
+                     "--auth-token is empty (an unset variable?); give a token, or leave the "
+                     "flag out to run without authentication");
+               c.auth_token = v;
+             }},
       STR_OPT("auth-token-file", auth_token_file, "FILE",
               "read the bearer token from FILE (keeps it out of the process list)"),
       Option{"log-format", "text|json", "log lines as text or JSON lines",
@@ -201,7 +233,11 @@ void apply_json_file(const std::string& path, ServerConfig& c) {
     if (!o || std::string(o->name) == "config")
       throw ConfigError("config file '" + path + "': unknown key \"" + key + "\"");
     try {
-      o->set(c, json_scalar(key, value));
+      if (value.is_array() && std::string(o->name) == "adapter-dir") {
+        for (const auto& item : value) o->set(c, json_scalar(key, item));
+      } else {
+        o->set(c, json_scalar(key, value));
+      }
     } catch (const ConfigError& e) {
       throw ConfigError("config file '" + path + "': " + e.what());
     }
@@ -259,6 +295,8 @@ ParsedArgs parse_server_args(const std::vector<std::string>& args) {
   for (const auto& [o, v] : given)
     if (std::string(o->name) == "config") c.config_file = v;
   if (!c.config_file.empty()) apply_json_file(c.config_file, c);
+  for (const auto& [o, v] : given)  // the command line's adapters replace the file's
+    if (std::string(o->name) == "adapter-dir") c.adapter_dirs.clear();
   for (const auto& [o, v] : given) o->set(c, v);
   validate_server_config(c);
   return out;
@@ -266,6 +304,7 @@ ParsedArgs parse_server_args(const std::vector<std::string>& args) {
 
 void validate_server_config(ServerConfig& c) {
   if (c.model_dir.empty()) throw ConfigError("--model-dir is required");
+  c.adapter_dir = join_dirs(c.adapter_dirs);
   if (c.host.empty()) throw ConfigError("--host must not be empty");
   if (c.tls_cert.empty() != c.tls_key.empty())
     throw ConfigError("--tls-cert and --tls-key must be given together");

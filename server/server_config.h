@@ -20,15 +20,20 @@ struct ServerConfig {
   std::string host = "0.0.0.0";
   int port = 50051;              // 0: the OS chooses (see port_file)
   int metrics_port = 9400;       // 0: the OS chooses; -1: no metrics endpoint
+  std::string metrics_host;      // metrics listen address; empty: the same as host
   std::string port_file;         // when set: "grpc=<port>\nmetrics=<port>\n" written after binding
   int64_t max_receive_mib = 32;  // largest request message accepted (gRPC max receive size)
   int http_port = -1;  // OpenAI-compatible HTTP API (also "http=<port>" in port_file); -1: off
 
   // Model and execution.
   std::string model_dir;
-  std::string adapter_dir;
+  // --adapter-dir, repeatable: PEFT adapters merged in this order. A config file's list is
+  // replaced by the command line's when that gives any.
+  std::vector<std::string> adapter_dirs;
+  std::string adapter_dir;  // adapter_dirs joined with "," (logs, metrics label); set by validate
   std::string dtype = "auto";        // auto | bf16 | fp32
   std::string llm_weights = "auto";  // auto | bf16 | fp32 (LLaDA matrix storage under fp32)
+  std::string cache_dtype = "bf16";  // bf16 | fp32 (prefix KV cache; fp32 = the seed's fallback)
   int threads = 0;                   // LibTorch intra-op threads; 0: number of cores
   int workers = 1;                   // executor worker threads (requests executed concurrently)
   int64_t max_queue = 16;   // waiting requests beyond the running ones; more: RESOURCE_EXHAUSTED

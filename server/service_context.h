@@ -27,6 +27,8 @@ struct ServiceContext {
   std::atomic<Executor*> executor{nullptr};
   // Set on SIGTERM/SIGINT: new calls are refused with UNAVAILABLE.
   std::atomic<bool> draining{false};
+  // Set on a second signal: in-flight calls were cancelled at once, not after the grace period.
+  std::atomic<bool> forced_shutdown{false};
 
   // Filled before `executor` is published.
   v1::ModelInfoResponse model_info;

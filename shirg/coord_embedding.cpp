@@ -45,7 +45,7 @@ at::Tensor apply_coord_embedding(const at::Tensor& tokens, const at::Tensor& coo
     throw std::invalid_argument(
         "SHIRG coord embedding: coords must be [N, 4] with N = " + std::to_string(tokens.size(0)) +
         ", got " + (coords.defined() ? shape_of(coords) : std::string("undefined")));
-  if (!layer.from_adapter || !layer.weight.defined()) return tokens;
+  if (!layer.active() || !layer.weight.defined()) return tokens;
   if (layer.weight.dim() != 2 || layer.weight.size(0) != tokens.size(1) ||
       layer.weight.size(1) != kCoordFeatures)
     throw std::invalid_argument("SHIRG coord embedding: coord_rotary weight must be [" +
@@ -56,6 +56,23 @@ at::Tensor apply_coord_embedding(const at::Tensor& tokens, const at::Tensor& coo
   const at::Tensor feats = coord_rotary_features(coords.to(layer.weight.device()));
   const at::Tensor delta = at::matmul(feats, layer.weight.to(at::kFloat).t());
   return tokens + delta.to(tokens.scalar_type());
+}
+
+at::Tensor apply_coord_embedding_hi_detail(const at::Tensor& tokens, const at::Tensor& coords,
+                                           int64_t scaffold, const CoordLayerW& layer) {
+  if (!tokens.defined() || tokens.dim() != 2 || scaffold < 0 || scaffold > tokens.size(0))
+    throw std::invalid_argument("SHIRG coord embedding: " + std::to_string(scaffold) +
+                                " scaffold rows do not fit tokens " +
+                                (tokens.defined() ? shape_of(tokens) : std::string("undefined")));
+  if (!coords.defined() || coords.dim() != 2 || coords.size(0) != tokens.size(0))
+    throw std::invalid_argument(
+        "SHIRG coord embedding: coords must be [N, 4] with N = " + std::to_string(tokens.size(0)) +
+        ", got " + (coords.defined() ? shape_of(coords) : std::string("undefined")));
+  if (scaffold == 0) return apply_coord_embedding(tokens, coords, layer);
+  const int64_t n = tokens.size(0);
+  const at::Tensor hi =
+      apply_coord_embedding(tokens.slice(0, scaffold, n), coords.slice(0, scaffold, n), layer);
+  return at::cat({tokens.slice(0, 0, scaffold), hi}, 0);
 }
 
 }  // namespace shirg::select

@@ -21,9 +21,15 @@ double coord_frequency(int64_t k);
 at::Tensor coord_rotary_features(const at::Tensor& coords);
 
 // tokens [N, Dv] + coord_rotary_features(coords) @ layer.weight^T, in the tokens' dtype.
-// Returns tokens unchanged when !layer.from_adapter or the weight is undefined (a zero LoRA).
-// Throws std::invalid_argument on shape mismatches.
+// Returns tokens unchanged when !layer.active() (neither a checkpoint weight nor an adapter) or
+// the weight is undefined. Throws std::invalid_argument on shape mismatches.
 at::Tensor apply_coord_embedding(const at::Tensor& tokens, const at::Tensor& coords,
                                  const CoordLayerW& layer);
+
+// The seed (4.1): the embedding goes to the selected hi-detail tokens only. tokens [S + K', Dv]
+// and coords [S + K', 4] as a Selection holds them (the `scaffold` = S scaffold rows first): the
+// first S rows are returned unchanged, the rest get apply_coord_embedding.
+at::Tensor apply_coord_embedding_hi_detail(const at::Tensor& tokens, const at::Tensor& coords,
+                                           int64_t scaffold, const CoordLayerW& layer);
 
 }  // namespace shirg::select

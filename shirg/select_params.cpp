@@ -33,6 +33,7 @@ SelectorParams params_for(const SelectionOptions& opts, uint64_t seed) {
       p.merge = false;
       break;
     case SelectionMode::kBaseline384:
+    case SelectionMode::kLavida384:
     case SelectionMode::kLavidaHd:
     case SelectionMode::kFull672:
       throw std::invalid_argument(std::string("SHIRG selection: mode ") +

@@ -25,7 +25,7 @@ def main():
     p.add_argument("--stream", action="store_true", help="print each denoising step")
     p.add_argument("--gen-length", type=int)
     p.add_argument("--steps", type=int)
-    p.add_argument("--mode", help="shirg | baseline-384 | lavida-hd | full-672 | ...")
+    p.add_argument("--mode", help="shirg | baseline-384 | lavida-384 | lavida-hd | full-672 | ...")
     p.add_argument("--token", default=os.environ.get("SHIRG_TOKEN"))
     p.add_argument("--timeout", type=float, default=300.0)
     a = p.parse_args()

@@ -26,9 +26,9 @@ _HEALTH_ROOT = os.environ.get("SHIRG_HEALTH_PROTO_ROOT", "/usr/share/grpc-proto"
 REMASKING = {"low-confidence": 1, "random": 2, "entropy": 3, "margin": 4}
 SCHEDULE = {"uniform": 1, "shift": 2}
 MODES = {"baseline-384": 1, "lavida-hd": 2, "full-672": 3, "shirg": 4, "no-scaffold": 5,
-         "no-coords": 6, "similarity-only": 7, "no-merge": 8, "random-k": 9}
-GENERATION_FIELDS = ("gen_length", "block_length", "steps", "step_ratio", "temperature", "shift",
-                     "seed")
+         "no-coords": 6, "similarity-only": 7, "no-merge": 8, "random-k": 9, "lavida-384": 10}
+GENERATION_FIELDS = ("gen_length", "block_length", "steps", "step_ratio", "steps_per_block",
+                     "temperature", "shift", "seed")
 SELECTION_FIELDS = ("k", "adaptive_k", "k_min", "k_max", "query_aware")
 
 

@@ -237,7 +237,7 @@ at::Tensor splice_visual(const LladaW& w, const std::vector<int64_t>& ids, int64
 }
 
 kv::PrefixCache prefill(const LladaW& w, const LladaConfig& cfg, const at::Tensor& prefix,
-                        kv::CacheDType dtype) {
+                        kv::CacheDType dtype, const std::function<void()>& after_layer) {
   validate(w, cfg);
   check_prefix(w, cfg, prefix);
   const auto dt = compute_dtype(w);
@@ -252,6 +252,7 @@ kv::PrefixCache prefill(const LladaW& w, const LladaConfig& cfg, const at::Tenso
     // The last layer's output feeds only the LM head, which prefix rows never use.
     if (l + 1 == n_layers) break;
     x = finish_block(x, attend(qkv.q, {{qkv.k, qkv.v}}, {}), b, cfg, dt);
+    if (after_layer) after_layer();
   }
   return builder.finish();
 }

@@ -15,6 +15,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "engine/config/model_config.h"
@@ -39,8 +40,10 @@ at::Tensor splice_visual(const LladaW& w, const std::vector<int64_t>& ids, int64
 
 // Runs the prefix [P, D] (compute dtype) through every layer with bidirectional attention among
 // the prefix rows and keeps K (after RoPE) and V per layer. No LM head on prefix rows.
+// `after_layer` (optional) runs after every layer: a cancellation point; whatever it throws
+// ends the prefill and propagates.
 kv::PrefixCache prefill(const LladaW& w, const LladaConfig& cfg, const at::Tensor& prefix,
-                        kv::CacheDType dtype);
+                        kv::CacheDType dtype, const std::function<void()>& after_layer = {});
 
 // Logits [L, V] fp32 of the answer tokens `answer_ids` [L] int64; they attend to
 // [prefix; answer] with no mask (the prefix from `cache`, never recomputed or copied).

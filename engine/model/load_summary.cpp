@@ -31,6 +31,12 @@ std::string LoadSummary::to_table() const {
                 dtype.c_str(), static_cast<double>(checkpoint_bytes) / (1 << 20),
                 static_cast<long long>(lora_modules_merged), load_seconds);
   o << line;
+  if (base_copy_bytes > 0) {
+    std::snprintf(line, sizeof line,
+                  "unmerged SigLIP/projector matrices for LaViDa's own modes: %.1f MiB\n",
+                  static_cast<double>(base_copy_bytes) / (1 << 20));
+    o << line;
+  }
   return o.str();
 }
 

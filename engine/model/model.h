@@ -39,6 +39,9 @@ struct LoadSummary {
   double load_seconds = 0;
   int64_t checkpoint_bytes = 0;  // bytes on disk (all shards)
   int64_t lora_modules_merged = 0;
+  // Memory held for the unmerged SigLIP / projector matrices an adapter changed (the base
+  // weights LaViDa's own modes run on); 0 without an adapter. Not part of `components`.
+  int64_t base_copy_bytes = 0;
   std::string dtype;             // "bf16" | "fp32"
   std::string llm_weight_dtype;  // storage of the LLaDA matrices: "bf16" | "fp32"
   std::string to_table() const;  // human-readable multi-line table
@@ -46,8 +49,10 @@ struct LoadSummary {
 
 struct LoadOptions {
   std::string model_dir;
-  std::string
-      adapter_dir;  // optional PEFT adapter (LoRA for projector, SigLIP attention, coord_rotary)
+  // Optional PEFT LoRA adapters (projector, SigLIP attention, coord_rotary), merged in this
+  // order into the weights the SHIRG modes use. Each module's rank / alpha from the adapter's
+  // config (rank_pattern / alpha_pattern honoured).
+  std::vector<std::string> adapter_dirs;
   at::ScalarType dtype = at::kBFloat16;  // compute dtype: kBFloat16 or kFloat
   at::Device device = at::kCPU;
   // CPU loads are refused up front, with a clear error, when the weights in the compute dtype
@@ -62,7 +67,8 @@ struct LoadOptions {
 
 struct Model {
   std::string dir;
-  std::string adapter_dir;
+  std::vector<std::string> adapter_dirs;
+  std::string adapter_dir;  // adapter_dirs joined with "," (for logs and model info)
   ModelConfig config;
   GenerationDefaults generation_defaults;
   TokenizerConfigFile tokenizer_config;
@@ -71,8 +77,15 @@ struct Model {
   at::ScalarType dtype = at::kBFloat16;
   at::Device device = at::kCPU;
 
+  // SigLIP and projector with the adapter(s) merged: what the SHIRG modes run on.
   SiglipW vision;
   ProjectorW projector;
+  // The same without any adapter: what LaViDa's own modes (baseline-384, lavida-hd, full-672)
+  // run on, so they stay LaViDa. Every tensor an adapter did not change is shared with
+  // `vision` / `projector` (same storage); only adapted matrices are held twice
+  // (summary.base_copy_bytes). Without an adapter the two are the same tensors.
+  SiglipW vision_base;
+  ProjectorW projector_base;
   CoordLayerW coord;
   at::Tensor image_newline;  // [D] compute dtype (model.image_newline); undefined if absent
   LladaW llm;

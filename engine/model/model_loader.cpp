@@ -40,14 +40,19 @@ LayerNormW take_norm(WeightBinder& b, const std::string& name, int64_t d) {
   return {b.take_fp32(name + ".weight", {d}), b.take_fp32(name + ".bias", {d})};
 }
 
-SiglipW bind_vision(WeightBinder& b, const VisionConfig& v) {
+// The SigLIP tower with the adapter merged, and in *base the same tower without it (LaViDa's own
+// modes run on that). The two share every tensor the adapter did not change.
+SiglipW bind_vision(WeightBinder& b, const VisionConfig& v, SiglipW* base) {
   const std::string p = kVisionPrefix;
   const int64_t d = v.hidden_size, i = v.intermediate_size, g = v.grid();
   SiglipW w;
-  w.patch_weight =
-      b.take(p + "embeddings.patch_embedding.weight", {d, 3, v.patch_size, v.patch_size});
+  const std::string patch = p + "embeddings.patch_embedding.weight";
+  w.patch_weight = b.take(patch, {d, 3, v.patch_size, v.patch_size});
   w.patch_bias = b.take_fp32(p + "embeddings.patch_embedding.bias", {d});
   w.pos_embed = b.take_fp32(p + "embeddings.position_embedding.weight", {g * g, d});
+  *base = w;
+  base->patch_weight = b.base_of(patch, w.patch_weight);
+  base->layers.clear();
   for (int64_t l = 0; l < v.layers_used; ++l) {
     const std::string lp = p + "encoder.layers." + std::to_string(l) + ".";
     SiglipLayerW layer;
@@ -61,6 +66,17 @@ SiglipW bind_vision(WeightBinder& b, const VisionConfig& v) {
     layer.ln2 = take_norm(b, lp + "layer_norm2", d);
     layer.fc1 = take_linear(b, lp + "mlp.fc1", i, d, true);
     layer.fc2 = take_linear(b, lp + "mlp.fc2", d, i, true);
+
+    SiglipLayerW bl = layer;
+    const at::Tensor bq = b.base_of(lp + "self_attn.q_proj.weight", q.weight);
+    const at::Tensor bk = b.base_of(lp + "self_attn.k_proj.weight", k.weight);
+    const at::Tensor bv = b.base_of(lp + "self_attn.v_proj.weight", vv.weight);
+    if (!bq.is_same(q.weight) || !bk.is_same(k.weight) || !bv.is_same(vv.weight))
+      bl.qkv.weight = at::cat({bq, bk, bv}, 0).contiguous();
+    bl.out.weight = b.base_of(lp + "self_attn.out_proj.weight", layer.out.weight);
+    bl.fc1.weight = b.base_of(lp + "mlp.fc1.weight", layer.fc1.weight);
+    bl.fc2.weight = b.base_of(lp + "mlp.fc2.weight", layer.fc2.weight);
+    base->layers.push_back(std::move(bl));
     w.layers.push_back(std::move(layer));
   }
   // Present in real checkpoints, deliberately unused (LaViDa applies neither).
@@ -131,6 +147,23 @@ void summarise(Model& m) {
   add("mm_projector", {m.projector.fc1.weight, m.projector.fc1.bias, m.projector.fc2.weight,
                        m.projector.fc2.bias, m.image_newline});
   add("coord_rotary", {m.coord.weight});
+  // Unmerged copies of adapted SigLIP / projector matrices (LaViDa's own modes run on them).
+  std::vector<at::Tensor> extra;
+  const auto if_distinct = [&](const at::Tensor& base, const at::Tensor& merged) {
+    if (base.defined() && !base.is_same(merged)) extra.push_back(base);
+  };
+  if_distinct(m.vision_base.patch_weight, m.vision.patch_weight);
+  for (std::size_t i = 0; i < m.vision.layers.size(); ++i) {
+    const auto &bl = m.vision_base.layers[i], &l = m.vision.layers[i];
+    if_distinct(bl.qkv.weight, l.qkv.weight);
+    if_distinct(bl.out.weight, l.out.weight);
+    if_distinct(bl.fc1.weight, l.fc1.weight);
+    if_distinct(bl.fc2.weight, l.fc2.weight);
+  }
+  if_distinct(m.projector_base.fc1.weight, m.projector.fc1.weight);
+  if_distinct(m.projector_base.fc2.weight, m.projector.fc2.weight);
+  for (const auto& t : extra)
+    m.summary.base_copy_bytes += t.numel() * static_cast<int64_t>(t.element_size());
   std::vector<at::Tensor> llm = {m.llm.wte, m.llm.ln_f, m.llm.lm_head};
   for (const auto& b : m.llm.blocks)
     for (const auto& t : {b.attn_norm, b.wqkv, b.wo, b.ff_norm, b.w_gate_up, b.w_down})
@@ -194,7 +227,8 @@ std::shared_ptr<const Model> load_model(const LoadOptions& opts) {
 
   auto m = std::make_shared<Model>();
   m->dir = opts.model_dir;
-  m->adapter_dir = opts.adapter_dir;
+  m->adapter_dirs = opts.adapter_dirs;
+  for (const auto& a : opts.adapter_dirs) m->adapter_dir += (m->adapter_dir.empty() ? "" : ",") + a;
   m->dtype = opts.dtype;
   m->device = opts.device;
   m->config = load_model_config((dir / "config.json").string());
@@ -220,16 +254,25 @@ std::shared_ptr<const Model> load_model(const LoadOptions& opts) {
 
   const at::ScalarType llm_weights = choose_llm_weight_dtype(ckpt, opts);
 
-  std::optional<LoraAdapter> adapter;
-  if (!opts.adapter_dir.empty()) adapter = LoraAdapter::open_dir(opts.adapter_dir);
-  WeightBinder b(ckpt, opts.dtype, opts.device, adapter ? &*adapter : nullptr);
+  std::vector<LoraAdapter> adapters;
+  adapters.reserve(opts.adapter_dirs.size());
+  for (const auto& a : opts.adapter_dirs) adapters.push_back(LoraAdapter::open_dir(a));
+  std::vector<const LoraAdapter*> adapter_ptrs;
+  for (const auto& a : adapters) adapter_ptrs.push_back(&a);
+  WeightBinder b(ckpt, opts.dtype, opts.device, adapter_ptrs);
 
-  m->vision = bind_vision(b, vc);
+  m->vision = bind_vision(b, vc, &m->vision_base);
   const int64_t dv = vc.hidden_size, d = m->config.llm.d_model;
-  m->projector.fc1 = take_linear(b, std::string(kProjectorPrefix) + "0", d, dv, true);
-  m->projector.fc2 = take_linear(b, std::string(kProjectorPrefix) + "2", d, d, true);
+  const std::string pp = kProjectorPrefix;
+  m->projector.fc1 = take_linear(b, pp + "0", d, dv, true);
+  m->projector.fc2 = take_linear(b, pp + "2", d, d, true);
+  m->projector_base = m->projector;
+  m->projector_base.fc1.weight = b.base_of(pp + "0.weight", m->projector.fc1.weight);
+  m->projector_base.fc2.weight = b.base_of(pp + "2.weight", m->projector.fc2.weight);
+  b.release_base_copies();  // the LLaDA is bound next; nothing of it is kept twice
   const bool needs_newline = m->config.mm.patch_merge_type.find("unpad") != std::string::npos;
   if (needs_newline || b.has(kImageNewline)) m->image_newline = b.take(kImageNewline, {d});
+  m->coord.in_checkpoint = b.has(std::string(kCoordModule) + ".weight");
   m->coord.weight = b.take_lora_only(kCoordModule, {dv, kCoordFeatureDim}, &m->coord.from_adapter);
   m->llm = bind_llm(b, m->config.llm, llm_weights);
   m->llm.compute_dtype = opts.dtype;

@@ -1,5 +1,6 @@
 #include "engine/runtime/executor.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -29,6 +30,18 @@ struct Task {
   Clock::time_point enqueued;
   std::atomic<bool> cancelled{false};
   std::variant<GenerateTask, SelectionTask> work;
+
+  std::optional<Clock::time_point> deadline() const {
+    if (auto* g = std::get_if<GenerateTask>(&work)) return g->request.deadline;
+    return std::get<SelectionTask>(work).request.deadline;
+  }
+};
+
+// A queued task taken out of the queue before it ran (cancelled, or its deadline passed), with
+// the status its observer gets.
+struct Reaped {
+  std::shared_ptr<Task> task;
+  Status status;
 };
 
 }  // namespace
@@ -48,12 +61,20 @@ struct Executor::Impl {
   uint64_t next_id = 1;
   ExecutorStats stats;
   std::vector<std::thread> workers;
+  // The reaper answers queued tasks that are cancelled or expire while waiting, at once (they
+  // leave the queue and free their slot without waiting for a worker).
+  std::thread reaper;
+  std::condition_variable reaper_cv;
+  std::deque<Reaped> reaped;
+  bool reaper_stop = false;
 
   Impl(std::shared_ptr<const Model> m, ExecutorConfig c)
       : model(m),
         config(c),
-        pipeline(m, PipelineLimits{c.max_question_bytes, c.max_question_tokens, c.max_gen_length,
-                                   c.max_steps, c.max_image_bytes, c.max_image_pixels}) {
+        pipeline(m,
+                 PipelineLimits{c.max_question_bytes, c.max_question_tokens, c.max_gen_length,
+                                c.max_steps, c.max_image_bytes, c.max_image_pixels},
+                 c.cache_dtype) {
     stats.max_queue = static_cast<int64_t>(c.max_queue);
   }
 
@@ -74,7 +95,70 @@ struct Executor::Impl {
     live[task->id] = task;
     *id = task->id;
     cv.notify_one();
+    if (task->deadline()) reaper_cv.notify_one();  // it may be the earliest deadline now
     return Status::Ok();
+  }
+
+  // Called with mu held: takes `task` out of the queue (when still there) and hands it to the
+  // reaper with `status`. Returns false when the task is not queued (running or finished).
+  bool reap_locked(const std::shared_ptr<Task>& task, Status status) {
+    auto it = std::find(queue.begin(), queue.end(), task);
+    if (it == queue.end()) return false;
+    queue.erase(it);
+    live.erase(task->id);
+    ++stats.failed;
+    reaped.push_back({task, std::move(status)});
+    reaper_cv.notify_one();
+    idle_cv.notify_all();
+    return true;
+  }
+
+  // Answers reaped tasks on the reaper thread; finds queued tasks whose deadline passed.
+  void reaper_loop() {
+    std::unique_lock<std::mutex> lock(mu);
+    for (;;) {
+      const auto now = Clock::now();
+      std::optional<Clock::time_point> next;
+      std::vector<std::shared_ptr<Task>> expired;
+      for (const auto& t : queue) {
+        const auto d = t->deadline();
+        if (!d) continue;
+        if (*d <= now)
+          expired.push_back(t);
+        else if (!next || *d < *next)
+          next = *d;
+      }
+      for (const auto& t : expired)
+        reap_locked(t, Status::Error(StatusCode::kDeadlineExceeded,
+                                     "deadline exceeded while waiting in the queue"));
+      while (!reaped.empty()) {
+        Reaped r = std::move(reaped.front());
+        reaped.pop_front();
+        lock.unlock();
+        answer(*r.task, r.status);
+        lock.lock();
+      }
+      if (reaper_stop) return;
+      // Any notify (a new deadline, a reaped task, stop) or the earliest deadline: rescan.
+      if (next)
+        reaper_cv.wait_until(lock, *next);
+      else
+        reaper_cv.wait(lock);
+    }
+  }
+
+  // The observer / callback of a task that never ran hears `s` (no mutex held).
+  static void answer(Task& task, const Status& s) {
+    const double queue_ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - task.enqueued).count();
+    if (auto* g = std::get_if<GenerateTask>(&task.work)) {
+      GenerateResult result;
+      result.timings.queue_ms = queue_ms;
+      result.timings.total_ms = queue_ms;
+      g->observer->on_done(s, result);
+      return;
+    }
+    std::get<SelectionTask>(task.work).done(s, SelectionMapResult{});
   }
 
   void worker_loop() {
@@ -134,6 +218,7 @@ Executor::Executor(std::shared_ptr<const Model> model, ExecutorConfig config)
     : impl_(std::make_unique<Impl>(std::move(model), config)) {
   const int n = std::max(1, config.workers);
   for (int i = 0; i < n; ++i) impl_->workers.emplace_back([this] { impl_->worker_loop(); });
+  impl_->reaper = std::thread([this] { impl_->reaper_loop(); });
 }
 
 Executor::~Executor() {
@@ -171,7 +256,12 @@ Status Executor::enqueue_selection_map(SelectionMapRequest request, SelectionMap
 void Executor::cancel(uint64_t id) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto it = impl_->live.find(id);
-  if (it != impl_->live.end()) it->second->cancelled.store(true);
+  if (it == impl_->live.end()) return;
+  const std::shared_ptr<Task> task = it->second;
+  task->cancelled.store(true);
+  // Still queued: out of the queue now (its slot and the queue gauge are freed at once), and
+  // answered CANCELLED by the reaper. Running: the worker sees the flag at its next check.
+  impl_->reap_locked(task, Status::Error(StatusCode::kCancelled, "request cancelled while queued"));
 }
 
 ExecutorStats Executor::stats() const {
@@ -184,7 +274,7 @@ ExecutorStats Executor::stats() const {
 void Executor::shutdown(std::chrono::milliseconds grace) {
   {
     std::unique_lock<std::mutex> lock(impl_->mu);
-    if (impl_->stopping && impl_->workers.empty()) return;
+    if (impl_->stopping && impl_->workers.empty() && !impl_->reaper.joinable()) return;
     impl_->accepting = false;
     // Let queued and running work finish within the grace period...
     impl_->idle_cv.wait_for(lock, grace, [&] { return impl_->live.empty(); });
@@ -197,6 +287,12 @@ void Executor::shutdown(std::chrono::milliseconds grace) {
   for (auto& w : impl_->workers)
     if (w.joinable()) w.join();
   impl_->workers.clear();
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->reaper_stop = true;  // it answers what it still holds, then ends
+  }
+  impl_->reaper_cv.notify_all();
+  if (impl_->reaper.joinable()) impl_->reaper.join();
 }
 
 const Model& Executor::model() const {

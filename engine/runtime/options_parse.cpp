@@ -84,6 +84,8 @@ bool parse_request_flag(const std::string& a, const std::function<std::string()>
     g.steps = integer();
   } else if (a == "--step-ratio") {
     g.step_ratio = std::stod(next());
+  } else if (a == "--steps-per-block") {
+    g.steps_per_block = integer();
   } else if (a == "--temperature") {
     g.temperature = std::stod(next());
   } else if (a == "--remasking") {
@@ -99,7 +101,13 @@ bool parse_request_flag(const std::string& a, const std::function<std::string()>
   } else if (a == "--shift") {
     g.shift = std::stod(next());
   } else if (a == "--seed") {
-    g.seed = static_cast<uint64_t>(integer());
+    const std::string v = next();
+    std::size_t used = 0;
+    const bool digits = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+    const unsigned long long x = digits ? std::stoull(v, &used) : 0;  // throws out_of_range
+    if (!digits || used != v.size())
+      throw std::invalid_argument(a + ": not an integer in [0, 2^64 - 1]: " + v);
+    g.seed = static_cast<uint64_t>(x);
   } else {
     return false;
   }

@@ -31,18 +31,14 @@ Status invalid(std::string m) {
   return Status::Error(StatusCode::kInvalidArgument, std::move(m));
 }
 
-// Between stages and steps: cancellation first, then the deadline.
+// At a control point: cancellation first, then the deadline.
 Status check_control(const RunControl& ctl, const char* where) {
+  if (ctl.on_check) ctl.on_check(where);
   if (ctl.cancelled && ctl.cancelled->load(std::memory_order_relaxed))
     return Status::Error(StatusCode::kCancelled, std::string("request cancelled ") + where);
   if (ctl.deadline && Clock::now() >= *ctl.deadline)
     return Status::Error(StatusCode::kDeadlineExceeded, std::string("deadline exceeded ") + where);
   return Status::Ok();
-}
-
-bool is_shirg_family(SelectionMode m) {
-  return m != SelectionMode::kBaseline384 && m != SelectionMode::kLavidaHd &&
-         m != SelectionMode::kFull672;
 }
 
 Status check_image_bytes(const std::string& bytes, std::size_t max_bytes) {
@@ -103,6 +99,19 @@ std::string render_partial(const tok::Tokenizer& t, const at::Tensor& ids, const
   return out;
 }
 
+// Thrown by the hooks inside the vision encoder and the prefill to stop there; run() returns
+// its status.
+struct Stopped {
+  Status status;
+};
+
+// A hook that stops the stage it runs in when the request is cancelled or past its deadline.
+std::function<void()> control_hook(const RunControl& ctl, const char* where) {
+  return [&ctl, where] {
+    if (Status s = check_control(ctl, where); !s.ok()) throw Stopped{std::move(s)};
+  };
+}
+
 // Visual tokens [N, D] for the request's mode, with the selection summary and timings.
 struct Visual {
   at::Tensor tokens;
@@ -114,14 +123,17 @@ Status build_visual(const Model& m, const vision::RgbImage& img, const GenerateR
                     const RunControl& ctl, StageTimings* t, Visual* out) {
   const SelectionOptions& so = req.selection;
   auto t0 = Clock::now();
+  const vision::LayerHook hook = control_hook(ctl, "in the vision encoder");
   if (!is_shirg_family(so.mode)) {
     vision::LayoutTokens lt;
     if (so.mode == SelectionMode::kBaseline384)
-      lt = vision::layout_lowres384(m, img);
+      lt = vision::layout_lowres384(m, img, hook);
+    else if (so.mode == SelectionMode::kLavida384)
+      lt = vision::layout_lavida384(m, img, hook);
     else if (so.mode == SelectionMode::kLavidaHd)
-      lt = vision::layout_lavida_hd(m, img);
+      lt = vision::layout_lavida_hd(m, img, hook);
     else
-      lt = vision::layout_full672(m, img);
+      lt = vision::layout_full672(m, img, hook);
     t->vision_ms = ms_since(t0);  // includes the projector (it is inside the layout)
     out->tokens = lt.tokens;
     out->summary.visual_tokens = lt.tokens.size(0);
@@ -131,7 +143,7 @@ Status build_visual(const Model& m, const vision::RgbImage& img, const GenerateR
     return Status::Ok();
   }
   const int64_t side = 672;
-  at::Tensor feats = vision::encode_view(m, img, side);  // [2304, Dv]
+  at::Tensor feats = vision::encode_view(m, img, side, hook);  // [2304, Dv]
   t->vision_ms = ms_since(t0);
   if (Status s = check_control(ctl, "after the vision encoder"); !s.ok()) return s;
 
@@ -146,7 +158,9 @@ Status build_visual(const Model& m, const vision::RgbImage& img, const GenerateR
   }
   out->selection = select::select_tokens(in, p);
   at::Tensor tokens = out->selection.tokens;
-  if (p.coords) tokens = select::apply_coord_embedding(tokens, out->selection.coords, m.coord);
+  if (p.coords)  // hi-detail tokens only; the scaffold rows stay as pooled (seed 4.1)
+    tokens = select::apply_coord_embedding_hi_detail(tokens, out->selection.coords,
+                                                     out->selection.scaffold_tokens, m.coord);
   t->selection_ms = ms_since(t1);
 
   auto t2 = Clock::now();
@@ -163,8 +177,9 @@ Status build_visual(const Model& m, const vision::RgbImage& img, const GenerateR
 
 }  // namespace
 
-Pipeline::Pipeline(std::shared_ptr<const Model> model, PipelineLimits limits)
-    : model_(std::move(model)), limits_(limits) {}
+Pipeline::Pipeline(std::shared_ptr<const Model> model, PipelineLimits limits,
+                   kv::CacheDType cache_dtype)
+    : model_(std::move(model)), limits_(limits), cache_dtype_(cache_dtype) {}
 
 Status Pipeline::validate(GenerateRequest& req) const {
   if (Status s = check_image_bytes(req.image_bytes, limits_.max_image_bytes); !s.ok()) return s;
@@ -231,10 +246,10 @@ Status Pipeline::run(const GenerateRequest& req, const RunControl& ctl, Generate
                      std::to_string(g.gen_length) + " exceeds the model's max_sequence_length " +
                      std::to_string(m.config.llm.max_sequence_length));
 
-    // 6. Prefill: the prefix KV, computed once, frozen in 16 bits, owned by this request.
+    // 6. Prefill: the prefix KV, computed once, frozen (bf16, or fp32), owned by this request.
     auto t1 = Clock::now();
-    const kv::PrefixCache cache =
-        llada::prefill(m.llm, m.config.llm, prefix, kv::CacheDType::kBf16);
+    const kv::PrefixCache cache = llada::prefill(m.llm, m.config.llm, prefix, cache_dtype_,
+                                                 control_hook(ctl, "in the prefill"));
     t.prefill_ms = ms_since(t1);
     out->prefix_tokens = P;
     out->cache_bytes = cache.bytes();
@@ -312,6 +327,8 @@ Status Pipeline::run(const GenerateRequest& req, const RunControl& ctl, Generate
     if (ctl.dump) (*ctl.dump)["answer_ids"] = answer.clone();
     t.total_ms = ms_since(t_start);
     return Status::Ok();
+  } catch (const Stopped& s) {
+    return s.status;
   } catch (const std::exception& e) {
     return Status::Error(StatusCode::kInternal, std::string("internal error: ") + e.what());
   }
@@ -350,6 +367,8 @@ Status Pipeline::run_selection_map(const SelectionMapRequest& req, const RunCont
     out->overlay_png =
         select::render_overlay_png(view.rgb.data(), view.width, view.height, sel, out->grid);
     return Status::Ok();
+  } catch (const Stopped& s) {
+    return s.status;
   } catch (const std::exception& e) {
     return Status::Error(StatusCode::kInternal, std::string("internal error: ") + e.what());
   }

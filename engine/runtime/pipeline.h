@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,16 +16,22 @@
 #include "engine/runtime/executor.h"
 #include "engine/runtime/request.h"
 #include "engine/runtime/status.h"
+#include "kvcache/cache_dtype.h"
 
 namespace shirg {
 
 struct Model;
 
 // How a running request is observed and stopped.
+// Control points (where cancellation and the deadline are checked): before start, after every
+// SigLIP encoder layer, between stages, after every prefill layer, between denoising steps.
 struct RunControl {
-  const std::atomic<bool>* cancelled = nullptr;  // checked between stages and denoising steps
+  const std::atomic<bool>* cancelled = nullptr;  // checked at every control point
   std::optional<std::chrono::steady_clock::time_point> deadline;
   RequestObserver* observer = nullptr;  // may be null
+  // Called at every control point, before the check, with where it is ("in the vision encoder",
+  // "in the prefill", ...): tracing and tests. May be empty.
+  std::function<void(const char* where)> on_check;
   // When set, intermediate tensors are stored here (CPU): visual tokens, selection, prefix,
   // per-step logits and committed tokens (offline tool --dump).
   std::map<std::string, at::Tensor>* dump = nullptr;
@@ -41,7 +48,9 @@ struct PipelineLimits {
 
 class Pipeline {
  public:
-  Pipeline(std::shared_ptr<const Model> model, PipelineLimits limits);
+  // `cache_dtype`: storage of each request's prefix KV cache (bf16, or the 32-bit fallback).
+  Pipeline(std::shared_ptr<const Model> model, PipelineLimits limits,
+           kv::CacheDType cache_dtype = kv::CacheDType::kBf16);
 
   // Cheap checks that need no model execution (question text and length, option ranges, image
   // size and magic bytes). Normalises options (defaults, step_ratio). INVALID_ARGUMENT on error.
@@ -56,10 +65,12 @@ class Pipeline {
 
   const Model& model() const { return *model_; }
   const PipelineLimits& limits() const { return limits_; }
+  kv::CacheDType cache_dtype() const { return cache_dtype_; }
 
  private:
   std::shared_ptr<const Model> model_;
   PipelineLimits limits_;
+  kv::CacheDType cache_dtype_;
 };
 
 }  // namespace shirg

@@ -16,17 +16,24 @@ struct GenerationOptions {
   int64_t gen_length = 32;    // answer length in tokens (all start masked)
   int64_t block_length = 32;  // must divide gen_length
   int64_t steps = 16;         // total denoising steps, split evenly over blocks
-  double step_ratio = 0;      // > 0: steps = ceil(gen_length * step_ratio) (LaViDa's control)
-  double temperature = 0;     // 0 = greedy; > 0: float64 Gumbel noise
+  // LaViDa's controls (generate()): > 0 replaces `steps` by blocks x per-block steps, where
+  // per-block = int((gen_length / blocks) * step_ratio), or = steps_per_block. At most one of
+  // the two may be set. Resolved into `steps` by sampler::resolve_options (then both are 0).
+  double step_ratio = 0;
+  int64_t steps_per_block = 0;
+  double temperature = 0;  // 0 = greedy; > 0: float64 Gumbel noise
   Remasking remasking = Remasking::kLowConfidence;
   TransferSchedule schedule = TransferSchedule::kUniform;
-  double shift = 1.0 / 3.0;  // shift schedule parameter s
+  // Shift schedule parameter s; 0.33 is the value LaViDa's evaluation scripts pass (its float32
+  // schedule can differ from s = 1/3).
+  double shift = 0.33;
   uint64_t seed = 0;
 };
 
 // Which visual tokens form the prefix.
 enum class SelectionMode {
-  kBaseline384,     // one 384x384 view, 729 tokens
+  kBaseline384,     // one 384x384 view, 729 tokens (the seed's framing of LaViDa)
+  kLavida384,       // LaViDa's own single view: 384x384 pooled 2x2 (196) + 1 image_newline
   kLavidaHd,        // LaViDa anyres layout (pooled tiles + base view + newlines)
   kFull672,         // one 672x672 view, 2304 tokens
   kShirg,           // 64 scaffold + K selected hi-detail tokens (fixed or adaptive K)
@@ -38,15 +45,18 @@ enum class SelectionMode {
 };
 
 inline constexpr SelectionMode kAllSelectionModes[] = {
-    SelectionMode::kShirg,          SelectionMode::kBaseline384, SelectionMode::kLavidaHd,
-    SelectionMode::kFull672,        SelectionMode::kNoScaffold,  SelectionMode::kNoCoords,
-    SelectionMode::kSimilarityOnly, SelectionMode::kNoMerge,     SelectionMode::kRandomK};
+    SelectionMode::kShirg,    SelectionMode::kBaseline384,    SelectionMode::kLavida384,
+    SelectionMode::kLavidaHd, SelectionMode::kFull672,        SelectionMode::kNoScaffold,
+    SelectionMode::kNoCoords, SelectionMode::kSimilarityOnly, SelectionMode::kNoMerge,
+    SelectionMode::kRandomK};
 
 // Stable names for the API, flags, logs, overlays and benchmarks: "shirg", "baseline-384", ...
 inline const char* selection_mode_name(SelectionMode m) {
   switch (m) {
     case SelectionMode::kBaseline384:
       return "baseline-384";
+    case SelectionMode::kLavida384:
+      return "lavida-384";
     case SelectionMode::kLavidaHd:
       return "lavida-hd";
     case SelectionMode::kFull672:
@@ -65,6 +75,12 @@ inline const char* selection_mode_name(SelectionMode m) {
       return "random-k";
   }
   return "unknown";
+}
+
+// The SHIRG family selects tokens (shirg and its ablations); the others are LaViDa's layouts.
+inline bool is_shirg_family(SelectionMode m) {
+  return m != SelectionMode::kBaseline384 && m != SelectionMode::kLavida384 &&
+         m != SelectionMode::kLavidaHd && m != SelectionMode::kFull672;
 }
 
 inline std::optional<SelectionMode> parse_selection_mode(const std::string& s) {

@@ -1,4 +1,5 @@
 // resolve_options / block_steps / transfer_schedule's uniform part: no LibTorch calls.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -23,13 +24,29 @@ std::string resolve_options(GenerationOptions& o) {
   if (!std::isfinite(o.step_ratio) || o.step_ratio < 0) {
     return "step_ratio must be a finite number >= 0";
   }
-  if (o.step_ratio > 0) {
-    const double s = std::ceil(static_cast<double>(o.gen_length) * o.step_ratio);
-    o.steps = s > static_cast<double>(o.gen_length) ? o.gen_length : static_cast<int64_t>(s);
+  if (o.steps_per_block < 0) {
+    return "steps_per_block must be >= 0, got " + std::to_string(o.steps_per_block);
+  }
+  if (o.step_ratio > 0 && o.steps_per_block > 0) {
+    return "set at most one of step_ratio and steps_per_block";
+  }
+  const int64_t blocks = o.gen_length / o.block_length;
+  if (o.step_ratio > 0 || o.steps_per_block > 0) {
+    // LaViDa: int((gen_length / blocks) * step_ratio) steps in every block (a double product,
+    // truncated), clamped to [1, block_length] (more steps than masks is LaViDa's crash).
+    int64_t per_block = o.steps_per_block;
+    if (o.step_ratio > 0) {
+      const double s =
+          (static_cast<double>(o.gen_length) / static_cast<double>(blocks)) * o.step_ratio;
+      per_block =
+          s >= static_cast<double>(o.block_length) ? o.block_length : static_cast<int64_t>(s);
+    }
+    per_block = std::min(std::max<int64_t>(per_block, 1), o.block_length);
+    o.steps = per_block * blocks;
     o.step_ratio = 0;
+    o.steps_per_block = 0;
   }
   if (o.steps < 1) return "steps must be >= 1, got " + std::to_string(o.steps);
-  const int64_t blocks = o.gen_length / o.block_length;
   if (o.steps > o.gen_length) o.steps = o.gen_length;  // at most one step per masked token
   if (o.steps < blocks) o.steps = blocks;              // every block needs a step
   if (!std::isfinite(o.temperature) || o.temperature < 0 || o.temperature > kMaxTemperature) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <random>
 #include <stdexcept>
 
 namespace shirg::sampler {
@@ -117,6 +118,25 @@ at::Tensor confidence(const at::Tensor& logits, const at::Tensor& x0, Remasking 
   }
 }
 
+at::Generator request_generator(uint64_t seed) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  if ((seed >> 32) == 0) return gen;  // PyTorch's own stream (torch.manual_seed(seed))
+  // PyTorch's mt19937 keeps only the low 32 bits of a seed; the whole 624-word state is made
+  // from both halves instead (std::seed_seq), so every uint64 seed gives its own stream.
+  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)};
+  at::mt19937 engine(seed);
+  at::mt19937_data_pod d = engine.data();
+  seq.generate(d.state_.begin(), d.state_.end());
+  d.state_[0] |= 0x80000000u;  // never the all-zero state
+  d.seed_ = seed;
+  d.seeded_ = true;
+  d.left_ = 1;
+  d.next_ = 0;
+  engine.set_data(d);
+  gen.get<at::CPUGeneratorImpl>()->set_engine(engine);
+  return gen;
+}
+
 SamplerResult generate(const GenerationOptions& opts_in, const SamplerIds& sids,
                        const LogitsFn& logits_fn, const StepFn& on_step) {
   GenerationOptions o = opts_in;
@@ -129,7 +149,7 @@ SamplerResult generate(const GenerationOptions& opts_in, const SamplerIds& sids,
   SamplerResult res;
   res.ids = at::full({len}, sids.mask, at::TensorOptions().dtype(at::kLong));
   int64_t* x = res.ids.data_ptr<int64_t>();
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
+  at::Generator gen = request_generator(o.seed);
   const auto per_block = block_steps(o);
 
   for (size_t b = 0; b < per_block.size(); ++b) {

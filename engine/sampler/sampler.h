@@ -3,14 +3,16 @@
 //
 // Semantics (lavida.md "Generation"), with these documented decisions:
 //  - Steps: opts.steps is the TOTAL number of denoising steps (LaViDa's step_ratio > 0 replaces
-//    it by ceil(gen_length * step_ratio)). They are split over the gen_length / block_length
-//    blocks: block b gets steps / blocks steps, plus one for the first steps % blocks blocks.
+//    it by blocks x int((gen_length / blocks) * step_ratio), steps_per_block > 0 by blocks x
+//    steps_per_block: the same in every block, as LaViDa's generate()). They are split over the
+//    gen_length / block_length blocks: block b gets steps / blocks steps, plus one for the first
+//    steps % blocks blocks.
 //    resolve_options() clamps steps to [blocks, gen_length] so every block gets between 1 and
 //    block_length steps (LaViDa crashes when steps exceed the mask count).
 //  - Each step: logits [L, V] fp32 for all answer positions. Ids >= vocab_limit and the ids in
 //    never_choose (the mask token) get -inf first, so they are never chosen and carry no
 //    probability. T > 0: x0 = argmax exp(logits - rowmax) / (-log u)^T with u ~ U[0,1) float64
-//    drawn from the request's generator (seeded with opts.seed) for the whole [L, V] logits;
+//    drawn from the request's generator (request_generator(opts.seed)) for the whole [L, V] logits;
 //    T = 0: x0 = argmax logits. The rowmax shift only guards exp() against overflow: the
 //    argmax is the same as LaViDa's exp(logits) / (-log u)^T.
 //  - Confidence of x0 (float64, from the un-noised restricted logits): low_confidence = p(x0);
@@ -60,7 +62,9 @@ inline constexpr double kMaxTemperature = 100.0;
 // leaves opts unspecified. Rules:
 //  gen_length in [1, kMaxGenLength]; block_length >= 1, block_length > gen_length is clamped to
 //  gen_length, and it must then divide gen_length (else rejected); step_ratio finite and >= 0,
-//  when > 0 steps = ceil(gen_length * step_ratio) and step_ratio is reset to 0; steps >= 1 and
+//  steps_per_block >= 0, not both > 0; when one is > 0, per-block steps = int(block_length *
+//  step_ratio) or steps_per_block, clamped to [1, block_length], steps = blocks x that, and both
+//  are reset to 0; steps >= 1 and
 //  then clamped to [number of blocks, gen_length]; temperature finite in [0, kMaxTemperature];
 //  shift finite and > 0 when the shift schedule is used; enum values must be known.
 std::string resolve_options(GenerationOptions& opts);
@@ -83,6 +87,11 @@ std::vector<int64_t> transfer_schedule(int64_t masked, int64_t steps, TransferSc
 // logits [L, V] (excluded ids already -inf). `gen` draws for kRandom.
 at::Tensor confidence(const at::Tensor& logits, const at::Tensor& x0, Remasking rule,
                       at::Generator& gen);
+
+// The request's random stream for `seed` (any uint64). Seeds below 2^32 give exactly PyTorch's
+// CPU generator after torch.manual_seed(seed) (LaViDa's stream); larger ones fill the whole
+// mt19937 state from both 32-bit halves (PyTorch itself would drop the high half).
+at::Generator request_generator(uint64_t seed);
 
 // Runs the sampler. opts must have passed resolve_options (checked again: throws
 // std::invalid_argument otherwise). `logits` is called once per step.

@@ -4,10 +4,24 @@
 
 namespace shirg::tok {
 
-std::string render_chat(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
-                        const std::string& bos_token) {
+namespace {
+
+constexpr const char* kAssistantHeader = "<|start_header_id|>assistant<|end_header_id|>\n\n";
+
+void check_utf8(const std::string& s, const std::string& what) {
+  const size_t bad = find_invalid_utf8(s);
+  if (bad != std::string::npos)
+    throw TokenizerError(what + " is not valid UTF-8 (byte offset " + std::to_string(bad) + ")");
+}
+
+// The messages without the final assistant header.
+std::string render_turns(const std::vector<ChatMessage>& messages, const std::string& bos_token) {
+  check_utf8(bos_token, "bos_token");
   std::string out;
   for (size_t i = 0; i < messages.size(); ++i) {
+    const std::string n = std::to_string(i);
+    check_utf8(messages[i].role, "chat message " + n + " role");
+    check_utf8(messages[i].content, "chat message " + n + " content");
     if (i == 0) out += bos_token;
     out += "<|start_header_id|>";
     out += messages[i].role;
@@ -15,8 +29,13 @@ std::string render_chat(const std::vector<ChatMessage>& messages, bool add_gener
     out += python_strip(messages[i].content);
     out += "<|eot_id|>";
   }
-  if (add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
   return out;
+}
+
+}  // namespace
+
+std::string render_chat(const std::vector<ChatMessage>& messages, const std::string& bos_token) {
+  return render_turns(messages, bos_token) + kAssistantHeader;
 }
 
 LavidaPrompt build_lavida_prompt(const Tokenizer& tok, const std::string& question,
@@ -36,9 +55,9 @@ LavidaPrompt build_lavida_prompt(const Tokenizer& tok, const std::string& questi
   // placeholder is the first "<image>" after the user header.
   const std::vector<ChatMessage> messages = {
       {"system", system_message}, {"user", std::string(kImagePlaceholder) + "\n" + question}};
-  p.text = render_chat(messages, true, bos_token);
+  p.text = render_chat(messages, bos_token);
   const std::string head =
-      render_chat({messages[0]}, false, bos_token) + "<|start_header_id|>user<|end_header_id|>\n\n";
+      render_turns({messages[0]}, bos_token) + "<|start_header_id|>user<|end_header_id|>\n\n";
   // The user content starts with "<image>" (strip() keeps it: '<' is not whitespace).
   const size_t at = head.size();
   const std::string before = p.text.substr(0, at);

@@ -16,12 +16,13 @@ struct ChatMessage {
 
 // Renders kLladaChatTemplate exactly as Jinja2 does: for each message
 // [bos_token if first] '<|start_header_id|>' + role + '<|end_header_id|>\n\n' +
-// content|trim (Python str.strip()) + '<|eot_id|>'; then, if add_generation_prompt,
-// '<|start_header_id|>assistant<|end_header_id|>\n\n'. (No messages: no bos_token.)
-std::string render_chat(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
-                        const std::string& bos_token);
+// content|trim (Python str.strip()) + '<|eot_id|>'; then always
+// '<|start_header_id|>assistant<|end_header_id|>\n\n' (No messages: no bos_token.)
+// Invalid UTF-8 in a role, a content or bos_token -> TokenizerError naming the message and
+// the byte offset.
+std::string render_chat(const std::vector<ChatMessage>& messages, const std::string& bos_token);
 
-// The LaViDa prompt: `text` is render_chat([system, user("<image>\n" + question)], true, bos).
+// The LaViDa prompt: `text` is render_chat([system, user("<image>\n" + question)], bos).
 // The text is cut at its first "<image>" (the one this function puts in the user turn; an
 // "<image>" typed inside the question stays ordinary text) and each side is encoded separately
 // without post-processor specials, as LLaVA's tokenizer_image_token does; `ids` is the

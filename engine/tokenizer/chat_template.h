@@ -5,9 +5,9 @@
 namespace shirg::tok {
 
 // bos_token, then per message '<|start_header_id|>' + role + '<|end_header_id|>\n\n' +
-// content|trim + '<|eot_id|>', then, if add_generation_prompt,
-// '<|start_header_id|>assistant<|end_header_id|>\n\n'. (\n is a backslash escape in the Jinja
-// text.)
+// content|trim + '<|eot_id|>', then ALWAYS '<|start_header_id|>assistant<|end_header_id|>\n\n'
+// (LLaDA-8B-Instruct's template appends it whatever add_generation_prompt says). (\n is a
+// backslash escape in the Jinja text.)
 inline constexpr const char* kLladaChatTemplate =
     "{% set loop_messages = messages %}"
     "{% for message in loop_messages %}"
@@ -16,8 +16,7 @@ inline constexpr const char* kLladaChatTemplate =
     "{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}"
     "{{ content }}"
     "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
-    "{% endif %}";
+    "{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}";
 
 inline constexpr const char* kLavidaSystemMessage =
     "You are a helpful language and vision assistant. You are able to understand the visual "

@@ -39,7 +39,11 @@ bool JsonCtx::boolean(const nlohmann::json& obj, const std::string& path, const 
 int64_t JsonCtx::integer(const nlohmann::json& v, const std::string& path) const {
   if (!v.is_number_integer()) fail(path, "must be an integer");
   const int64_t x = v.get<int64_t>();
-  if (x < 0 || x > 0xFFFFFFFFLL) fail(path, "must be a non-negative 32-bit id");
+  // Ids index dense per-id tables: a huge id would allocate gigabytes before anything else
+  // could fail, so it is refused here (real vocabularies are below 300,000).
+  if (x < 0 || x >= kMaxTokenIds)
+    fail(path, "must be a token id in [0, " + std::to_string(kMaxTokenIds) + "), got " +
+                   std::to_string(x));
   return x;
 }
 

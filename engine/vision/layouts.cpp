@@ -11,27 +11,61 @@
 namespace shirg::vision {
 namespace {
 
-LayoutTokens single_view(const Model& m, const RgbImage& img, int64_t side) {
+LayoutTokens single_view(const Model& m, const RgbImage& img, int64_t side,
+                         const LayerHook& after_layer) {
   LayoutTokens out;
-  out.tokens = project(m.projector, encode_view(m, img, side));
+  out.tokens = project(m.projector_base,
+                       encode_view(m.vision_base, m.config.vision, img, side, after_layer));
   out.views = 1;
   return out;
 }
 
+// LaViDa's pooling of projected views [V, g*g, D] (any float dtype): bilinear to ceil(g/2) per
+// side (align_corners false, no antialias), in fp32 -> [V, D, p, p].
+at::Tensor pool_views(const at::Tensor& feats, int64_t g) {
+  const int64_t v = feats.size(0), d = feats.size(-1), p = (g + 1) / 2;
+  return at::upsample_bilinear2d(feats.to(at::kFloat).reshape({v, g, g, d}).permute({0, 3, 1, 2}),
+                                 {p, p}, /*align_corners=*/false);
+}
+
+void require_newline(const Model& m, const char* layout) {
+  if (!m.image_newline.defined())
+    throw std::invalid_argument(std::string("layout ") + layout +
+                                " needs model.image_newline, which this checkpoint lacks");
+}
+
 }  // namespace
 
-LayoutTokens layout_lowres384(const Model& m, const RgbImage& img) {
-  return single_view(m, img, m.config.vision.image_size);
+LayoutTokens layout_lavida384(const Model& m, const RgbImage& img, const LayerHook& after_layer) {
+  require_newline(m, "lavida-384");
+  const int64_t side = m.config.vision.image_size;
+  const int64_t g = side / m.config.vision.patch_size;
+  const at::Tensor feats =
+      project(m.projector_base, encode_view(m.vision_base, m.config.vision, img, side,
+                                            after_layer));  // [g*g, D]
+  const int64_t d = feats.size(-1);
+  const at::Tensor pooled = pool_views(feats.unsqueeze(0), g);  // [1, D, p, p]
+  const int64_t p = pooled.size(2);
+  const at::Tensor base = pooled[0].reshape({d, p * p}).t();  // [p*p, D] raster order
+  LayoutTokens out;
+  out.tokens = at::cat({base, m.image_newline.to(at::kFloat).reshape({1, d})}, 0)
+                   .to(feats.scalar_type())
+                   .contiguous();
+  out.newline_tokens = 1;
+  out.views = 1;
+  return out;
 }
 
-LayoutTokens layout_full672(const Model& m, const RgbImage& img) {
-  return single_view(m, img, 672);
+LayoutTokens layout_lowres384(const Model& m, const RgbImage& img, const LayerHook& after_layer) {
+  return single_view(m, img, m.config.vision.image_size, after_layer);
 }
 
-LayoutTokens layout_lavida_hd(const Model& m, const RgbImage& img) {
-  if (!m.image_newline.defined())
-    throw std::invalid_argument(
-        "layout lavida-hd needs model.image_newline, which this checkpoint lacks");
+LayoutTokens layout_full672(const Model& m, const RgbImage& img, const LayerHook& after_layer) {
+  return single_view(m, img, 672, after_layer);
+}
+
+LayoutTokens layout_lavida_hd(const Model& m, const RgbImage& img, const LayerHook& after_layer) {
+  require_newline(m, "lavida-hd");
   const int64_t side = m.config.vision.image_size;
   const int64_t g = side / m.config.vision.patch_size;
   const auto& configured = m.config.mm.grid_pinpoints;
@@ -47,15 +81,13 @@ LayoutTokens layout_lavida_hd(const Model& m, const RgbImage& img) {
     views.push_back(to_pixel_tensor(t));
   const int64_t v = static_cast<int64_t>(views.size());
 
-  const at::Tensor feats =
-      project(m.projector, siglip_encode(m.vision, m.config.vision, at::cat(views, 0)));
+  const at::Tensor feats = project(m.projector_base, siglip_encode(m.vision_base, m.config.vision,
+                                                                   at::cat(views, 0), after_layer));
   const auto dt = feats.scalar_type();
   const int64_t d = feats.size(-1);
   // Bilinear 2x pooling of every view's g x g grid (align_corners false, no antialias), in fp32.
   const int64_t p = (g + 1) / 2;
-  const at::Tensor pooled =
-      at::upsample_bilinear2d(feats.to(at::kFloat).reshape({v, g, g, d}).permute({0, 3, 1, 2}),
-                              {p, p}, /*align_corners=*/false);  // [V,D,p,p]
+  const at::Tensor pooled = pool_views(feats.reshape({v, g * g, d}), g);  // [V,D,p,p]
 
   const at::Tensor base = pooled[0].reshape({d, p * p}).t();  // [p*p, D]
   at::Tensor grid = pooled.slice(0, 1, v)

@@ -120,12 +120,16 @@ at::Tensor siglip_layer(const SiglipLayerW& l, const VisionConfig& cfg, const at
   return h;
 }
 
-at::Tensor siglip_encode(const SiglipW& w, const VisionConfig& cfg, const at::Tensor& pixels) {
+at::Tensor siglip_encode(const SiglipW& w, const VisionConfig& cfg, const at::Tensor& pixels,
+                         const LayerHook& after_layer) {
   if (static_cast<int64_t>(w.layers.size()) != cfg.layers_used)
     throw std::invalid_argument("SigLIP: " + std::to_string(w.layers.size()) +
                                 " layers bound, config uses " + std::to_string(cfg.layers_used));
   at::Tensor x = siglip_embed(w, cfg, pixels);
-  for (const auto& l : w.layers) x = siglip_layer(l, cfg, x);
+  for (const auto& l : w.layers) {
+    x = siglip_layer(l, cfg, x);
+    if (after_layer) after_layer();
+  }
   return x.to(w.patch_weight.scalar_type());
 }
 
@@ -133,9 +137,15 @@ at::Tensor project(const ProjectorW& w, const at::Tensor& x) {
   return linear(at::gelu(linear(x, w.fc1)), w.fc2);
 }
 
-at::Tensor encode_view(const Model& m, const RgbImage& img, int64_t side) {
+at::Tensor encode_view(const SiglipW& w, const VisionConfig& cfg, const RgbImage& img, int64_t side,
+                       const LayerHook& after_layer) {
   const RgbImage resized = resize_bicubic(img, side, side);
-  return siglip_encode(m.vision, m.config.vision, to_pixel_tensor(resized))[0];
+  return siglip_encode(w, cfg, to_pixel_tensor(resized), after_layer)[0];
+}
+
+at::Tensor encode_view(const Model& m, const RgbImage& img, int64_t side,
+                       const LayerHook& after_layer) {
+  return encode_view(m.vision, m.config.vision, img, side, after_layer);
 }
 
 }  // namespace shirg::vision

@@ -4,6 +4,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 
 #include "engine/config/model_config.h"
 #include "engine/model/model.h"
@@ -11,6 +12,10 @@
 #include "engine/weights/weights.h"
 
 namespace shirg::vision {
+
+// Runs after every SigLIP encoder layer: a cancellation point; whatever it throws ends the
+// encoding and propagates. Empty: no check.
+using LayerHook = std::function<void()>;
 
 // [1, 3, H, W] fp32 on the CPU: x / 255, then (x - 0.5) / 0.5 (SigLIP's processor).
 at::Tensor to_pixel_tensor(const RgbImage& img);
@@ -29,12 +34,17 @@ at::Tensor siglip_layer(const SiglipLayerW& l, const VisionConfig& cfg, const at
 
 // Every layer in w.layers (the checkpoint holds cfg.layers_used of them), no post-layernorm,
 // no pooling head: [B, 3, H, W] fp32 -> [B, (H/P)*(W/P), Dv] in the compute dtype.
-at::Tensor siglip_encode(const SiglipW& w, const VisionConfig& cfg, const at::Tensor& pixels);
+at::Tensor siglip_encode(const SiglipW& w, const VisionConfig& cfg, const at::Tensor& pixels,
+                         const LayerHook& after_layer = {});
 
 // mlp2x_gelu: Linear -> GELU (exact erf) -> Linear. [..., Dv] -> [..., D] in the compute dtype.
 at::Tensor project(const ProjectorW& w, const at::Tensor& x);
 
 // Resize to side x side (PIL bicubic), normalise, SigLIP: -> [(side/P)^2, Dv] compute dtype.
-at::Tensor encode_view(const Model& m, const RgbImage& img, int64_t side);
+// The Model overload runs m.vision (adapter merged: the SHIRG modes).
+at::Tensor encode_view(const SiglipW& w, const VisionConfig& cfg, const RgbImage& img, int64_t side,
+                       const LayerHook& after_layer = {});
+at::Tensor encode_view(const Model& m, const RgbImage& img, int64_t side,
+                       const LayerHook& after_layer = {});
 
 }  // namespace shirg::vision

@@ -1,14 +1,69 @@
 #include "engine/weights/lora_adapter.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "engine/config/model_config.h"
 
 namespace shirg {
 namespace fs = std::filesystem;
+namespace {
+
+using Json = nlohmann::ordered_json;  // file order decides which pattern key wins, as in PEFT
+
+double lora_scale(double alpha, int64_t r, bool rslora) {
+  return rslora ? alpha / std::sqrt(static_cast<double>(r)) : alpha / static_cast<double>(r);
+}
+
+// rank_pattern / alpha_pattern: [(key, compiled (^|.*\.)KEY$, value)] in file order.
+template <typename T>
+struct Pattern {
+  std::string key;
+  std::regex re;
+  T value;
+};
+
+template <typename T>
+std::vector<Pattern<T>> read_pattern(const Json& j, const char* name, const std::string& file) {
+  std::vector<Pattern<T>> out;
+  if (!j.contains(name) || j[name].is_null()) return out;
+  const Json& p = j[name];
+  if (!p.is_object()) throw ConfigError(file + ": key '" + name + "' must be an object");
+  for (const auto& [key, v] : p.items()) {
+    const bool ok = std::is_integral<T>::value
+                        ? v.is_number_integer() && v.template get<int64_t>() > 0
+                        : v.is_number() && v.template get<double>() > 0;
+    if (!ok)
+      throw ConfigError(file + ": " + name + "['" + key + "'] must be a positive " +
+                        (std::is_integral<T>::value ? "integer" : "number"));
+    try {
+      out.push_back({key, std::regex("(^|.*\\.)" + key + "$"), v.template get<T>()});
+    } catch (const std::regex_error& e) {
+      throw ConfigError(file + ": " + name + " key '" + key +
+                        "' is not a valid pattern: " + e.what());
+    }
+  }
+  return out;
+}
+
+template <typename T>
+T resolve(const std::vector<Pattern<T>>& patterns, const std::string& module, T fallback) {
+  for (const auto& p : patterns)
+    if (std::regex_match(module, p.re)) return p.value;
+  return fallback;
+}
+
+}  // namespace
+
+double LoraAdapter::scale() const {
+  return lora_scale(alpha_, r_, use_rslora_);
+}
 
 LoraAdapter LoraAdapter::open_dir(const std::string& dir) {
   const fs::path cfg_path = fs::path(dir) / "adapter_config.json";
@@ -17,9 +72,9 @@ LoraAdapter LoraAdapter::open_dir(const std::string& dir) {
     throw ConfigError(cfg_path.string() + ": cannot open (is this a PEFT adapter directory?)");
   std::stringstream ss;
   ss << in.rdbuf();
-  nlohmann::json j;
+  Json j;
   try {
-    j = nlohmann::json::parse(ss.str());
+    j = Json::parse(ss.str());
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError(cfg_path.string() + ": malformed JSON: " + e.what());
   }
@@ -37,6 +92,19 @@ LoraAdapter LoraAdapter::open_dir(const std::string& dir) {
   a.dir_ = dir;
   a.r_ = j["r"].get<int64_t>();
   a.alpha_ = j["lora_alpha"].get<double>();
+  if (a.alpha_ <= 0 || !std::isfinite(a.alpha_))
+    throw ConfigError(file + ": key 'lora_alpha' must be a positive number");
+  // Layouts whose merge is not W + s B A are refused rather than merged wrongly.
+  for (const char* key : {"fan_in_fan_out", "use_dora"})
+    if (j.contains(key) && j[key].is_boolean() && j[key].get<bool>())
+      throw ConfigError(file + ": key '" + key + "' is true, which is not supported");
+  if (j.contains("use_rslora") && !j["use_rslora"].is_null()) {
+    if (!j["use_rslora"].is_boolean())
+      throw ConfigError(file + ": key 'use_rslora' must be true or false");
+    a.use_rslora_ = j["use_rslora"].get<bool>();
+  }
+  const auto ranks = read_pattern<int64_t>(j, "rank_pattern", file);
+  const auto alphas = read_pattern<double>(j, "alpha_pattern", file);
   if (j.contains("target_modules")) {
     const auto& t = j["target_modules"];
     if (t.is_string()) {
@@ -78,14 +146,19 @@ LoraAdapter LoraAdapter::open_dir(const std::string& dir) {
     auto& pair = a.pairs_[module];
     (is_a ? pair.a : pair.b) = v;
   }
-  for (const auto& [module, pair] : a.pairs_) {
+  for (auto& [module, pair] : a.pairs_) {
     if (!pair.a || !pair.b)
       throw ConfigError(weights.string() + ": module '" + module + "' has only " +
                         (pair.a ? "lora_A" : "lora_B"));
-    if (pair.a->shape[0] != a.r_ || pair.b->shape[1] != a.r_)
+    pair.r = resolve(ranks, module, a.r_);
+    pair.alpha = resolve(alphas, module, a.alpha_);
+    pair.scale = lora_scale(pair.alpha, pair.r, a.use_rslora_);
+    if (pair.a->shape[0] != pair.r || pair.b->shape[1] != pair.r)
       throw ConfigError(weights.string() + ": module '" + module + "' has rank " +
-                        std::to_string(pair.a->shape[0]) +
-                        " but adapter_config.json says r = " + std::to_string(a.r_));
+                        std::to_string(pair.a->shape[0]) + " (lora_A) / " +
+                        std::to_string(pair.b->shape[1]) +
+                        " (lora_B) but adapter_config.json gives it r = " + std::to_string(pair.r) +
+                        (pair.r == a.r_ ? " (no rank_pattern key matches it)" : ""));
   }
   return a;
 }

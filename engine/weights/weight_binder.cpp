@@ -101,7 +101,36 @@ st::DType scalar_type_to_st(at::ScalarType t) {
 
 WeightBinder::WeightBinder(const st::Checkpoint& ckpt, at::ScalarType compute_dtype,
                            at::Device device, const LoraAdapter* adapter)
-    : ckpt_(ckpt), dtype_(compute_dtype), device_(device), adapter_(adapter) {}
+    : WeightBinder(
+          ckpt, compute_dtype, device,
+          adapter ? std::vector<const LoraAdapter*>{adapter} : std::vector<const LoraAdapter*>{}) {}
+
+WeightBinder::WeightBinder(const st::Checkpoint& ckpt, at::ScalarType compute_dtype,
+                           at::Device device, std::vector<const LoraAdapter*> adapters)
+    : ckpt_(ckpt), dtype_(compute_dtype), device_(device), adapters_(std::move(adapters)) {}
+
+int WeightBinder::merge_into(at::Tensor& w, const std::string& module,
+                             const std::vector<int64_t>& shape) {
+  int merged = 0;
+  for (std::size_t i = 0; i < adapters_.size(); ++i) {
+    const std::optional<LoraPair> lora = adapters_[i]->find(module);
+    if (!lora) continue;
+    used_lora_.insert({i, module});
+    at::Tensor a = view_to_tensor(*lora->a, at::kFloat, device_);
+    at::Tensor b = view_to_tensor(*lora->b, at::kFloat, device_);
+    if (shape.size() != 2 || a.dim() != 2 || b.dim() != 2 || a.size(1) != shape[1] ||
+        b.size(0) != shape[0] || a.size(0) != b.size(1)) {
+      misshaped_.push_back("adapter " + module + " (" + adapters_[i]->dir() + "): lora_A " +
+                           shape_str(a.sizes().vec()) + " / lora_B " + shape_str(b.sizes().vec()) +
+                           " do not fit weight " + shape_str(shape));
+      continue;
+    }
+    w.add_(at::matmul(b, a), lora->scale);
+    ++merged_modules_;
+    ++merged;
+  }
+  return merged;
+}
 
 at::Tensor WeightBinder::take(const std::string& name, std::vector<int64_t> shape) {
   return take_impl(name, shape, dtype_);
@@ -132,26 +161,22 @@ at::Tensor WeightBinder::take_impl(const std::string& name, const std::vector<in
                          shape_str(v->shape));
     return zeros();
   }
-  std::optional<LoraPair> lora;
   const std::string module = module_of(name);
-  if (adapter_ && !module.empty()) lora = adapter_->find(module);
-  if (!lora) return view_to_tensor(*v, dtype, device_);
+  bool adapted = false;
+  for (const LoraAdapter* a : adapters_) adapted = adapted || (!module.empty() && a->find(module));
+  if (!adapted) return view_to_tensor(*v, dtype, device_);
 
-  // W += (alpha / r) * B @ A, in fp32, then cast to the compute dtype.
+  // W += s_i * B_i @ A_i for every adapter in order, in fp32, then cast to the compute dtype.
   at::Tensor w = view_to_tensor(*v, at::kFloat, device_);
-  at::Tensor a = view_to_tensor(*lora->a, at::kFloat, device_);
-  at::Tensor b = view_to_tensor(*lora->b, at::kFloat, device_);
-  used_lora_.insert(module);
-  if (shape.size() != 2 || a.dim() != 2 || b.dim() != 2 || a.size(1) != shape[1] ||
-      b.size(0) != shape[0] || a.size(0) != b.size(1)) {
-    misshaped_.push_back("adapter " + module + ": lora_A " + shape_str(a.sizes().vec()) +
-                         " / lora_B " + shape_str(b.sizes().vec()) + " do not fit weight " +
-                         shape_str(shape));
-    return w.to(dtype);
-  }
-  w.add_(at::matmul(b, a), adapter_->scale());
-  ++merged_modules_;
+  // The unmerged weight for the comparison modes (w itself is changed in place below).
+  at::Tensor base = dtype == at::kFloat ? w.clone() : w.to(dtype);
+  if (merge_into(w, module, shape) > 0) base_[name] = base;
   return w.to(dtype);
+}
+
+at::Tensor WeightBinder::base_of(const std::string& name, const at::Tensor& taken) const {
+  auto it = base_.find(name);
+  return it == base_.end() ? taken : it->second;
 }
 
 at::Tensor WeightBinder::take_lora_only(const std::string& module_path, std::vector<int64_t> shape,
@@ -163,24 +188,11 @@ at::Tensor WeightBinder::take_lora_only(const std::string& module_path, std::vec
     w = take_impl(name, shape, at::kFloat);
   } else {
     w = at::zeros(shape, at::TensorOptions().dtype(at::kFloat).device(device_));
-    if (adapter_) {
-      if (auto lora = adapter_->find(module_path)) {
-        at::Tensor a = view_to_tensor(*lora->a, at::kFloat, device_);
-        at::Tensor b = view_to_tensor(*lora->b, at::kFloat, device_);
-        used_lora_.insert(module_path);
-        if (a.dim() != 2 || b.dim() != 2 || a.size(1) != shape[1] || b.size(0) != shape[0] ||
-            a.size(0) != b.size(1)) {
-          misshaped_.push_back("adapter " + module_path + ": lora_A " + shape_str(a.sizes().vec()) +
-                               " / lora_B " + shape_str(b.sizes().vec()) + " do not fit " +
-                               shape_str(shape));
-        } else {
-          w.add_(at::matmul(b, a), adapter_->scale());
-          ++merged_modules_;
-        }
-      }
-    }
+    merge_into(w, module_path, shape);
   }
-  *merged = adapter_ && used_lora_.count(module_path) > 0;
+  *merged = false;
+  for (std::size_t i = 0; i < adapters_.size(); ++i)
+    *merged = *merged || used_lora_.count({i, module_path}) > 0;
   return w.to(dtype_);
 }
 
@@ -198,10 +210,11 @@ std::vector<std::string> WeightBinder::problems() const {
     for (const auto& p : ignored_prefixes_) ignored = ignored || n.rfind(p, 0) == 0;
     if (!ignored) out.push_back("unexpected: " + n);
   }
-  if (adapter_)
-    for (const auto& m : adapter_->module_paths())
-      if (!used_lora_.count(m))
-        out.push_back("unexpected: adapter module " + m + " matches no weight");
+  for (std::size_t i = 0; i < adapters_.size(); ++i)
+    for (const auto& m : adapters_[i]->module_paths())
+      if (!used_lora_.count({i, m}))
+        out.push_back("unexpected: adapter module " + m + " matches no weight" +
+                      (adapters_.size() > 1 ? " (" + adapters_[i]->dir() + ")" : ""));
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
+#include <map>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -30,6 +31,9 @@ class WeightBinder {
  public:
   WeightBinder(const st::Checkpoint& ckpt, at::ScalarType compute_dtype, at::Device device,
                const LoraAdapter* adapter = nullptr);
+  // Several adapters, merged in this order (W + s1 B1 A1 + s2 B2 A2 ..., in fp32). Not owned.
+  WeightBinder(const st::Checkpoint& ckpt, at::ScalarType compute_dtype, at::Device device,
+               std::vector<const LoraAdapter*> adapters);
 
   // `name` converted to the compute dtype; LoRA for the module (name minus ".weight") merged.
   // On a problem: records it and returns zeros of `shape` so binding can go on.
@@ -50,16 +54,25 @@ class WeightBinder {
   void finish() const;
   std::vector<std::string> problems() const;
   int64_t merged_lora_modules() const { return merged_modules_; }
+  // The weight `name` as the checkpoint holds it (no adapter), in the dtype it was taken in:
+  // the unmerged copy when an adapter changed it, else `taken` itself (shared, no copy).
+  at::Tensor base_of(const std::string& name, const at::Tensor& taken) const;
+  // Frees the unmerged copies base_of() would still return.
+  void release_base_copies() { base_.clear(); }
 
  private:
   at::Tensor take_impl(const std::string& name, const std::vector<int64_t>& shape,
                        at::ScalarType dtype);
+  // Adds every adapter's delta for `module` to the fp32 weight w (in place); returns how many
+  // adapters had one. Shape problems are recorded.
+  int merge_into(at::Tensor& w, const std::string& module, const std::vector<int64_t>& shape);
   const st::Checkpoint& ckpt_;
   at::ScalarType dtype_;
   at::Device device_;
-  const LoraAdapter* adapter_;
+  std::vector<const LoraAdapter*> adapters_;
   std::set<std::string> used_;
-  std::set<std::string> used_lora_;
+  std::set<std::pair<std::size_t, std::string>> used_lora_;  // (adapter index, module)
+  std::map<std::string, at::Tensor> base_;  // unmerged copies of adapted weights, by name
   std::vector<std::string> ignored_prefixes_;
   std::vector<std::string> missing_, misshaped_;
   int64_t merged_modules_ = 0;

@@ -45,10 +45,14 @@ struct ProjectorW {
 };
 
 // SHIRG coordinate layer "coord_rotary": a 128-d rotary feature of (x, y, w, h) -> Dv.
-// Its base weight is zero; only a SHIRG adapter's LoRA gives it a value.
+// Its weight is the checkpoint's base weight (a merged SHIRG checkpoint carries one; LaViDa's do
+// not: zeros) plus any adapter's LoRA delta.
 struct CoordLayerW {
-  at::Tensor weight;          // [Dv, 128] compute dtype (all zeros without an adapter)
-  bool from_adapter = false;  // true when an adapter supplied lora_A/lora_B for it
+  at::Tensor weight;           // [Dv, 128] compute dtype (all zeros when neither is present)
+  bool from_adapter = false;   // an adapter supplied lora_A/lora_B for it
+  bool in_checkpoint = false;  // the checkpoint holds model.shirg.coord_rotary.weight
+  // Trained weights are present (the embedding is applied only then).
+  bool active() const { return from_adapter || in_checkpoint; }
 };
 
 // model.transformer.blocks.{i}.*

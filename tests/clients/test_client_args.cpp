@@ -89,6 +89,7 @@ TEST_CASE("only the generation and selection options given are set in the proto"
 TEST_CASE("enum names parse and unknown names are usage errors") {
   CHECK(parse_selection_mode("shirg") == shirg::v1::SELECTION_MODE_SHIRG);
   CHECK(parse_selection_mode("random-k") == shirg::v1::SELECTION_MODE_RANDOM_K);
+  CHECK(parse_selection_mode("lavida-384") == shirg::v1::SELECTION_MODE_LAVIDA_384);
   CHECK(parse_schedule("shift") == shirg::v1::SCHEDULE_SHIFT);
   CHECK(parse_remasking("low-confidence") == shirg::v1::REMASKING_LOW_CONFIDENCE);
   CHECK_THROWS_AS(parse_selection_mode("SHIRG"), UsageError);
@@ -96,6 +97,19 @@ TEST_CASE("enum names parse and unknown names are usage errors") {
   ArgParser a = make_parser();
   a.parse({"--seed", "-1"});
   CHECK_THROWS_AS(generation_options(a), UsageError);
+  for (const char* bad : {"18446744073709551616", "1e3", "+5", "5x"}) {
+    ArgParser b = make_parser();
+    b.parse({"--seed", bad});
+    CHECK_THROWS_AS(generation_options(b), UsageError);
+  }
+}
+
+TEST_CASE("--seed takes every uint64, 2^63 and above included") {
+  for (uint64_t seed : {uint64_t{0}, uint64_t{1} << 32, uint64_t{1} << 63, UINT64_MAX}) {
+    ArgParser a = make_parser();
+    a.parse({"--seed", std::to_string(seed)});
+    CHECK(generation_options(a).seed() == seed);
+  }
 }
 
 TEST_CASE("status codes have canonical names and distinct exit statuses") {

@@ -312,6 +312,69 @@ TEST_CASE("cancellation and stop tokens end generation early", "[sampler]") {
   CHECK(answer_tokens(ids, sids) == std::vector<int64_t>{3, 4});
 }
 
+TEST_CASE("step_ratio and steps_per_block follow LaViDa's generate(): the same steps per block",
+          "[sampler]") {
+  // 3 blocks of 10: int(10 * 0.35) = 3 per block, 9 in all (not ceil(30 * 0.35) = 11).
+  auto o = opts(30, 10, 16);
+  o.step_ratio = 0.35;
+  REQUIRE(resolve_options(o).empty());
+  CHECK(o.steps == 9);
+  CHECK(block_steps(o) == std::vector<int64_t>{3, 3, 3});
+  // 4 blocks of 8: int(8 * 0.3) = 2 each (not ceil(9.6) = 10 split 3, 3, 2, 2).
+  o = opts(32, 8, 16);
+  o.step_ratio = 0.3;
+  REQUIRE(resolve_options(o).empty());
+  CHECK(block_steps(o) == std::vector<int64_t>{2, 2, 2, 2});
+  // A ratio below one step per block still runs one; more than block_length is clamped.
+  o = opts(32, 8, 16);
+  o.step_ratio = 0.01;
+  REQUIRE(resolve_options(o).empty());
+  CHECK(o.steps == 4);
+  o = opts(32, 8, 16);
+  o.steps_per_block = 3;
+  REQUIRE(resolve_options(o).empty());
+  CHECK(o.steps == 12);
+  CHECK(o.steps_per_block == 0);
+  CHECK(block_steps(o) == std::vector<int64_t>{3, 3, 3, 3});
+  o = opts(32, 8, 16);
+  o.steps_per_block = 20;
+  REQUIRE(resolve_options(o).empty());
+  CHECK(o.steps == 32);
+  o = opts(32, 8, 16);
+  o.steps_per_block = 2;
+  o.step_ratio = 0.5;
+  CHECK_THAT(resolve_options(o), Catch::Contains("at most one"));
+  o = opts(32, 8, 16);
+  o.steps_per_block = -1;
+  CHECK(!resolve_options(o).empty());
+}
+
+TEST_CASE("every uint64 seed has its own stream; seeds below 2^32 are PyTorch's", "[sampler]") {
+  const uint64_t big = (uint64_t{1} << 32) + 7;
+  auto draws = [](at::Generator g) {
+    return at::rand({64}, g, at::TensorOptions().dtype(at::kDouble));
+  };
+  CHECK(at::equal(draws(request_generator(7)),
+                  draws(at::make_generator<at::CPUGeneratorImpl>(uint64_t{7}))));
+  CHECK(!at::equal(draws(request_generator(7)), draws(request_generator(big))));
+  CHECK(at::equal(draws(request_generator(big)), draws(request_generator(big))));
+  CHECK(!at::equal(draws(request_generator(big)), draws(request_generator(big + 1))));
+  CHECK(!at::equal(draws(request_generator(UINT64_MAX)), draws(request_generator(0xffffffffu))));
+  // And through generate(): Gumbel noise at T = 1 over 24 positions.
+  auto o = opts(24, 24, 24);
+  o.temperature = 1.0;
+  auto run = [&](uint64_t seed) {
+    o.seed = seed;
+    return generate(o, ids_for(49), toy_model(24, 50, 3), nullptr).ids;
+  };
+  CHECK(at::equal(run(7), run(7)));
+  CHECK(!at::equal(run(7), run(big)));
+}
+
+TEST_CASE("the shift default is LaViDa's evaluation setting 0.33", "[sampler]") {
+  CHECK(GenerationOptions{}.shift == 0.33);
+}
+
 TEST_CASE("resolve_options clamps and rejects by the documented rules", "[sampler]") {
   auto o = opts(32, 32, 64);
   CHECK(resolve_options(o).empty());

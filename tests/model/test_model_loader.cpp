@@ -57,6 +57,51 @@ void edit_config(const fs::path& dir, const std::function<void(nlohmann::json&)>
   std::ofstream(dir / "config.json") << j.dump(2);
 }
 
+// The seed's adapter (3.3.3) for the tiny model as PEFT writes it: projector and SigLIP layer 0
+// q/k/v at r 128 / alpha 256, coord_rotary at 16 / 32 through rank_pattern / alpha_pattern.
+fs::path write_seed_adapter(const ModelConfig& c) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("shirg_test_seed_adapter_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const int64_t dv = c.vision.hidden_size, d = c.llm.d_model;
+  at::manual_seed(21);
+  std::map<std::string, at::Tensor> t;
+  auto lora = [&](const std::string& module, int64_t out, int64_t in, int64_t r) {
+    t["base_model.model." + module + ".lora_A.weight"] = at::randn({r, in}) / std::sqrt(in);
+    t["base_model.model." + module + ".lora_B.weight"] = at::randn({out, r}) * 0.01;
+  };
+  lora(std::string(kProjectorPrefix) + "0", d, dv, 128);
+  lora(std::string(kProjectorPrefix) + "2", d, d, 128);
+  for (const char* p : {"q_proj", "k_proj", "v_proj"})
+    lora(std::string(kVisionPrefix) + "encoder.layers.0.self_attn." + p, dv, dv, 128);
+  lora(kCoordModule, dv, 128, 16);
+  st::SafetensorsWriter w;
+  for (auto& [n, x] : t)
+    w.add(n, st::DType::F32, x.sizes().vec(), x.data_ptr(),
+          static_cast<std::size_t>(x.numel()) * 4);
+  w.write((dir / "adapter_model.safetensors").string());
+  nlohmann::json cfg = {
+      {"alpha_pattern", {{"coord_rotary", 32}}},
+      {"base_model_name_or_path", "lavida"},
+      {"bias", "none"},
+      {"fan_in_fan_out", false},
+      {"inference_mode", true},
+      {"lora_alpha", 256},
+      {"lora_dropout", 0.05},
+      {"modules_to_save", nullptr},
+      {"peft_type", "LORA"},
+      {"r", 128},
+      {"rank_pattern", {{"coord_rotary", 16}}},
+      {"target_modules",
+       {"mm_projector.0", "mm_projector.2", "q_proj", "k_proj", "v_proj", "coord_rotary"}},
+      {"task_type", nullptr},
+      {"use_dora", false},
+      {"use_rslora", false}};
+  std::ofstream(dir / "adapter_config.json") << cfg.dump(2);
+  return dir;
+}
+
 LoadOptions fp32(const std::string& dir) {
   LoadOptions o;
   o.model_dir = dir;
@@ -84,6 +129,12 @@ TEST_CASE("the tiny checkpoint loads by its real names with fused layouts and a 
   CHECK(m->ids.mask == m->tokenizer->token_to_id("<|mdm_mask|>").value());
   CHECK(m->ids.mask == c.llm.mask_token_id.value());
   CHECK(m->ids.eot == m->tokenizer->token_to_id("<|eot_id|>").value());
+  // The writer's chat template always ends with the assistant header (LLaDA-8B-Instruct's).
+  const std::string tmpl = m->tokenizer_config.chat_template;
+  const std::string tail = "{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}";
+  REQUIRE(tmpl.size() > tail.size());
+  CHECK(tmpl.substr(tmpl.size() - tail.size()) == tail);
+  CHECK(tmpl.find("add_generation_prompt") == std::string::npos);
   REQUIRE(m->summary.components.size() == 4);
   int64_t params = 0;
   for (const auto& comp : m->summary.components) params += comp.parameters;
@@ -118,7 +169,7 @@ TEST_CASE("bf16 compute dtype keeps norms and biases in fp32") {
 TEST_CASE("a PEFT adapter is merged into projector, SigLIP attention and coord_rotary") {
   auto base = load_model(fp32(kModels + "/tiny"));
   LoadOptions o = fp32(kModels + "/tiny");
-  o.adapter_dir = kModels + "/tiny-adapter";
+  o.adapter_dirs = {kModels + "/tiny-adapter"};
   auto m = load_model(o);
   CHECK(m->summary.lora_modules_merged == 9);  // 2 projector + 2 layers x q,k,v + coord_rotary
   CHECK(m->coord.from_adapter);
@@ -126,6 +177,94 @@ TEST_CASE("a PEFT adapter is merged into projector, SigLIP attention and coord_r
   CHECK(!at::equal(base->projector.fc1.weight, m->projector.fc1.weight));
   CHECK(!at::equal(base->vision.layers[0].qkv.weight, m->vision.layers[0].qkv.weight));
   CHECK(at::equal(base->llm.wte, m->llm.wte));  // the LM is untouched
+}
+
+TEST_CASE("with an adapter the base SigLIP / projector are kept for LaViDa's own modes") {
+  auto plain = load_model(fp32(kModels + "/tiny"));
+  LoadOptions o = fp32(kModels + "/tiny");
+  o.adapter_dirs = {kModels + "/tiny-adapter"};
+  auto m = load_model(o);
+  // Base weights equal the checkpoint's exactly; merged ones differ.
+  CHECK(at::equal(m->projector_base.fc1.weight, plain->projector.fc1.weight));
+  CHECK(at::equal(m->projector_base.fc2.weight, plain->projector.fc2.weight));
+  for (std::size_t l = 0; l < m->vision.layers.size(); ++l) {
+    CHECK(at::equal(m->vision_base.layers[l].qkv.weight, plain->vision.layers[l].qkv.weight));
+    CHECK(!at::equal(m->vision_base.layers[l].qkv.weight, m->vision.layers[l].qkv.weight));
+    // Not adapted: one tensor shared by both (no second copy).
+    CHECK(m->vision_base.layers[l].fc1.weight.is_same(m->vision.layers[l].fc1.weight));
+  }
+  CHECK(m->vision_base.patch_weight.is_same(m->vision.patch_weight));
+  // Held twice: 2 layers x qkv [3*Dv, Dv] + projector fc1 [D, Dv] + fc2 [D, D], fp32.
+  const int64_t dv = m->config.vision.hidden_size, d = m->config.llm.d_model;
+  CHECK(m->summary.base_copy_bytes == 4 * (2 * 3 * dv * dv + d * dv + d * d));
+  CHECK_THAT(m->summary.to_table(), Contains("unmerged SigLIP/projector"));
+  // Without an adapter nothing is held twice.
+  CHECK(plain->summary.base_copy_bytes == 0);
+  CHECK(plain->vision_base.layers[0].qkv.weight.is_same(plain->vision.layers[0].qkv.weight));
+  CHECK(plain->projector_base.fc1.weight.is_same(plain->projector.fc1.weight));
+}
+
+TEST_CASE("a coord_rotary base weight in a merged checkpoint (no adapter) is used") {
+  auto dir = copy_model("coord");
+  const int64_t dv = load_model(fp32(kModels + "/tiny"))->config.vision.hidden_size;
+  at::manual_seed(11);
+  const at::Tensor w = at::randn({dv, 128});
+  rewrite_weights(dir, [&](std::map<std::string, at::Tensor>& t) {
+    t[std::string(kCoordModule) + ".weight"] = w;
+  });
+  auto m = load_model(fp32(dir.string()));
+  CHECK(m->coord.in_checkpoint);
+  CHECK(!m->coord.from_adapter);
+  CHECK(m->coord.active());
+  CHECK(at::equal(m->coord.weight, w));
+  // An adapter on top adds its delta to that base weight.
+  LoadOptions o = fp32(dir.string());
+  o.adapter_dirs = {kModels + "/tiny-adapter"};
+  auto merged = load_model(o);
+  CHECK(merged->coord.in_checkpoint);
+  CHECK(merged->coord.from_adapter);
+  auto adapter_only = load_model([&] {
+    LoadOptions a = fp32(kModels + "/tiny");
+    a.adapter_dirs = {kModels + "/tiny-adapter"};
+    return a;
+  }());
+  CHECK(at::allclose(merged->coord.weight, w + adapter_only->coord.weight, 1e-5, 1e-6));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the seed's adapter (per-module rank/alpha) loads, and adapters stack in order") {
+  auto plain = load_model(fp32(kModels + "/tiny"));
+  const fs::path seed_dir = write_seed_adapter(plain->config);
+  LoadOptions o = fp32(kModels + "/tiny");
+  o.adapter_dirs = {seed_dir.string()};
+  auto seed = load_model(o);
+  CHECK(seed->summary.lora_modules_merged == 6);
+  CHECK(seed->coord.from_adapter);
+  // scale 256 / 128 = 2 on the projector and 32 / 16 = 2 on coord_rotary.
+  auto ckpt = st::Checkpoint::open_file((seed_dir / "adapter_model.safetensors").string());
+  auto t = [&](const std::string& n) {
+    return view_to_tensor(*ckpt.find(n), at::kFloat, at::kCPU);
+  };
+  const std::string pa = "base_model.model." + std::string(kProjectorPrefix) + "0.lora_";
+  const at::Tensor delta = 2.0 * at::matmul(t(pa + "B.weight"), t(pa + "A.weight"));
+  CHECK(at::allclose(seed->projector.fc1.weight, plain->projector.fc1.weight + delta, 1e-5, 1e-6));
+  const std::string ca = "base_model.model." + std::string(kCoordModule) + ".lora_";
+  CHECK(at::allclose(seed->coord.weight, 2.0 * at::matmul(t(ca + "B.weight"), t(ca + "A.weight")),
+                     1e-5, 1e-6));
+  // Two adapters: both deltas, in order; the comparison modes keep the base weights.
+  LoadOptions both = fp32(kModels + "/tiny");
+  both.adapter_dirs = {kModels + "/tiny-adapter", seed_dir.string()};
+  auto m = load_model(both);
+  LoadOptions first = fp32(kModels + "/tiny");
+  first.adapter_dirs = {kModels + "/tiny-adapter"};
+  auto tiny_adapted = load_model(first);
+  CHECK(m->summary.lora_modules_merged == 9 + 6);
+  CHECK(m->adapter_dir == kModels + "/tiny-adapter," + seed_dir.string());
+  const at::Tensor expect = tiny_adapted->projector.fc1.weight + delta;
+  CHECK(at::allclose(m->projector.fc1.weight, expect, 1e-5, 1e-6));
+  CHECK(at::equal(m->projector_base.fc1.weight, plain->projector.fc1.weight));
+  CHECK(at::equal(m->vision_base.layers[0].qkv.weight, plain->vision.layers[0].qkv.weight));
+  fs::remove_all(seed_dir);
 }
 
 TEST_CASE("missing, unexpected and mis-shaped tensors are reported together") {

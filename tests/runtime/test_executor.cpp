@@ -119,6 +119,56 @@ TEST_CASE("a full queue answers RESOURCE_EXHAUSTED") {
   CHECK(queued->status.ok());
 }
 
+TEST_CASE("a queued request that is cancelled or expires leaves the queue at once") {
+  Executor ex(testing::tiny_model(), config(1, 2));
+  std::promise<void> entered;
+  std::promise<void> release;
+  auto release_f = release.get_future().share();
+  bool first = true;
+  auto busy = std::make_shared<Recorder>();
+  busy->on_step_hook = [&](const StepEvent&) {
+    if (first) {
+      first = false;
+      entered.set_value();
+      release_f.wait_for(60s);
+    }
+  };
+  uint64_t busy_id = 0, a = 0, b = 0, c = 0;
+  REQUIRE(ex.enqueue(request(1), busy, &busy_id).ok());
+  REQUIRE(entered.get_future().wait_for(60s) == std::future_status::ready);
+  // The worker is held: whatever happens to the queued requests below happens without it.
+  auto cancelled = std::make_shared<Recorder>();
+  REQUIRE(ex.enqueue(request(2), cancelled, &a).ok());
+  auto waiting = std::make_shared<Recorder>();
+  REQUIRE(ex.enqueue(request(3), waiting, &b).ok());
+  CHECK(ex.stats().queued == 2);
+  auto refused = std::make_shared<Recorder>();
+  CHECK(ex.enqueue(request(4), refused, &c).code == StatusCode::kResourceExhausted);
+  ex.cancel(a);
+  CHECK(ex.stats().queued == 1);  // its slot is free at once
+  REQUIRE(cancelled->wait(10s));
+  CHECK(cancelled->status.code == StatusCode::kCancelled);
+  // A queued request whose deadline passes is answered while the worker is still held.
+  auto expiring = std::make_shared<Recorder>();
+  GenerateRequest r = request(5);
+  r.deadline = std::chrono::steady_clock::now() + 100ms;
+  REQUIRE(ex.enqueue(r, expiring, &c).ok());  // the freed slot takes it
+  REQUIRE(expiring->wait(10s));
+  CHECK(expiring->status.code == StatusCode::kDeadlineExceeded);
+  CHECK(ex.stats().queued == 1);
+  {
+    std::lock_guard<std::mutex> l(busy->mu);
+    CHECK_FALSE(busy->done);
+  }
+  release.set_value();
+  REQUIRE(busy->wait());
+  REQUIRE(waiting->wait());
+  CHECK(busy->status.ok());
+  CHECK(waiting->status.ok());
+  CHECK(ex.stats().failed == 2);
+  CHECK(ex.stats().completed == 2);
+}
+
 TEST_CASE("cancel stops a running request within a step and the executor keeps serving") {
   Executor ex(testing::tiny_model(), config(1, 4));
   auto rec = std::make_shared<Recorder>();
@@ -194,8 +244,10 @@ TEST_CASE("shutdown with requests in flight: each gets an answer or a clear stat
   int ok = 0, cancelled = 0;
   for (auto& r : recs) {
     REQUIRE(r->wait(5s));
-    if (r->status.ok()) ++ok;
-    else if (r->status.code == StatusCode::kCancelled) ++cancelled;
+    if (r->status.ok())
+      ++ok;
+    else if (r->status.code == StatusCode::kCancelled)
+      ++cancelled;
   }
   CHECK(ok + cancelled == 4);
   CHECK(cancelled >= 1);

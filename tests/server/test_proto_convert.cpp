@@ -94,6 +94,24 @@ TEST_CASE("every option is carried over") {
   CHECK(out.selection.k_min == 50);
   CHECK(out.selection.k_max == 200);
   CHECK(out.selection.query_aware);
+  r.mutable_generation()->clear_step_ratio();
+  r.mutable_generation()->set_steps_per_block(3);
+  REQUIRE(convert(r, &out).ok());
+  CHECK(out.generation.steps_per_block == 3);
+  CHECK(GenerateRequest{}.generation.shift == 0.33);  // LaViDa's evaluation setting
+}
+
+TEST_CASE("every engine selection mode has its own proto value and converts back") {
+  for (SelectionMode m : kAllSelectionModes) {
+    INFO(selection_mode_name(m));
+    CHECK(to_proto(m) != v1::SELECTION_MODE_UNSPECIFIED);
+    auto r = valid_request();
+    r.mutable_selection()->set_mode(to_proto(m));
+    GenerateRequest out;
+    REQUIRE(convert(r, &out).ok());
+    CHECK(out.selection.mode == m);
+  }
+  CHECK(parse_selection_mode("lavida-384") == SelectionMode::kLavida384);
 }
 
 TEST_CASE("image validation") {
@@ -148,6 +166,16 @@ TEST_CASE("generation option ranges") {
         "generation.step_ratio must be in (0, 64]");
   check([](v1::GenerationOptions& g) { g.set_step_ratio(1e9); },
         "generation.step_ratio must be in (0, 64]");
+  check([](v1::GenerationOptions& g) { g.set_steps_per_block(0); },
+        "generation.steps_per_block must be in [1, 32], got 0");
+  check([](v1::GenerationOptions& g) { g.set_steps_per_block(33); },
+        "generation.steps_per_block must be in [1, 32], got 33");
+  check(
+      [](v1::GenerationOptions& g) {
+        g.set_steps_per_block(4);
+        g.set_step_ratio(0.5);
+      },
+      "set at most one of step_ratio and steps_per_block");
   check([](v1::GenerationOptions& g) { g.set_temperature(-0.1); },
         "generation.temperature must be in [0, 100], got -0.1");
   check([](v1::GenerationOptions& g) { g.set_temperature(NAN); },
@@ -219,10 +247,12 @@ TEST_CASE("selection map requests") {
   r.set_question("where is the sign?");
   CHECK(from_proto(r, EdgeLimits{}, &out).ok());
   CHECK(out.question == "where is the sign?");
-  r.mutable_selection()->set_mode(v1::SELECTION_MODE_BASELINE_384);
-  s = from_proto(r, EdgeLimits{}, &out);
-  CHECK(s.code == StatusCode::kInvalidArgument);
-  CHECK_THAT(s.message, Contains("SelectionMap needs a SHIRG selection mode"));
+  for (auto mode : {v1::SELECTION_MODE_BASELINE_384, v1::SELECTION_MODE_LAVIDA_384}) {
+    r.mutable_selection()->set_mode(mode);
+    s = from_proto(r, EdgeLimits{}, &out);
+    CHECK(s.code == StatusCode::kInvalidArgument);
+    CHECK_THAT(s.message, Contains("SelectionMap needs a SHIRG selection mode"));
+  }
   r.clear_image();
   r.mutable_selection()->set_mode(v1::SELECTION_MODE_SHIRG);
   CHECK_THAT(from_proto(r, EdgeLimits{}, &out).message, Contains("image is empty"));

@@ -196,7 +196,7 @@ TEST_CASE("ModelInfo describes the loaded checkpoint") {
   CHECK(info.max_gen_length() == 512);
   CHECK(info.max_image_bytes() == 32 << 20);
   CHECK_FALSE(info.shirg_adapter_loaded());
-  CHECK(info.selection_modes_size() == 9);
+  CHECK(info.selection_modes_size() == 10);
   CHECK(info.selection_modes(0) == "shirg");
   CHECK_FALSE(info.server_version().empty());
   CHECK(server.terminate() == std::optional<int>(0));

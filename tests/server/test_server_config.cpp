@@ -46,6 +46,7 @@ TEST_CASE("defaults follow docs/architecture.md") {
   CHECK(c.warmup);
   CHECK(c.dtype == "auto");
   CHECK(c.llm_weights == "auto");
+  CHECK(c.cache_dtype == "bf16");
   CHECK(c.log_format == "text");
 }
 
@@ -64,6 +65,8 @@ TEST_CASE("flags in both spellings, booleans") {
   CHECK(c.dtype == "fp32");
   CHECK(c.llm_weights == "bf16");
   CHECK(c.grace_period_seconds == 2.5);
+  CHECK(parse_server_args({"--model-dir", "/m", "--cache-dtype", "fp32"}).config.cache_dtype ==
+        "fp32");
   CHECK(c.log_format == "json");
   CHECK(parse_server_args({"--model-dir", "/m", "--warmup"}).config.warmup);
   CHECK_FALSE(parse_server_args({"--warmup=no", "--model-dir", "/m"}).config.warmup);
@@ -81,6 +84,8 @@ TEST_CASE("bad flags are refused with the flag named") {
              Contains("--dtype must be auto|bf16|fp32"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--llm-weights", "int8"}),
              Contains("--llm-weights must be auto|bf16|fp32"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--cache-dtype", "fp16"}),
+             Contains("--cache-dtype must be bf16|fp32"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--warmup", "maybe"}),
              Contains("--warmup takes true or false"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--tls-cert", "c.pem"}),
@@ -94,6 +99,12 @@ TEST_CASE("bad flags are refused with the flag named") {
   CHECK_THAT(error_of({"--model-dir", "/m", "--max-image-mib", "64"}),
              Contains("must not exceed --max-receive-mib"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--auth-token", "a b"}), Contains("printable ASCII"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--auth-token", ""}),
+             Contains("--auth-token is empty"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--auth-token="}), Contains("--auth-token is empty"));
+  const std::string empty_in_file = temp_file(R"({"model-dir": "/m", "auth-token": ""})");
+  CHECK_THAT(error_of({"--config", empty_in_file}), Contains("--auth-token is empty"));
+  std::remove(empty_in_file.c_str());
 }
 
 TEST_CASE("the JSON config file is applied first and flags win") {
@@ -107,6 +118,20 @@ TEST_CASE("the JSON config file is applied first and flags win") {
   CHECK(c.port == 7000);  // the flag wins even though --config came later
   CHECK(c.log_format == "json");
   CHECK(c.config_file == path);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("--adapter-dir is repeatable, in order; the command line replaces the file's list") {
+  const auto c =
+      parse_server_args({"--model-dir", "/m", "--adapter-dir", "/a", "--adapter-dir=/b"});
+  CHECK(c.config.adapter_dirs == std::vector<std::string>{"/a", "/b"});
+  CHECK(c.config.adapter_dir == "/a,/b");
+  const std::string path = temp_file(R"({"model-dir": "/m", "adapter-dir": ["/x", "/y"]})");
+  CHECK(parse_server_args({"--config", path}).config.adapter_dirs ==
+        std::vector<std::string>{"/x", "/y"});
+  CHECK(parse_server_args({"--config", path, "--adapter-dir", "/z"}).config.adapter_dirs ==
+        std::vector<std::string>{"/z"});
+  CHECK_THAT(error_of({"--model-dir", "/m", "--adapter-dir", ""}), Contains("must not be empty"));
   std::remove(path.c_str());
 }
 

@@ -2,9 +2,13 @@
 // authentication, TLS.
 #include <catch2/catch.hpp>
 
+#include <grpcpp/generic/generic_stub.h>
 #include <unistd.h>
+
 #include <fstream>
 #include <future>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "server/test_pattern.h"
 #include "tests/server/integration_common.h"
@@ -159,6 +163,48 @@ TEST_CASE("every validation error answers INVALID_ARGUMENT with a precise messag
   // The server is still healthy and answers after all of that.
   CHECK(generate(*ch, good).status.ok());
   CHECK(server.terminate() == std::optional<int>(0));
+}
+
+TEST_CASE("a message gRPC cannot parse answers INVALID_ARGUMENT, is counted and logged as JSON") {
+  ServerProcess server(ServerLaunch{{"--log-format", "json"}});
+  auto ch = server.channel();
+  grpc::GenericStub stub(ch);
+  // Hand-made GenerateRequest: image (field 1) "abc", question (field 2) = invalid UTF-8.
+  const std::string bytes(
+      "\x0a\x03"
+      "abc"
+      "\x12\x02\xc3\x28",
+      9);
+  for (const char* method : {"/shirg.v1.Inference/Generate", "/shirg.v1.Inference/SelectionMap"}) {
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer req(&slice, 1), resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(&ctx, method, grpc::StubOptions(), &req, &resp,
+                   [&](grpc::Status s) { done.set_value(s); });
+    auto f = done.get_future();
+    REQUIRE(f.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+    expect_status(f.get(), grpc::StatusCode::INVALID_ARGUMENT, "not a valid shirg.v1");
+  }
+  const PromText m = scrape(server);
+  CHECK(requests_total(m, "Generate", "INVALID_ARGUMENT") == 1);
+  CHECK(requests_total(m, "SelectionMap", "INVALID_ARGUMENT") == 1);
+  CHECK(server.terminate() == std::optional<int>(0));
+  // Every line on stderr is JSON, libprotobuf's complaint included.
+  std::istringstream lines(server.log());
+  std::string line;
+  int json_lines = 0;
+  bool protobuf_seen = false;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    INFO(line);
+    CHECK(nlohmann::json::accept(line));
+    ++json_lines;
+    protobuf_seen = protobuf_seen || line.find("libprotobuf") != std::string::npos;
+  }
+  CHECK(json_lines > 3);
+  CHECK(protobuf_seen);
 }
 
 TEST_CASE("a full queue answers RESOURCE_EXHAUSTED") {

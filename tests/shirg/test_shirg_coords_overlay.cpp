@@ -74,6 +74,41 @@ TEST_CASE("apply_coord_embedding: no-op without an adapter, tokens + feats @ W^T
   CHECK_THROWS_AS(apply_coord_embedding(tokens, at::rand({9, 4}), lay), std::invalid_argument);
 }
 
+TEST_CASE("coord_rotary from a merged checkpoint (no adapter) is applied too") {
+  at::manual_seed(5);
+  const at::Tensor tokens = at::randn({6, 32});
+  const at::Tensor coords = at::rand({6, 4});
+  CoordLayerW lay;
+  lay.weight = at::randn({32, 128});
+  CHECK(!lay.active());
+  CHECK(apply_coord_embedding(tokens, coords, lay).is_same(tokens));
+  lay.in_checkpoint = true;
+  CHECK(lay.active());
+  const at::Tensor expect = tokens + at::matmul(coord_rotary_features(coords), lay.weight.t());
+  CHECK(at::allclose(apply_coord_embedding(tokens, coords, lay), expect, 1e-5, 1e-5));
+}
+
+TEST_CASE("the coordinate embedding goes to the hi-detail tokens only, not the scaffold") {
+  at::manual_seed(6);
+  const at::Tensor tokens = at::randn({10, 32});
+  const at::Tensor coords = at::rand({10, 4});
+  CoordLayerW lay;
+  lay.weight = at::randn({32, 128});
+  lay.from_adapter = true;
+  const at::Tensor out = apply_coord_embedding_hi_detail(tokens, coords, 4, lay);
+  REQUIRE(out.sizes() == tokens.sizes());
+  CHECK(at::equal(out.slice(0, 0, 4), tokens.slice(0, 0, 4)));  // scaffold untouched
+  const at::Tensor hi = apply_coord_embedding(tokens.slice(0, 4, 10), coords.slice(0, 4, 10), lay);
+  CHECK(at::equal(out.slice(0, 4, 10), hi));
+  CHECK(!at::allclose(out.slice(0, 4, 10), tokens.slice(0, 4, 10)));
+  // No scaffold (the no-scaffold ablation): every row; all scaffold: none.
+  CHECK(at::equal(apply_coord_embedding_hi_detail(tokens, coords, 0, lay),
+                  apply_coord_embedding(tokens, coords, lay)));
+  CHECK(at::equal(apply_coord_embedding_hi_detail(tokens, coords, 10, lay), tokens));
+  CHECK_THROWS_AS(apply_coord_embedding_hi_detail(tokens, coords, 11, lay), std::invalid_argument);
+  CHECK_THROWS_AS(apply_coord_embedding_hi_detail(tokens, coords, -1, lay), std::invalid_argument);
+}
+
 TEST_CASE("overlay keeps kept cells, dims dropped ones, draws the scaffold grid, PNG round trip") {
   const int64_t grid = 48, side = 672;
   at::manual_seed(4);

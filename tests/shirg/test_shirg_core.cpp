@@ -60,8 +60,8 @@ TEST_CASE("params_for maps every SHIRG mode and rejects the non-selecting ones")
   o.mode = SelectionMode::kRandomK;
   CHECK(params_for(o, 0).random_k);
   CHECK_FALSE(params_for(o, 0).merge);
-  for (SelectionMode m :
-       {SelectionMode::kBaseline384, SelectionMode::kLavidaHd, SelectionMode::kFull672}) {
+  for (SelectionMode m : {SelectionMode::kBaseline384, SelectionMode::kLavida384,
+                          SelectionMode::kLavidaHd, SelectionMode::kFull672}) {
     o.mode = m;
     CHECK_THROWS_AS(params_for(o, 0), std::invalid_argument);
   }

@@ -56,14 +56,28 @@ TEST_CASE("render_chat equals Jinja2's rendering of LLaDA's chat template") {
       const std::vector<ChatMessage> msgs = {{"system", kLavidaSystemMessage},
                                              {"user", "<image>\n" + q}};
       INFO("question " << json(q).dump() << " add_generation_prompt " << gen);
-      CHECK(render_chat(msgs, gen, "<|startoftext|>") ==
-            jinja_render(msgs, gen, "<|startoftext|>"));
+      // LLaDA-8B-Instruct's template appends the assistant header either way.
+      CHECK(render_chat(msgs, "<|startoftext|>") == jinja_render(msgs, gen, "<|startoftext|>"));
     }
   }
   const std::vector<ChatMessage> multi = {
       {"user", " hi "}, {"assistant", "hello\n"}, {"user", "x"}};
-  CHECK(render_chat(multi, true, "<s>") == jinja_render(multi, true, "<s>"));
-  CHECK(render_chat({}, true, "<s>") == jinja_render({}, true, "<s>"));
+  CHECK(render_chat(multi, "<s>") == jinja_render(multi, true, "<s>"));
+  CHECK(render_chat({}, "<s>") == jinja_render({}, false, "<s>"));
+  const std::string header = "<|start_header_id|>assistant<|end_header_id|>\n\n";
+  const std::string r = render_chat(multi, "<s>");
+  CHECK(r.substr(r.size() - header.size()) == header);
+  CHECK(jinja_render(multi, false, "<s>").substr(r.size() - header.size()) == header);
+}
+
+TEST_CASE("render_chat refuses invalid UTF-8 with a clear error") {
+  CHECK_THROWS_WITH(render_chat({{"system", "ok"}, {"user", "bad \xc3\x28"}}, "<s>"),
+                    "chat message 1 content is not valid UTF-8 (byte offset 4)");
+  CHECK_THROWS_WITH(render_chat({{"us\xff" "er", "x"}}, "<s>"),
+                    Catch::Contains("chat message 0 role is not valid UTF-8"));
+  CHECK_THROWS_WITH(render_chat({{"user", "x"}}, "\xff"),
+                    Catch::Contains("bos_token is not valid UTF-8"));
+  CHECK_THROWS_AS(render_chat({{"user", "\xe2\x82"}}, "<s>"), TokenizerError);
 }
 
 TEST_CASE("build_lavida_prompt splits at <image> and drops nothing") {

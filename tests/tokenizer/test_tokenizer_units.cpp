@@ -68,6 +68,15 @@ TEST_CASE("malformed tokenizer.json fails at load naming the field") {
   d = small_doc();
   d["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "a"}}}, {"behavior", "Sideways"}};
   CHECK_THAT(load_error(d), Catch::Contains("pre_tokenizer.behavior"));
+  // A huge id is refused before any per-id table is allocated (it would need gigabytes).
+  d = small_doc();
+  d["model"]["vocab"]["huge"] = 50000000;
+  CHECK_THAT(load_error(d), Catch::Contains("model.vocab[\"huge\"]") &&
+                                Catch::Contains("must be a token id in [0, 16777216)"));
+  d = small_doc();
+  d["added_tokens"] = json::array({{{"id", 50000000}, {"content", "<big>"}}});
+  CHECK_THAT(load_error(d), Catch::Contains("added_tokens[0].id") &&
+                                Catch::Contains("must be a token id in [0, 16777216)"));
   d = small_doc();
   d["truncation"] = {{"max_length", 5}};
   CHECK_THAT(load_error(d), Catch::Contains("'truncation'"));

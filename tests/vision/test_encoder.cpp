@@ -117,6 +117,8 @@ Model model_from(const std::map<std::string, at::Tensor>& t, at::ScalarType dtyp
   m.projector.fc1 = {w(pr + "0.weight"), f(pr + "0.bias")};
   m.projector.fc2 = {w(pr + "2.weight"), f(pr + "2.bias")};
   m.image_newline = w(kImageNewline);
+  m.vision_base = m.vision;  // no adapter: LaViDa's layouts run on the same weights
+  m.projector_base = m.projector;
   return m;
 }
 
@@ -277,6 +279,27 @@ TEST_CASE("projector and the three layouts match the reference in fp32", "[visio
   CHECK(at::equal(hd.tokens[196 + 28], m.image_newline));
   // 10000x10: the unpadded grid is empty; only the base view remains.
   CHECK(layout_lavida_hd(m, fx.images[4]).tokens.size(0) == 196);
+}
+
+TEST_CASE("lavida-384 is LaViDa's single view: the pooled base view (196) + one newline",
+          "[vision][reference]") {
+  auto& fx = fixture();
+  const Model m = model_from(fx.weights, at::kFloat);
+  for (std::size_t i = 0; i < fx.images.size(); ++i) {
+    INFO("image " << i);
+    const LayoutTokens one = layout_lavida384(m, fx.images[i]);
+    REQUIRE(one.tokens.sizes() == at::IntArrayRef({197, kD}));
+    CHECK(one.newline_tokens == 1);
+    CHECK(one.views == 1);
+    CHECK(at::equal(one.tokens[196], m.image_newline));
+    // The reference's lavida-hd sequence starts with the same pooled base view.
+    const at::Tensor base_ref = fx.ref.at(key(i, "lavida_hd")).slice(0, 0, 196);
+    CHECK(rel_err(one.tokens.slice(0, 0, 196), base_ref) < 1e-4);
+    CHECK(max_rel_err(one.tokens.slice(0, 0, 196), base_ref) < 1e-4);
+  }
+  Model no_newline = model_from(fx.weights, at::kFloat);
+  no_newline.image_newline = at::Tensor();
+  CHECK_THROWS_AS(layout_lavida384(no_newline, fx.images[0]), std::invalid_argument);
 }
 
 TEST_CASE("projector is Linear -> erf GELU -> Linear on any leading shape", "[vision]") {

@@ -1,10 +1,14 @@
 // WeightBinder: real-name binding, one error listing every problem, PEFT LoRA merging.
 #include "tests/common/catch_torch.h"
 
-#include <filesystem>
-#include <fstream>
 #include <unistd.h>
 
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <tuple>
+
+#include "engine/config/model_config.h"
 #include "engine/safetensors/safetensors_writer.h"
 #include "engine/weights/lora_adapter.h"
 #include "engine/weights/weight_binder.h"
@@ -16,7 +20,8 @@ using Catch::Matchers::Contains;
 namespace {
 
 fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("shirg_test_w_" + name + "_" + std::to_string(::getpid()));
+  fs::path p =
+      fs::temp_directory_path() / ("shirg_test_w_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
@@ -28,7 +33,9 @@ void put(st::SafetensorsWriter& w, const std::string& name, const at::Tensor& t0
         static_cast<std::size_t>(t.numel()) * t.element_size());
 }
 
-void write_text(const fs::path& p, const std::string& s) { std::ofstream(p) << s; }
+void write_text(const fs::path& p, const std::string& s) {
+  std::ofstream(p) << s;
+}
 
 }  // namespace
 
@@ -54,8 +61,8 @@ TEST_CASE("ONE error lists every missing, unexpected and mis-shaped tensor") {
   const auto dir = temp_dir("problems");
   st::SafetensorsWriter sw;
   put(sw, "a.weight", at::zeros({2, 2}));
-  put(sw, "b.weight", at::zeros({3, 2}));        // expected [2, 2]
-  put(sw, "stray.weight", at::zeros({1}));       // nobody asks for it
+  put(sw, "b.weight", at::zeros({3, 2}));            // expected [2, 2]
+  put(sw, "stray.weight", at::zeros({1}));           // nobody asks for it
   put(sw, "post_layernorm.weight", at::zeros({1}));  // ignored deliberately
   sw.write((dir / "model.safetensors").string());
   auto ckpt = st::Checkpoint::open_dir(dir.string());
@@ -96,8 +103,9 @@ TEST_CASE("LoRA merged at load equals the unmerged base + scaled B @ A path") {
   put(aw, "base_model.model.model.mm_projector.0.lora_A.weight", a);
   put(aw, "base_model.model.model.mm_projector.0.lora_B.weight", bm);
   aw.write((adir / "adapter_model.safetensors").string());
-  write_text(adir / "adapter_config.json",
-             R"({"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": ["mm_projector.0"]})");
+  write_text(
+      adir / "adapter_config.json",
+      R"({"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": ["mm_projector.0"]})");
 
   auto ckpt = st::Checkpoint::open_dir(dir.string());
   auto adapter = LoraAdapter::open_dir(adir.string());
@@ -109,7 +117,8 @@ TEST_CASE("LoRA merged at load equals the unmerged base + scaled B @ A path") {
 
   at::Tensor x = at::randn({5, in});
   at::Tensor y_merged = at::matmul(x, merged.t());
-  at::Tensor y_unmerged = at::matmul(x, w.t()) + (alpha / r) * at::matmul(at::matmul(x, a.t()), bm.t());
+  at::Tensor y_unmerged =
+      at::matmul(x, w.t()) + (alpha / r) * at::matmul(at::matmul(x, a.t()), bm.t());
   CHECK(at::allclose(y_merged, y_unmerged, 1e-4, 1e-5));
   CHECK(!at::allclose(y_merged, at::matmul(x, w.t()), 1e-3, 1e-3));  // the adapter did something
 }
@@ -173,4 +182,159 @@ TEST_CASE("adapter problems are reported: unmatched module, wrong rank, lone A")
   }
   write_text(adir / "adapter_config.json", R"({"r": "two", "lora_alpha": 4})");
   CHECK_THROWS_WITH(LoraAdapter::open_dir(adir.string()), Contains("'r'"));
+}
+
+namespace {
+
+// adapter_config.json for the seed's (3.3.3) configuration exactly as PEFT's save_pretrained
+// writes it (sorted keys, indent 2): r 128 / alpha 256 by default, coord_rotary 16 / 32 by
+// pattern.
+const char* kSeedPeftConfig = R"({
+  "alpha_pattern": {
+    "coord_rotary": 32
+  },
+  "auto_mapping": null,
+  "base_model_name_or_path": "KonstantinosKK/lavida-llada-v1.0-instruct",
+  "bias": "none",
+  "eva_config": null,
+  "exclude_modules": null,
+  "fan_in_fan_out": false,
+  "inference_mode": true,
+  "init_lora_weights": true,
+  "layer_replication": null,
+  "layers_pattern": null,
+  "layers_to_transform": null,
+  "loftq_config": {},
+  "lora_alpha": 256,
+  "lora_bias": false,
+  "lora_dropout": 0.05,
+  "megatron_config": null,
+  "megatron_core": "megatron.core",
+  "modules_to_save": null,
+  "peft_type": "LORA",
+  "r": 128,
+  "rank_pattern": {
+    "coord_rotary": 16
+  },
+  "revision": null,
+  "target_modules": [
+    "mm_projector.0",
+    "mm_projector.2",
+    "layers.0.self_attn.q_proj",
+    "coord_rotary"
+  ],
+  "task_type": null,
+  "use_dora": false,
+  "use_rslora": false
+})";
+
+}  // namespace
+
+TEST_CASE("per-module rank and alpha as PEFT's rank_pattern / alpha_pattern give them") {
+  const auto dir = temp_dir("lora_pattern");
+  at::manual_seed(7);
+  const at::Tensor w = at::randn({8, 6}), q = at::randn({6, 6});
+  st::SafetensorsWriter sw;
+  put(sw, "model.mm_projector.0.weight", w);
+  put(sw, "model.vt.layers.0.self_attn.q_proj.weight", q);
+  sw.write((dir / "model.safetensors").string());
+  const auto adir = dir / "adapter";
+  fs::create_directories(adir);
+  const at::Tensor a1 = at::randn({128, 6}), b1 = at::randn({8, 128}) * 0.01;
+  const at::Tensor aq = at::randn({128, 6}), bq = at::randn({6, 128}) * 0.01;
+  const at::Tensor ac = at::randn({16, 8}), bc = at::randn({6, 16});
+  st::SafetensorsWriter aw;
+  put(aw, "base_model.model.model.mm_projector.0.lora_A.weight", a1);
+  put(aw, "base_model.model.model.mm_projector.0.lora_B.weight", b1);
+  put(aw, "base_model.model.model.vt.layers.0.self_attn.q_proj.lora_A.weight", aq);
+  put(aw, "base_model.model.model.vt.layers.0.self_attn.q_proj.lora_B.weight", bq);
+  put(aw, "base_model.model.model.shirg.coord_rotary.lora_A.weight", ac);
+  put(aw, "base_model.model.model.shirg.coord_rotary.lora_B.weight", bc);
+  aw.write((adir / "adapter_model.safetensors").string());
+  write_text(adir / "adapter_config.json", kSeedPeftConfig);
+
+  const LoraAdapter adapter = LoraAdapter::open_dir(adir.string());
+  CHECK(adapter.r() == 128);
+  const auto proj = adapter.find("model.mm_projector.0");
+  REQUIRE(proj);
+  CHECK(proj->r == 128);
+  CHECK(proj->scale == 2.0);
+  const auto coord = adapter.find("model.shirg.coord_rotary");
+  REQUIRE(coord);
+  CHECK(coord->r == 16);
+  CHECK(coord->alpha == 32.0);
+  CHECK(coord->scale == 2.0);
+
+  auto ckpt = st::Checkpoint::open_dir(dir.string());
+  WeightBinder b(ckpt, at::kFloat, at::kCPU, &adapter);
+  CHECK(at::allclose(b.take("model.mm_projector.0.weight", {8, 6}), w + 2.0 * at::matmul(b1, a1),
+                     1e-5, 1e-5));
+  b.take("model.vt.layers.0.self_attn.q_proj.weight", {6, 6});
+  bool merged = false;
+  const at::Tensor c = b.take_lora_only("model.shirg.coord_rotary", {6, 8}, &merged);
+  CHECK(merged);
+  CHECK(at::allclose(c, 2.0 * at::matmul(bc, ac), 1e-5, 1e-5));
+  REQUIRE_NOTHROW(b.finish());
+
+  // A different alpha for the projector only: its scale changes, the others keep theirs.
+  std::string cfg = kSeedPeftConfig;
+  cfg.replace(cfg.find("\"coord_rotary\": 32"), 18, "\"mm_projector.0\": 64, \"coord_rotary\": 32");
+  write_text(adir / "adapter_config.json", cfg);
+  const LoraAdapter a2 = LoraAdapter::open_dir(adir.string());
+  CHECK(a2.find("model.mm_projector.0")->scale == 0.5);
+  CHECK(a2.find("model.vt.layers.0.self_attn.q_proj")->scale == 2.0);
+  // A key matches a whole dotted suffix only: "proj.0" is not "mm_projector.0".
+  cfg = kSeedPeftConfig;
+  cfg.replace(cfg.find("\"coord_rotary\": 16"), 18, "\"proj.0\": 16");
+  write_text(adir / "adapter_config.json", cfg);
+  CHECK_THROWS_WITH(LoraAdapter::open_dir(adir.string()),
+                    Contains("model.shirg.coord_rotary") && Contains("r = 128"));
+  // use_rslora: alpha / sqrt(r).
+  cfg = kSeedPeftConfig;
+  cfg.replace(cfg.find("\"use_rslora\": false"), 19, "\"use_rslora\": true");
+  write_text(adir / "adapter_config.json", cfg);
+  CHECK(LoraAdapter::open_dir(adir.string()).find("model.mm_projector.0")->scale ==
+        Approx(256.0 / std::sqrt(128.0)));
+  // Without the pattern the rank-16 module does not fit r = 128.
+  write_text(adir / "adapter_config.json", R"({"r": 128, "lora_alpha": 256})");
+  CHECK_THROWS_WITH(LoraAdapter::open_dir(adir.string()),
+                    Contains("coord_rotary") && Contains("rank 16"));
+  for (const char* bad : {R"({"r": 128, "lora_alpha": 256, "rank_pattern": {"x": 0}})",
+                          R"({"r": 128, "lora_alpha": 256, "rank_pattern": {"(": 4}})",
+                          R"({"r": 128, "lora_alpha": 256, "fan_in_fan_out": true})",
+                          R"({"r": 128, "lora_alpha": 256, "use_dora": true})"}) {
+    write_text(adir / "adapter_config.json", bad);
+    CHECK_THROWS_AS(LoraAdapter::open_dir(adir.string()), ConfigError);
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("several adapters are merged in order, each with its own scale") {
+  const auto dir = temp_dir("lora_two");
+  at::manual_seed(8);
+  const at::Tensor w = at::randn({5, 4});
+  st::SafetensorsWriter sw;
+  put(sw, "m.weight", w);
+  sw.write((dir / "model.safetensors").string());
+  const at::Tensor a1 = at::randn({2, 4}), b1 = at::randn({5, 2});
+  const at::Tensor a2 = at::randn({3, 4}), b2 = at::randn({5, 3});
+  for (auto [name, a, b, cfg] : {std::tuple{"one", a1, b1, R"({"r": 2, "lora_alpha": 4})"},
+                                 std::tuple{"two", a2, b2, R"({"r": 3, "lora_alpha": 1.5})"}}) {
+    fs::create_directories(dir / name);
+    st::SafetensorsWriter aw;
+    put(aw, "base_model.model.m.lora_A.weight", a);
+    put(aw, "base_model.model.m.lora_B.weight", b);
+    aw.write((dir / name / "adapter_model.safetensors").string());
+    write_text(dir / name / "adapter_config.json", cfg);
+  }
+  const LoraAdapter one = LoraAdapter::open_dir((dir / "one").string());
+  const LoraAdapter two = LoraAdapter::open_dir((dir / "two").string());
+  auto ckpt = st::Checkpoint::open_dir(dir.string());
+  WeightBinder b(ckpt, at::kFloat, at::kCPU, std::vector<const LoraAdapter*>{&one, &two});
+  const at::Tensor got = b.take("m.weight", {5, 4});
+  CHECK(at::allclose(got, w + 2.0 * at::matmul(b1, a1) + 0.5 * at::matmul(b2, a2), 1e-5, 1e-5));
+  CHECK(b.merged_lora_modules() == 2);
+  CHECK(at::equal(b.base_of("m.weight", got), w));  // the unmerged weight is kept
+  REQUIRE_NOTHROW(b.finish());
+  fs::remove_all(dir);
 }

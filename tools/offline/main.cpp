@@ -24,13 +24,15 @@ namespace {
 void usage() {
   std::printf(
       "usage: shirg-offline --model-dir DIR --image FILE --question TEXT [options]\n"
-      "  --adapter-dir DIR   PEFT LoRA adapter merged at load\n"
+      "  --adapter-dir DIR   PEFT LoRA adapter merged at load (repeatable: applied in order)\n"
       "  --dtype auto|bf16|fp32  compute dtype (default auto: bf16 only where the CPU has native "
       "bf16)\n"
       "  --llm-weights auto|bf16|fp32  LLaDA matrix storage under fp32 compute (auto: fp32 if the\n"
       "                      model fits in memory, else bf16 upcast per use)\n"
+      "  --cache-dtype bf16|fp32  prefix KV cache storage (default bf16)\n"
       "  --threads N         LibTorch threads (default: all cores)\n"
-      "  --mode M            baseline-384 | lavida-hd | full-672 | shirg (default) | no-scaffold "
+      "  --mode M            baseline-384 | lavida-384 | lavida-hd | full-672 | shirg (default) | "
+      "no-scaffold "
       "|\n"
       "                      no-coords | similarity-only | no-merge | random-k\n"
       "  --k N               hi-detail tokens kept by SHIRG (default 1152)\n"
@@ -39,10 +41,11 @@ void usage() {
       "  --gen-length N      answer tokens (default 32)\n"
       "  --block-length N    (default = gen-length)\n"
       "  --steps N           total denoising steps (default 16)\n"
-      "  --step-ratio R      steps = ceil(gen_length * R) (LaViDa's control)\n"
+      "  --step-ratio R      int(block_length * R) steps per block (LaViDa's control)\n"
+      "  --steps-per-block N N steps in every block\n"
       "  --temperature T     (default 0 = greedy)\n"
       "  --remasking R       low_confidence | random | entropy | margin\n"
-      "  --schedule S        uniform | shift   (--shift s, default 1/3)\n"
+      "  --schedule S        uniform | shift   (--shift s, default 0.33)\n"
       "  --seed N            per-request seed (default 0)\n"
       "  --dump FILE         write intermediate tensors to FILE (safetensors)\n"
       "  --json              print the result as JSON\n"
@@ -66,6 +69,7 @@ int main(int argc, char** argv) {
   req.generation.block_length = -1;  // default: gen_length
   std::string image_path, dump_path;
   bool json_out = false, summary = false;
+  shirg::kv::CacheDType cache_dtype = shirg::kv::CacheDType::kBf16;
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   try {
     for (int i = 1; i < argc; ++i) {
@@ -80,12 +84,17 @@ int main(int argc, char** argv) {
       } else if (a == "--model-dir")
         load.model_dir = next();
       else if (a == "--adapter-dir")
-        load.adapter_dir = next();
+        load.adapter_dirs.push_back(next());
       else if (a == "--dtype")
         load.dtype = shirg::parse_dtype_flag(next());
       else if (a == "--llm-weights")
         load.llm_weight_dtype = shirg::parse_llm_weights_flag(next());
-      else if (a == "--threads")
+      else if (a == "--cache-dtype") {
+        const std::string v = next();
+        if (v != "bf16" && v != "fp32")
+          throw std::invalid_argument("--cache-dtype must be bf16 or fp32, got '" + v + "'");
+        cache_dtype = v == "fp32" ? shirg::kv::CacheDType::kFp32 : shirg::kv::CacheDType::kBf16;
+      } else if (a == "--threads")
         threads = std::stoi(next());
       else if (a == "--image")
         image_path = next();
@@ -115,7 +124,7 @@ int main(int argc, char** argv) {
     if (!cpu.warning.empty()) std::fprintf(stderr, "warning: %s\n", cpu.warning.c_str());
     auto model = shirg::load_model(load);
     if (summary) std::printf("%s", model->summary.to_table().c_str());
-    shirg::Pipeline pipeline(model, shirg::PipelineLimits{});
+    shirg::Pipeline pipeline(model, shirg::PipelineLimits{}, cache_dtype);
     req.image_bytes = read_file(image_path);
     req.request_id = "offline";
     if (shirg::Status s = pipeline.validate(req); !s.ok()) {
