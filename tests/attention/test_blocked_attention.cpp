@@ -106,7 +106,7 @@ TEST_CASE("blocked attention in bf16 is as close to float64 as the plain bf16 pa
   }
 }
 
-TEST_CASE("several key parts equal one concatenated part; a bf16 cache under fp32 compute",
+TEST_CASE("several key parts equal one concatenated part, also with a bf16 cache under fp32 compute",
           "[attention]") {
   auto a = make(4, 23, 41, 16, at::kFloat, 3);
   auto b = make(4, 23, 9, 16, at::kFloat, 4);

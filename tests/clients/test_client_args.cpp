@@ -55,7 +55,7 @@ TEST_CASE("bad command lines are usage errors") {
   CHECK_THROWS_AS(b.flag("json", "again"), std::logic_error);
 }
 
-TEST_CASE("--help is recognised and the help lists every option") {
+TEST_CASE("the help flag is recognised and the help lists every option") {
   ArgParser a = make_parser();
   a.parse({"--help"});
   CHECK(a.help_requested());
@@ -104,7 +104,7 @@ TEST_CASE("enum names parse and unknown names are usage errors") {
   }
 }
 
-TEST_CASE("--seed takes every uint64, 2^63 and above included") {
+TEST_CASE("the seed flag takes every uint64, 2^63 and above included") {
   for (uint64_t seed : {uint64_t{0}, uint64_t{1} << 32, uint64_t{1} << 63, UINT64_MAX}) {
     ArgParser a = make_parser();
     a.parse({"--seed", std::to_string(seed)});

@@ -349,7 +349,7 @@ TEST_CASE("step_ratio and steps_per_block follow LaViDa's generate(): the same s
   CHECK(!resolve_options(o).empty());
 }
 
-TEST_CASE("every uint64 seed has its own stream; seeds below 2^32 are PyTorch's", "[sampler]") {
+TEST_CASE("every uint64 seed has its own stream and seeds below 2^32 are PyTorch's", "[sampler]") {
   const uint64_t big = (uint64_t{1} << 32) + 7;
   auto draws = [](at::Generator g) {
     return at::rand({64}, g, at::TensorOptions().dtype(at::kDouble));

@@ -121,7 +121,7 @@ TEST_CASE("the JSON config file is applied first and flags win") {
   std::remove(path.c_str());
 }
 
-TEST_CASE("--adapter-dir is repeatable, in order; the command line replaces the file's list") {
+TEST_CASE("repeated --adapter-dir flags keep their order and the command line replaces the file list") {
   const auto c =
       parse_server_args({"--model-dir", "/m", "--adapter-dir", "/a", "--adapter-dir=/b"});
   CHECK(c.config.adapter_dirs == std::vector<std::string>{"/a", "/b"});
