@@ -1,22 +1,21 @@
 """Trains the SHIRG demo model from scratch on CPU (one command, reproducible from --seed).
 
-  /usr/bin/python3 training/train.py --out models/demo [--seed 0] [--minutes-base 55] [--minutes-lora 20]
+  /usr/bin/python3 training/train.py --out models/demo [--seed 0] [--steps-lm N] [--steps-vision N] [--steps-lora N]
 
 Writes a LaViDa-format checkpoint to OUT/ (config.json, model.safetensors in F32, tokenizer.json,
 tokenizer_config.json, generation_config.json: the directory layout and tensor names are written by
 `shirg-make-checkpoint --preset demo`, whose random weights are replaced) and the SHIRG PEFT LoRA
-adapter to OUT/shirg-lora/. Stages (the seed's recipe at small scale, docs/demo-model.md):
-  1. base: vision tower + projector + LLaDA trained jointly, masked-diffusion loss on the answer
-     (mask ratio t ~ U(0, 1] per example, loss weighted by 1/t, the prefix never attends to the
-     answer) on 384x384 views (LaViDa's setting), plus dense per-patch targets the generator knows
-     (which digit is where, its index in its number, its region cue) on 384x384 views and on
-     384x384 native-resolution crops of the 672x672 images (the seed's SigLIP high-resolution
-     pre-adaptation), and a share of 672x672 full views (mixed resolution).
-  2. shirg: base frozen; LoRA on the projector, the SigLIP q/k/v and coord_rotary, trained at
-     672x672 with SHIRG selection (64 scaffold + K tokens, coordinates) in the loop.
-Every stage runs for a fixed number of optimizer steps (--steps-*; the time flags only report), so
-a run is reproducible given the seed and the thread count. Progress lines print loss, speed and
-held-out accuracy (seed 2's examples; the training set is seed 1's).
+adapter to OUT/shirg-lora/. Stages (docs/demo-model.md; the model does not answer correctly yet):
+  lm      LLaDA on fixed oracle visual tokens (class Oracle): masked diffusion on the answer (mask
+          ratio t ~ U(0, 1] per example, loss weighted by 1/t, the prefix never attends to the
+          answer) plus a grounding loss on the last block's attention;
+  vision  in parallel: SigLIP + projector distilled per patch to the oracle tokens, plus dense
+          classification heads, on 384x384 views, native-resolution crops and 672x672 views;
+  shirg   base frozen; PEFT LoRA on the projector, SigLIP q/k/v and coord_rotary at 672x672 with
+          the training-side SHIRG selection in the loop.
+Every stage runs a fixed number of optimizer steps, so a run is reproducible given the seed and the
+thread count. Progress lines print loss, speed and held-out accuracy (seed 2's examples; the
+training set is seed 1's).
 """
 import argparse
 import json
@@ -148,8 +147,8 @@ class DenseHeads(nn.Module):
 
 # ---------------------------------------------------------------- the LM part
 class Tokens:
-    def __init__(self, q, a, special, answer_len):
-        self.q, self.a, self.special, self.answer_len = q, a, special, answer_len
+    def __init__(self, q, a, special):
+        self.q, self.a, self.special = q, a, special
 
     def answer(self, text, length):
         ids = list(self.a[text])
@@ -383,7 +382,7 @@ def stage_vision(a, model, heads, oracle, rng):
             "heads": heads.state_dict()}
 
 
-def stage_shirg_lora(a, model, heads, tokens, oracle, rng, gen):
+def stage_shirg_lora(a, model, heads, tokens, rng, gen):
     """Base frozen; PEFT LoRA on the projector, SigLIP q/k/v and coord_rotary, at 672x672 with
     the training-side SHIRG selection in the loop: masked diffusion + grounding + distillation."""
     for p in list(model.parameters()) + list(heads.parameters()):
@@ -441,7 +440,6 @@ def eval_oracle(model, tokens, oracle, a, kind):
 @torch.no_grad()
 def eval_vision(model, oracle, a):
     right = n = 0
-    table = oracle.digit + oracle.index[0] * 0  # digit part dominates the nearest-neighbour test
     for i in range(a.eval_count):
         img, ex = vqa_data.make_example(HELDOUT_SEED, i)
         with a.autocast():
@@ -449,7 +447,7 @@ def eval_vision(model, oracle, a):
         digit, index, tag = dense_targets(ex["glyphs"], 48, 1.0)
         on = (digit != 10) & (digit != IGNORE)
         rest = proj[on] - oracle.index[index[on]] - oracle.tag[tag[on]]
-        pred = torch.cdist(rest, table).argmin(-1)
+        pred = torch.cdist(rest, oracle.digit).argmin(-1)
         right += int((pred == digit[on]).sum())
         n += int(on.sum())
     return f"{right}/{n}"
@@ -498,7 +496,7 @@ def load_setup(a):
     sp = {t["content"]: t["id"] for t in tok_json["added_tokens"]}
     special = {"mask": sp["<|mdm_mask|>"], "eos": sp["<|endoftext|>"], "eot": sp["<|eot_id|>"]}
     q, ans = tokenize_all(a.build, a.out)
-    return config, Tokens(q, ans, special, 8)
+    return config, Tokens(q, ans, special)
 
 
 def main():
@@ -551,8 +549,7 @@ def main():
     heads.load_state_dict(sv["heads"])
     log(f"base model: held-out 384 {eval_end_to_end(model, tokens, a, 384, False)} | "
         f"672 {eval_end_to_end(model, tokens, a, 672, False)} | shirg {eval_end_to_end(model, tokens, a, 672, True)}")
-    oracle = Oracle(config["d_model"], a.seed)
-    stage_shirg_lora(a, model, heads, tokens, oracle, rng, gen)
+    stage_shirg_lora(a, model, heads, tokens, rng, gen)
     log(f"with the SHIRG adapter: held-out shirg {eval_end_to_end(model, tokens, a, 672, True)}")
     export(model, a.out, a.lora_rank, a.lora_alpha)
     for f in (".stage_lm.pt", ".stage_vision.pt"):
