@@ -72,6 +72,42 @@ class DataTest(unittest.TestCase):
         self.assertTrue(bool((digit384 == train.IGNORE).any()))
 
 
+class CurriculumTest(unittest.TestCase):
+    def test_lm_curriculum_goes_from_short_to_real_layouts(self):
+        plan = train.lm_curriculum(2000)
+        self.assertEqual(len(plan), 2000)
+        self.assertEqual(plan[:900], ["sparse64"] * 900)
+        self.assertEqual(plan[900:1300], ["sparse256"] * 400)
+        self.assertEqual(set(plan[1300:]), {"g27", "shirg", "g48", "sparse256"})
+        self.assertEqual(train.lm_curriculum(2), ["g27", "shirg"])  # tiny runs still see real layouts
+
+    def test_oracle_layouts_point_grounding_at_the_answer_digits(self):
+        import random
+        oracle = train.Oracle(16, 0)
+        _, ex = vqa_data.make_example(2, 0, "boxes")
+        answer = [int(c) for c in ex["answer"]]
+        for kind, n in (("sparse64", None), ("shirg", 64 + 1152), ("g48", 48 * 48), ("g27", 27 * 27)):
+            toks, ground = train.oracle_view(oracle, ex, kind, random.Random(1))
+            if n is not None:
+                self.assertEqual(toks.shape[0], n, kind)
+            self.assertEqual(len(ground), len(answer), kind)
+            if kind == "g27":
+                continue  # fine digits collide at 384x384: some targets are None by design
+            for k, tok in enumerate(ground):
+                self.assertIsNotNone(tok, kind)
+                want = oracle.digit[answer[k]] + oracle.index[k]
+                got = toks[tok] - oracle.tag[_tag_of(ex)]
+                self.assertTrue(torch.allclose(got, want, atol=1e-6), f"{kind} digit {k}")
+
+
+def _tag_of(ex):
+    """The region cue id of the example's answer (the asked colour / word)."""
+    x0, y0, x1, y1 = ex["evidence_box"]
+    inside = [g for g in ex["glyphs"] if g["box"][0] >= x0 and g["box"][2] <= x1 and g["box"][1] >= y0
+              and g["box"][3] <= y1]
+    return inside[0]["tag"]
+
+
 class IoAndSelectionTest(unittest.TestCase):
     def test_safetensors_roundtrip(self):
         t = {"a.weight": torch.randn(3, 5), "b": torch.arange(4, dtype=torch.int64),
