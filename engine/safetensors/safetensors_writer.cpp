@@ -1,8 +1,8 @@
 #include "engine/safetensors/safetensors_writer.h"
 
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <stdexcept>
+
+#include "engine/safetensors/safetensors_stream_writer.h"
 
 namespace shirg::st {
 
@@ -10,14 +10,17 @@ void SafetensorsWriter::add(const std::string& name, DType dtype, const std::vec
                             const void* data, std::size_t nbytes) {
   int64_t numel = 1;
   for (int64_t d : shape) {
-    if (d < 0) throw std::invalid_argument("safetensors writer: negative dimension in '" + name + "'");
+    if (d < 0)
+      throw std::invalid_argument("safetensors writer: negative dimension in '" + name + "'");
     numel *= d;
   }
   if (static_cast<std::size_t>(numel) * dtype_size(dtype) != nbytes)
-    throw std::invalid_argument("safetensors writer: '" + name + "' has " + std::to_string(nbytes) +
-                                " bytes, shape and dtype need " +
-                                std::to_string(static_cast<std::size_t>(numel) * dtype_size(dtype)));
-  if (entries_.count(name)) throw std::invalid_argument("safetensors writer: duplicate tensor '" + name + "'");
+    throw std::invalid_argument(
+        "safetensors writer: '" + name + "' has " + std::to_string(nbytes) +
+        " bytes, shape and dtype need " +
+        std::to_string(static_cast<std::size_t>(numel) * dtype_size(dtype)));
+  if (entries_.count(name))
+    throw std::invalid_argument("safetensors writer: duplicate tensor '" + name + "'");
   entries_[name] = Entry{dtype, shape, std::string(static_cast<const char*>(data), nbytes)};
 }
 
@@ -32,26 +35,13 @@ std::size_t SafetensorsWriter::data_bytes() const {
 }
 
 void SafetensorsWriter::write(const std::string& path) const {
-  nlohmann::ordered_json header;
-  if (!metadata_.empty()) header["__metadata__"] = metadata_;
-  std::size_t offset = 0;
-  for (const auto& [name, e] : entries_) {
-    header[name] = {{"dtype", std::string(dtype_name(e.dtype))},
-                    {"shape", e.shape},
-                    {"data_offsets", {offset, offset + e.bytes.size()}}};
-    offset += e.bytes.size();
-  }
-  std::string text = header.dump();
-  while ((8 + text.size()) % 8 != 0) text.push_back(' ');  // align the data region
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw std::runtime_error("cannot write " + path);
-  std::uint64_t n = text.size();
-  char len[8];
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((n >> (8 * i)) & 0xff);
-  out.write(len, 8);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  for (const auto& [name, e] : entries_) out.write(e.bytes.data(), static_cast<std::streamsize>(e.bytes.size()));
-  if (!out) throw std::runtime_error("write failed: " + path);
+  std::vector<TensorSpec> specs;
+  specs.reserve(entries_.size());
+  for (const auto& [name, e] : entries_) specs.push_back(TensorSpec{name, e.dtype, e.shape});
+  SafetensorsStreamWriter out(path, std::move(specs), metadata_);
+  for (const auto& [name, e] : entries_)
+    out.append(e.bytes.data(), e.bytes.size());  // map order == sorted
+  out.finish();
 }
 
 }  // namespace shirg::st

@@ -2,13 +2,14 @@
 // SafetensorsError naming the file and the tensor or key).
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "engine/safetensors/checkpoint.h"
 #include "engine/safetensors/safetensors_file.h"
+#include "engine/safetensors/safetensors_stream_writer.h"
 #include "engine/safetensors/safetensors_writer.h"
 
 namespace fs = std::filesystem;
@@ -25,7 +26,8 @@ std::string with_header(const std::string& json, const std::string& data) {
 }
 
 fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("shirg_test_st_" + name + "_" + std::to_string(::getpid()));
+  fs::path p =
+      fs::temp_directory_path() / ("shirg_test_st_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
@@ -96,8 +98,9 @@ TEST_CASE("sharded checkpoint through model.safetensors.index.json") {
   w2.add("y", DType::F32, {3}, y, sizeof y);
   w1.write((dir / "model-00001-of-00002.safetensors").string());
   w2.write((dir / "model-00002-of-00002.safetensors").string());
-  write_bytes(dir / "model.safetensors.index.json",
-              R"({"metadata": {"total_size": 20}, "weight_map": {"x": "model-00001-of-00002.safetensors",
+  write_bytes(
+      dir / "model.safetensors.index.json",
+      R"({"metadata": {"total_size": 20}, "weight_map": {"x": "model-00001-of-00002.safetensors",
                  "y": "model-00002-of-00002.safetensors"}})");
   auto c = Checkpoint::open_dir(dir.string());
   CHECK(c.names() == std::vector<std::string>{"x", "y"});
@@ -106,8 +109,65 @@ TEST_CASE("sharded checkpoint through model.safetensors.index.json") {
   CHECK(reinterpret_cast<const float*>(c.find("y")->data)[2] == 5.0f);
 }
 
+std::string read_all(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST_CASE(
+    "the stream writer, fed in header order and in chunks, writes the same bytes as the writer") {
+  const auto dir = temp_dir("stream");
+  const float a[6] = {1, 2, 3, 4, 5, 6};
+  const uint16_t b[3] = {0x3f80, 0xc000, 0x4000};
+  SafetensorsWriter w;
+  w.add("z.b", DType::BF16, {3}, b, sizeof b);
+  w.add("a.a", DType::F32, {2, 3}, a, sizeof a);
+  w.add("m.empty", DType::F32, {0}, nullptr, 0);
+  w.add_metadata("format", "pt");
+  w.write((dir / "whole.safetensors").string());
+
+  // Declared out of order: the stream writer sorts by name and asks for the data in that order.
+  SafetensorsStreamWriter s(
+      (dir / "stream.safetensors").string(),
+      {{"z.b", DType::BF16, {3}}, {"m.empty", DType::F32, {0}}, {"a.a", DType::F32, {2, 3}}},
+      {{"format", "pt"}});
+  REQUIRE(s.order().size() == 3);
+  CHECK(s.order()[0].name == "a.a");
+  CHECK(s.order()[1].name == "m.empty");
+  CHECK(s.order()[2].name == "z.b");
+  s.append(a, 2 * sizeof(float));
+  CHECK(s.next_index() == 0);
+  s.append(a + 2, 4 * sizeof(float));
+  CHECK(s.next_index() == 2);  // the empty tensor needs no data
+  s.append(b, sizeof b);
+  CHECK(s.next_index() == 3);
+  s.finish();
+  CHECK(s.data_bytes() == sizeof a + sizeof b);
+  CHECK(read_all(dir / "stream.safetensors") == read_all(dir / "whole.safetensors"));
+  auto f = SafetensorsFile::open((dir / "stream.safetensors").string());
+  CHECK(std::memcmp(f->find("a.a")->data, a, sizeof a) == 0);
+}
+
+TEST_CASE("the stream writer rejects duplicates, overruns, extra data and an incomplete file") {
+  const auto dir = temp_dir("stream_bad");
+  const std::string path = (dir / "x.safetensors").string();
+  const float a[4] = {1, 2, 3, 4};
+  CHECK_THROWS_AS(SafetensorsStreamWriter(path, {{"x", DType::F32, {1}}, {"x", DType::F32, {1}}}),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(SafetensorsStreamWriter(path, {{"x", DType::F32, {-1}}}), std::invalid_argument);
+  SafetensorsStreamWriter over(path, {{"x", DType::F32, {2}}, {"y", DType::F32, {1}}});
+  CHECK_THROWS_AS(over.append(a, 3 * sizeof(float)), std::logic_error);  // crosses into "y"
+  SafetensorsStreamWriter extra(path, {{"x", DType::F32, {1}}});
+  extra.append(a, sizeof(float));
+  CHECK_THROWS_AS(extra.append(a, sizeof(float)), std::logic_error);
+  SafetensorsStreamWriter partial(path, {{"x", DType::F32, {4}}});
+  partial.append(a, sizeof(float));
+  CHECK_THROWS_WITH(partial.finish(), Contains("'x' incomplete (4 of 16 bytes)"));
+}
+
 TEST_CASE("truncated file is rejected") {
-  auto msg = error_of([] { SafetensorsFile::from_bytes(std::string("\x10\x00\x00", 3), "trunc.safetensors"); });
+  auto msg = error_of(
+      [] { SafetensorsFile::from_bytes(std::string("\x10\x00\x00", 3), "trunc.safetensors"); });
   CHECK_THAT(msg, Contains("trunc.safetensors") && Contains("truncated"));
 }
 
@@ -126,35 +186,43 @@ TEST_CASE("huge header length is rejected before reading it") {
 }
 
 TEST_CASE("malformed header JSON is rejected") {
-  auto msg = error_of([] { SafetensorsFile::from_bytes(with_header("{\"a\": [1, 2", ""), "bad.safetensors"); });
+  auto msg = error_of(
+      [] { SafetensorsFile::from_bytes(with_header("{\"a\": [1, 2", ""), "bad.safetensors"); });
   CHECK_THAT(msg, Contains("bad.safetensors") && Contains("malformed header JSON"));
-  auto msg2 = error_of([] { SafetensorsFile::from_bytes(with_header("[1,2]", ""), "arr.safetensors"); });
+  auto msg2 =
+      error_of([] { SafetensorsFile::from_bytes(with_header("[1,2]", ""), "arr.safetensors"); });
   CHECK_THAT(msg2, Contains("must be a JSON object"));
 }
 
 TEST_CASE("data offsets outside the data region are rejected") {
   const std::string h = R"({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}})";
-  auto msg = error_of([&] { SafetensorsFile::from_bytes(with_header(h, std::string(8, '\0')), "o.safetensors"); });
+  auto msg = error_of(
+      [&] { SafetensorsFile::from_bytes(with_header(h, std::string(8, '\0')), "o.safetensors"); });
   CHECK_THAT(msg, Contains("tensor 'w'") && Contains("outside the data region"));
 }
 
 TEST_CASE("overlapping data offsets are rejected") {
   const std::string h = R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
                            "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})";
-  auto msg = error_of([&] { SafetensorsFile::from_bytes(with_header(h, std::string(12, '\0')), "ov.safetensors"); });
+  auto msg = error_of([&] {
+    SafetensorsFile::from_bytes(with_header(h, std::string(12, '\0')), "ov.safetensors");
+  });
   CHECK_THAT(msg, Contains("overlap") && Contains("'a'") && Contains("'b'"));
 }
 
 TEST_CASE("unknown dtype is rejected") {
   const std::string h = R"({"w": {"dtype": "F8_E4M3", "shape": [2], "data_offsets": [0, 2]}})";
-  auto msg = error_of([&] { SafetensorsFile::from_bytes(with_header(h, std::string(2, '\0')), "d.safetensors"); });
+  auto msg = error_of(
+      [&] { SafetensorsFile::from_bytes(with_header(h, std::string(2, '\0')), "d.safetensors"); });
   CHECK_THAT(msg, Contains("tensor 'w'") && Contains("unknown dtype 'F8_E4M3'"));
 }
 
 TEST_CASE("byte count not matching the shape is rejected") {
   const std::string h = R"({"w": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 8]}})";
-  auto msg = error_of([&] { SafetensorsFile::from_bytes(with_header(h, std::string(8, '\0')), "n.safetensors"); });
-  CHECK_THAT(msg, Contains("tensor 'w'") && Contains("does not match shape") && Contains("expected 6"));
+  auto msg = error_of(
+      [&] { SafetensorsFile::from_bytes(with_header(h, std::string(8, '\0')), "n.safetensors"); });
+  CHECK_THAT(msg,
+             Contains("tensor 'w'") && Contains("does not match shape") && Contains("expected 6"));
 }
 
 TEST_CASE("negative or non-integer shapes and offsets are rejected") {
@@ -162,10 +230,14 @@ TEST_CASE("negative or non-integer shapes and offsets are rejected") {
   CHECK_THAT(error_of([&] { SafetensorsFile::from_bytes(with_header(h1, ""), "s.safetensors"); }),
              Contains("non-negative integer"));
   const std::string h2 = R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}})";
-  CHECK_THAT(error_of([&] { SafetensorsFile::from_bytes(with_header(h2, std::string(4, '\0')), "s.safetensors"); }),
+  CHECK_THAT(error_of([&] {
+               SafetensorsFile::from_bytes(with_header(h2, std::string(4, '\0')), "s.safetensors");
+             }),
              Contains("begin 4 > end 0"));
-  const std::string h3 = R"({"w": {"dtype": "F32", "shape": [4294967296, 4294967296, 4294967296], "data_offsets": [0, 0]}})";
-  CHECK_THAT(error_of([&] { SafetensorsFile::from_bytes(with_header(h3, ""), "s.safetensors"); }), Contains("overflow"));
+  const std::string h3 =
+      R"({"w": {"dtype": "F32", "shape": [4294967296, 4294967296, 4294967296], "data_offsets": [0, 0]}})";
+  CHECK_THAT(error_of([&] { SafetensorsFile::from_bytes(with_header(h3, ""), "s.safetensors"); }),
+             Contains("overflow"));
 }
 
 TEST_CASE("a shard named in the index but missing is rejected") {
@@ -174,10 +246,12 @@ TEST_CASE("a shard named in the index but missing is rejected") {
   SafetensorsWriter w;
   w.add("x", DType::F32, {1}, x, sizeof x);
   w.write((dir / "model-00001-of-00002.safetensors").string());
-  write_bytes(dir / "model.safetensors.index.json",
-              R"({"weight_map": {"x": "model-00001-of-00002.safetensors", "y": "model-00002-of-00002.safetensors"}})");
+  write_bytes(
+      dir / "model.safetensors.index.json",
+      R"({"weight_map": {"x": "model-00001-of-00002.safetensors", "y": "model-00002-of-00002.safetensors"}})");
   auto msg = error_of([&] { Checkpoint::open_dir(dir.string()); });
-  CHECK_THAT(msg, Contains("model-00002-of-00002.safetensors") && Contains("missing") && Contains("'y'"));
+  CHECK_THAT(
+      msg, Contains("model-00002-of-00002.safetensors") && Contains("missing") && Contains("'y'"));
 }
 
 TEST_CASE("a tensor listed in the index but absent from its shard is rejected") {
@@ -186,8 +260,10 @@ TEST_CASE("a tensor listed in the index but absent from its shard is rejected") 
   SafetensorsWriter w;
   w.add("x", DType::F32, {1}, x, sizeof x);
   w.write((dir / "a.safetensors").string());
-  write_bytes(dir / "model.safetensors.index.json", R"({"weight_map": {"x": "a.safetensors", "z": "a.safetensors"}})");
-  CHECK_THAT(error_of([&] { Checkpoint::open_dir(dir.string()); }), Contains("'z'") && Contains("absent"));
+  write_bytes(dir / "model.safetensors.index.json",
+              R"({"weight_map": {"x": "a.safetensors", "z": "a.safetensors"}})");
+  CHECK_THAT(error_of([&] { Checkpoint::open_dir(dir.string()); }),
+             Contains("'z'") && Contains("absent"));
 }
 
 TEST_CASE("a directory without weights is rejected") {
