@@ -3,6 +3,9 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
+#include <cstdio>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -13,7 +16,7 @@
 
 #include "engine/model/model.h"
 #include "engine/model/special_ids.h"
-#include "engine/safetensors/safetensors_writer.h"
+#include "engine/safetensors/safetensors_stream_writer.h"
 #include "engine/tokenizer/bpe_trainer.h"
 #include "engine/tokenizer/chat_template.h"
 #include "engine/weights/weight_binder.h"
@@ -30,30 +33,68 @@ uint64_t fnv1a(const std::string& s) {
   return h;
 }
 
-// Collects named tensors, each drawn from its own generator (seed ^ hash(name)), so a tensor's
-// values do not depend on which other tensors a preset has.
-class TensorSet {
- public:
-  TensorSet(uint64_t seed, at::ScalarType disk_dtype) : seed_(seed), dtype_(disk_dtype) {}
-
-  void normal(const std::string& name, std::vector<int64_t> shape, double std, double mean = 0.0) {
-    auto gen = at::make_generator<at::CPUGeneratorImpl>(seed_ ^ fnv1a(name));
-    at::Tensor t = at::normal(mean, std, shape, gen, at::TensorOptions().dtype(at::kFloat));
-    put(name, t);
+// The tensors of a checkpoint as a plan: name, shape and distribution, no data. Each tensor is
+// drawn (fp32) from its own generator (seed ^ hash(name)) only when it is written, so its values
+// do not depend on which other tensors a preset has nor on the order they are written in.
+struct DrawSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  double std = 0.0, mean = 0.0;
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
   }
-  void put(const std::string& name, const at::Tensor& t) { tensors_.emplace_back(name, t.to(dtype_).contiguous()); }
-
-  const std::vector<std::pair<std::string, at::Tensor>>& tensors() const { return tensors_; }
-
- private:
-  uint64_t seed_;
-  at::ScalarType dtype_;
-  std::vector<std::pair<std::string, at::Tensor>> tensors_;
 };
 
-void add_to(st::SafetensorsWriter& w, const std::string& name, const at::Tensor& t) {
-  w.add(name, scalar_type_to_st(t.scalar_type()), t.sizes().vec(), t.data_ptr(),
-        static_cast<std::size_t>(t.numel()) * t.element_size());
+class TensorPlan {
+ public:
+  void normal(const std::string& name, std::vector<int64_t> shape, double std, double mean = 0.0) {
+    specs_.push_back(DrawSpec{name, std::move(shape), std, mean});
+  }
+  const std::vector<DrawSpec>& specs() const { return specs_; }
+
+ private:
+  std::vector<DrawSpec> specs_;
+};
+
+at::Tensor draw(const DrawSpec& s, uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed ^ fnv1a(s.name));
+  return at::normal(s.mean, s.std, s.shape, gen, at::TensorOptions().dtype(at::kFloat));
+}
+
+// Appends an fp32 tensor's data converted to `dtype`, converting at most kChunk elements at a
+// time, so the only full-size buffer is the fp32 tensor itself.
+void append_converted(st::SafetensorsStreamWriter& w, const at::Tensor& f32, at::ScalarType dtype) {
+  constexpr int64_t kChunk = int64_t{16} << 20;  // elements (64 MiB of fp32)
+  const at::Tensor flat = f32.contiguous().view({-1});
+  for (int64_t off = 0; off < flat.numel(); off += kChunk) {
+    const at::Tensor part =
+        flat.slice(0, off, std::min(off + kChunk, flat.numel())).to(dtype).contiguous();
+    w.append(part.data_ptr(), static_cast<std::size_t>(part.numel()) * part.element_size());
+  }
+}
+
+// Streams the planned tensors into `files.size()` safetensors files: tensor k goes to
+// files[shard_of[k]]; each file's header is written first, then each tensor is drawn, written
+// and freed in header order. Peak memory: the largest tensor in fp32.
+void write_planned(const TensorPlan& plan, const std::vector<std::size_t>& shard_of,
+                   const std::vector<fs::path>& files, uint64_t seed, at::ScalarType dtype) {
+  const st::DType disk = scalar_type_to_st(dtype);
+  for (std::size_t f = 0; f < files.size(); ++f) {
+    std::vector<st::TensorSpec> specs;
+    std::map<std::string, const DrawSpec*> by_name;
+    for (std::size_t k = 0; k < plan.specs().size(); ++k) {
+      if (shard_of[k] != f) continue;
+      const DrawSpec& d = plan.specs()[k];
+      specs.push_back(st::TensorSpec{d.name, disk, d.shape});
+      by_name[d.name] = &d;
+    }
+    st::SafetensorsStreamWriter w(files[f].string(), std::move(specs), {{"format", "pt"}});
+    for (const auto& spec : w.order())
+      append_converted(w, draw(*by_name.at(spec.name), seed), dtype);
+    w.finish();
+  }
 }
 
 void write_text(const fs::path& p, const std::string& text) {
@@ -77,8 +118,8 @@ struct TokenizerIds {
 
 // Trains the BPE, then (real-dims) moves the special tokens to LLaDA-8B's ids.
 TokenizerIds write_tokenizer(const Preset& p, const WriteOptions& o, const fs::path& dir) {
-  const std::vector<std::string> specials = {kBosToken, kEosToken, kMaskToken, kStartHeaderToken, kEndHeaderToken,
-                                             kEotToken};
+  const std::vector<std::string> specials = {kBosToken,         kEosToken,       kMaskToken,
+                                             kStartHeaderToken, kEndHeaderToken, kEotToken};
   // Real-dims: the special tokens at LLaDA-8B's ids. They are written into model.vocab too,
   // since Hugging Face renumbers added tokens that are not in the vocab.
   nlohmann::json tj;
@@ -95,7 +136,8 @@ TokenizerIds write_tokenizer(const Preset& p, const WriteOptions& o, const fs::p
   }
   TokenizerIds ids;
   int64_t max_id = 0;
-  for (const auto& [tokstr, id] : tj["model"]["vocab"].items()) max_id = std::max<int64_t>(max_id, id.get<int64_t>());
+  for (const auto& [tokstr, id] : tj["model"]["vocab"].items())
+    max_id = std::max<int64_t>(max_id, id.get<int64_t>());
   for (const auto& at : tj["added_tokens"]) {
     ids.special[at["content"].get<std::string>()] = at["id"].get<int64_t>();
     max_id = std::max<int64_t>(max_id, at["id"].get<int64_t>());
@@ -113,7 +155,7 @@ TokenizerIds write_tokenizer(const Preset& p, const WriteOptions& o, const fs::p
   tc["clean_up_tokenization_spaces"] = false;
   ordered_json dec = ordered_json::object();
   for (const auto& [content, id] : ids.special)
-    dec[std::to_string(id)] = {{"content", content}, {"lstrip", false}, {"normalized", false},
+    dec[std::to_string(id)] = {{"content", content}, {"lstrip", false},      {"normalized", false},
                                {"rstrip", false},    {"single_word", false}, {"special", true}};
   tc["added_tokens_decoder"] = dec;
   tc["chat_template"] = tok::kLladaChatTemplate;
@@ -121,7 +163,8 @@ TokenizerIds write_tokenizer(const Preset& p, const WriteOptions& o, const fs::p
   return ids;
 }
 
-void write_configs(const Preset& p, const TokenizerIds& ids, int64_t embedding_rows, const fs::path& dir) {
+void write_configs(const Preset& p, const TokenizerIds& ids, int64_t embedding_rows,
+                   const fs::path& dir) {
   ordered_json c;
   c["architectures"] = {"LlavaLladaModelLM"};
   c["model_type"] = "llava_llada";
@@ -154,10 +197,14 @@ void write_configs(const Preset& p, const TokenizerIds& ids, int64_t embedding_r
   c["mm_patch_merge_type"] = "spatial_unpad";
   c["image_aspect_ratio"] = "anyres";
   c["image_grid_pinpoints"] = {{384, 768}, {768, 384}, {768, 768}, {1152, 384}, {384, 1152}};
-  c["vision_config"] = {{"model_type", "siglip_vision_model"}, {"hidden_size", p.v_hidden},
-                        {"intermediate_size", p.v_intermediate}, {"num_hidden_layers", p.v_layers},
-                        {"num_attention_heads", p.v_heads},   {"image_size", p.v_image},
-                        {"patch_size", p.v_patch},            {"hidden_act", "gelu_pytorch_tanh"},
+  c["vision_config"] = {{"model_type", "siglip_vision_model"},
+                        {"hidden_size", p.v_hidden},
+                        {"intermediate_size", p.v_intermediate},
+                        {"num_hidden_layers", p.v_layers},
+                        {"num_attention_heads", p.v_heads},
+                        {"image_size", p.v_image},
+                        {"patch_size", p.v_patch},
+                        {"hidden_act", "gelu_pytorch_tanh"},
                         {"layer_norm_eps", 1e-6}};
   c["torch_dtype"] = p.dtype == "F32" ? "float32" : "bfloat16";
   c["shirg_writer_preset"] = p.name;  // informational only; the loader never reads it
@@ -172,7 +219,7 @@ void write_configs(const Preset& p, const TokenizerIds& ids, int64_t embedding_r
   write_text(dir / "generation_config.json", g.dump(2));
 }
 
-void make_weights(const Preset& p, int64_t rows, TensorSet& ts) {
+void make_weights(const Preset& p, int64_t rows, TensorPlan& ts) {
   const std::string v = kVisionPrefix;
   const int64_t dv = p.v_hidden, iv = p.v_intermediate, g = p.v_image / p.v_patch;
   const double sv = 0.02;
@@ -212,7 +259,8 @@ void make_weights(const Preset& p, int64_t rows, TensorSet& ts) {
     ts.normal(bp + "attn_norm.weight", {d}, 0.05, 1.0);
     ts.normal(bp + "ff_norm.weight", {d}, 0.05, 1.0);
     const double s = 1.0 / std::sqrt(static_cast<double>(d));
-    for (const char* proj : {"q_proj", "k_proj", "v_proj", "attn_out"}) ts.normal(bp + proj + ".weight", {d, d}, s);
+    for (const char* proj : {"q_proj", "k_proj", "v_proj", "attn_out"})
+      ts.normal(bp + proj + ".weight", {d, d}, s);
     ts.normal(bp + "ff_proj.weight", {h, d}, s);
     ts.normal(bp + "up_proj.weight", {h, d}, s);
     ts.normal(bp + "ff_out.weight", {d, h}, 1.0 / std::sqrt(static_cast<double>(h)));
@@ -221,30 +269,33 @@ void make_weights(const Preset& p, int64_t rows, TensorSet& ts) {
   ts.normal(t + "ff_out.weight", {rows, d}, 1.0 / std::sqrt(static_cast<double>(d)));
 }
 
-void write_shards(const TensorSet& ts, int64_t shards, const fs::path& dir, WriteReport* r) {
-  std::vector<st::SafetensorsWriter> writers(static_cast<std::size_t>(shards));
+void write_shards(const TensorPlan& plan, int64_t shards, const fs::path& dir, uint64_t seed,
+                  at::ScalarType dtype, WriteReport* r) {
   std::vector<std::string> files;
-  // Round-robin by cumulative size so shards are similar in size.
-  std::vector<std::size_t> sizes(writers.size(), 0);
-  ordered_json weight_map = ordered_json::object();
-  for (std::size_t i = 0; i < writers.size(); ++i) {
+  for (int64_t i = 0; i < shards; ++i) {
     char name[64];
-    std::snprintf(name, sizeof name, "model-%05zu-of-%05lld.safetensors", i + 1, static_cast<long long>(shards));
+    std::snprintf(name, sizeof name, "model-%05lld-of-%05lld.safetensors",
+                  static_cast<long long>(i + 1), static_cast<long long>(shards));
     files.push_back(shards == 1 ? "model.safetensors" : name);
   }
-  for (const auto& [name, tensor] : ts.tensors()) {
-    std::size_t k = static_cast<std::size_t>(std::min_element(sizes.begin(), sizes.end()) - sizes.begin());
-    add_to(writers[k], name, tensor);
-    sizes[k] += static_cast<std::size_t>(tensor.numel()) * tensor.element_size();
-    weight_map[name] = files[k];
+  // Each tensor to the currently smallest shard (in plan order), so shards are similar in size.
+  const int64_t elem = static_cast<int64_t>(at::elementSize(dtype));
+  std::vector<int64_t> sizes(files.size(), 0);
+  std::vector<std::size_t> shard_of;
+  ordered_json weight_map = ordered_json::object();
+  for (const auto& d : plan.specs()) {
+    const std::size_t k =
+        static_cast<std::size_t>(std::min_element(sizes.begin(), sizes.end()) - sizes.begin());
+    shard_of.push_back(k);
+    sizes[k] += d.numel() * elem;
+    weight_map[d.name] = files[k];
     r->tensors += 1;
-    r->parameters += tensor.numel();
-    r->bytes += tensor.numel() * static_cast<int64_t>(tensor.element_size());
+    r->parameters += d.numel();
+    r->bytes += d.numel() * elem;
   }
-  for (std::size_t i = 0; i < writers.size(); ++i) {
-    writers[i].add_metadata("format", "pt");
-    writers[i].write((dir / files[i]).string());
-  }
+  std::vector<fs::path> paths;
+  for (const auto& f : files) paths.push_back(dir / f);
+  write_planned(plan, shard_of, paths, seed, dtype);
   if (shards > 1) {
     ordered_json idx;
     idx["metadata"] = {{"total_size", r->bytes}};
@@ -259,10 +310,11 @@ void write_shards(const TensorSet& ts, int64_t shards, const fs::path& dir, Writ
 int64_t write_adapter(const Preset& p, const WriteOptions& o) {
   const fs::path dir(o.adapter_dir);
   fs::create_directories(dir);
-  TensorSet ts(o.seed ^ 0xada9ull, at::kFloat);
+  TensorPlan ts;
   std::vector<std::string> targets;
   auto lora = [&](const std::string& module, int64_t out, int64_t in, int64_t r) {
-    ts.normal("base_model.model." + module + ".lora_A.weight", {r, in}, 1.0 / std::sqrt(static_cast<double>(in)));
+    ts.normal("base_model.model." + module + ".lora_A.weight", {r, in},
+              1.0 / std::sqrt(static_cast<double>(in)));
     ts.normal("base_model.model." + module + ".lora_B.weight", {out, r}, 0.01);
   };
   const int64_t r = p.lora_rank;
@@ -271,15 +323,14 @@ int64_t write_adapter(const Preset& p, const WriteOptions& o) {
   const int64_t siglip_layers = std::min<int64_t>(8, p.v_layers - 1);
   for (int64_t l = 0; l < siglip_layers; ++l)
     for (const char* proj : {"q_proj", "k_proj", "v_proj"})
-      lora(std::string(kVisionPrefix) + "encoder.layers." + std::to_string(l) + ".self_attn." + proj, p.v_hidden,
-           p.v_hidden, r);
+      lora(
+          std::string(kVisionPrefix) + "encoder.layers." + std::to_string(l) + ".self_attn." + proj,
+          p.v_hidden, p.v_hidden, r);
   // The coordinate layer has its own rank/alpha in the seed (16/32); PEFT stores one r per
   // adapter, so it is given the adapter's rank here and its scale follows lora_alpha / r.
   lora(kCoordModule, p.v_hidden, 128, r);
-  st::SafetensorsWriter w;
-  for (const auto& [name, t] : ts.tensors()) add_to(w, name, t);
-  w.add_metadata("format", "pt");
-  w.write((dir / "adapter_model.safetensors").string());
+  write_planned(ts, std::vector<std::size_t>(ts.specs().size(), 0),
+                {dir / "adapter_model.safetensors"}, o.seed ^ 0xada9ull, at::kFloat);
   ordered_json cfg;
   cfg["peft_type"] = "LORA";
   cfg["task_type"] = "CAUSAL_LM";
@@ -288,9 +339,10 @@ int64_t write_adapter(const Preset& p, const WriteOptions& o) {
   cfg["lora_alpha"] = p.lora_alpha;
   cfg["lora_dropout"] = 0.05;
   cfg["bias"] = "none";
-  cfg["target_modules"] = {"mm_projector.0", "mm_projector.2", "q_proj", "k_proj", "v_proj", "coord_rotary"};
+  cfg["target_modules"] = {"mm_projector.0", "mm_projector.2", "q_proj",
+                           "k_proj",         "v_proj",         "coord_rotary"};
   write_text(dir / "adapter_config.json", cfg.dump(2));
-  return static_cast<int64_t>(ts.tensors().size() / 2);
+  return static_cast<int64_t>(ts.specs().size() / 2);
 }
 
 }  // namespace
@@ -300,7 +352,8 @@ WriteReport write_checkpoint(const Preset& p, const WriteOptions& o) {
   const fs::path dir(o.out_dir);
   fs::create_directories(dir);
   for (const auto& e : fs::directory_iterator(dir))  // no stale shards from an earlier run
-    if (e.path().extension() == ".safetensors" || e.path().filename() == "model.safetensors.index.json")
+    if (e.path().extension() == ".safetensors" ||
+        e.path().filename() == "model.safetensors.index.json")
       fs::remove(e.path());
   WriteReport r;
   const TokenizerIds ids = write_tokenizer(p, o, dir);
@@ -310,9 +363,9 @@ WriteReport write_checkpoint(const Preset& p, const WriteOptions& o) {
   write_configs(p, ids, rows, dir);
   const std::string dtype = o.dtype.empty() ? p.dtype : o.dtype;
   if (dtype != "F32" && dtype != "BF16") throw std::invalid_argument("--dtype must be F32 or BF16");
-  TensorSet ts(o.seed, dtype == "F32" ? at::kFloat : at::kBFloat16);
-  make_weights(p, rows, ts);
-  write_shards(ts, o.shards, dir, &r);
+  TensorPlan plan;
+  make_weights(p, rows, plan);
+  write_shards(plan, o.shards, dir, o.seed, dtype == "F32" ? at::kFloat : at::kBFloat16, &r);
   if (!o.adapter_dir.empty()) r.adapter_modules = write_adapter(p, o);
   return r;
 }
