@@ -1,10 +1,12 @@
 // shirg-make-checkpoint: writes a LaViDa-format checkpoint directory with random weights.
 //   shirg-make-checkpoint --preset tiny|small|demo|real-dims --out DIR [--seed N] [--layers N]
-//                         [--shards N] [--adapter DIR] [--corpus FILE]
+//                         [--vision-layers N] [--shards N] [--adapter DIR] [--corpus FILE]
+// Tensors are drawn and written one at a time: peak memory is about the largest tensor in fp32.
 #include <ATen/Parallel.h>
 
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 #include "tools/model_writer/checkpoint_writer.h"
@@ -14,8 +16,13 @@ void usage() {
   std::printf(
       "usage: shirg-make-checkpoint --preset tiny|small|demo|real-dims --out DIR [options]\n"
       "  --seed N      random seed of the weights (default 0)\n"
-      "  --layers N    override the depth (LLaDA blocks = N, SigLIP encoder layers in the "
-      "checkpoint = N)\n"
+      "  --layers N    override the LLaDA depth (blocks = N); also sets the SigLIP encoder layers "
+      "in the\n"
+      "                checkpoint to N unless --vision-layers is given\n"
+      "  --vision-layers N  SigLIP encoder layers in the checkpoint = N (config num_hidden_layers "
+      "= "
+      "N + 1,\n"
+      "                as LaViDa drops the tower's last layer); real-dims default 26\n"
       "  --shards N    write N safetensors shards + model.safetensors.index.json (default 1)\n"
       "  --adapter DIR also write a PEFT LoRA adapter (projector, SigLIP q/k/v, coord_rotary) to "
       "DIR\n"
@@ -23,7 +30,10 @@ void usage() {
       "BF16)\n"
       "  --corpus FILE text the byte-level BPE tokenizer is trained on (default: the bundled "
       "corpus)\n"
-      "The weights are random: answers from such a model are meaningless by construction.\n");
+      "The weights are random: answers from such a model are meaningless by construction.\n"
+      "Tensors are drawn and written one at a time (header first): peak memory is about the "
+      "largest\n"
+      "tensor in fp32 (real-dims: the 126464 x 4096 embedding, ~2 GiB), not the checkpoint.\n");
 }
 }  // namespace
 
@@ -31,7 +41,12 @@ int main(int argc, char** argv) {
   std::string preset;
   shirg::writer::WriteOptions o;
   o.corpus_path = SHIRG_DEFAULT_CORPUS;
-  int64_t layers = 0;
+  int64_t layers = 0, vision_layers = 0;
+  auto positive = [](const std::string& flag, const std::string& v) {
+    const int64_t n = std::stoll(v);
+    if (n < 1) throw std::invalid_argument(flag + " must be >= 1");
+    return n;
+  };
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -49,7 +64,9 @@ int main(int argc, char** argv) {
       else if (a == "--seed")
         o.seed = std::stoull(next());
       else if (a == "--layers")
-        layers = std::stoll(next());
+        layers = positive(a, next());
+      else if (a == "--vision-layers")
+        vision_layers = positive(a, next());
       else if (a == "--shards")
         o.shards = std::stoll(next());
       else if (a == "--adapter")
@@ -77,7 +94,7 @@ int main(int argc, char** argv) {
   }
   try {
     at::set_num_threads(1);
-    const auto p = shirg::writer::preset_by_name(preset, layers);
+    const auto p = shirg::writer::preset_by_name(preset, layers, vision_layers);
     const auto r = shirg::writer::write_checkpoint(p, o);
     std::printf(
         "wrote %s: preset %s, %lld tensors, %lld parameters, %.1f MiB, vocab %lld%s\n",

@@ -4,7 +4,8 @@
 
 namespace shirg::writer {
 
-Preset preset_by_name(const std::string& name, int64_t layers) {
+Preset preset_by_name(const std::string& name, int64_t layers, int64_t vision_layers) {
+  if (layers < 0 || vision_layers < 0) throw std::invalid_argument("layer counts must be >= 1");
   Preset p;
   p.name = name;
   if (name == "tiny") {
@@ -33,6 +34,7 @@ Preset preset_by_name(const std::string& name, int64_t layers) {
     p.n_layers = layers;
     p.v_layers = layers + 1;  // the checkpoint holds v_layers - 1 encoder layers
   }
+  if (vision_layers > 0) p.v_layers = vision_layers + 1;
   return p;
 }
 
