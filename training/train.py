@@ -307,12 +307,11 @@ def oracle_view(oracle, ex, kind, rng):
     must = set((digit != 10).nonzero().view(-1).tolist())
     rest = [c for c in range(48 * 48) if c not in must]
     rng.shuffle(rest)
-    if kind.startswith("sparse"):
-        cells = sorted(list(must) + rest[: int(kind[len("sparse"):])])
-        kept = {c: r for r, c in enumerate(cells)}
-        return t48[cells], [None if e is None else e - 64 for e in evidence_tokens(ex, 48, 1.0, kept)]
-    cells = sorted(list(must) + rest[: 1152 - len(must)])
+    sparse = kind.startswith("sparse")
+    cells = sorted(list(must) + rest[: int(kind[len("sparse"):]) if sparse else 1152 - len(must)])
     kept = {c: r for r, c in enumerate(cells)}
+    if sparse:  # no scaffold in front: token index = rank among the kept cells
+        return t48[cells], [None if e is None else e - 64 for e in evidence_tokens(ex, 48, 1.0, kept)]
     scaffold = shirg_select.scaffold(t48, 48)
     return torch.cat([scaffold, t48[cells]]), evidence_tokens(ex, 48, 1.0, kept)
 
@@ -345,10 +344,7 @@ def stage_lm(a, model, tokens, oracle, rng, gen):
         with a.autocast():
             loss = lm_batch(model, tokens, batch, [v for v, _ in views], ANSWER_LEN, gen, [g for _, g in views],
                             t_min=a.t_min)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        optimizer_step(opt, params, loss)
         progress("lm", step, a.steps_lm, t0, f"{kind} loss {loss.item():.3f}")
         if (step + 1) % a.eval_every == 0 or step + 1 == a.steps_lm:
             log(f"[lm] held-out on oracle tokens: g27 {eval_oracle(model, tokens, oracle, a, 'g27')} | "
@@ -413,10 +409,7 @@ def stage_vision(a, model, heads, oracle, rng):
             if a.hires_every > 0 and step % a.hires_every == 0:
                 img, ex = batch[0]
                 loss = loss + view_loss(to_pixels(img, 672).unsqueeze(0), [dense_targets(ex["glyphs"], 48, 1.0)], distill)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        optimizer_step(opt, params, loss)
         progress("vision", step, a.steps_vision, t0, f"loss {loss.item():.3f}")
         if (step + 1) % a.eval_every == 0 or step + 1 == a.steps_vision:
             log(f"[vision] held-out digit patches read (nearest oracle digit): {eval_vision(model, oracle, a)}")
@@ -447,11 +440,16 @@ def stage_shirg_lora(a, model, heads, tokens, rng, gen):
             vis = [visual_tokens(model, f, "shirg", 48, kept_out=kp) for f, kp in zip(feats, kept)]
             loss = lm_batch(model, tokens, [ex for _, ex in batch], vis, ANSWER_LEN, gen,
                             [evidence_tokens(ex, 48, 1.0, kp) for (_, ex), kp in zip(batch, kept)])
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        optimizer_step(opt, params, loss)
         progress("shirg-lora", step, a.steps_lora, t0, f"loss {loss.item():.3f}")
+
+
+def optimizer_step(opt, params, loss):
+    """One AdamW step of every stage: backward, gradient norm clipped at 1."""
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
 
 
 def lr_factor(step, total):
