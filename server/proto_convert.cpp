@@ -1,5 +1,6 @@
 #include "server/proto_convert.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -68,7 +69,7 @@ Status check_real(const char* field, double v, double lo, double hi, bool lo_ope
 Status generation_from_proto(const v1::GenerationOptions& in, const EdgeLimits& lim,
                              GenerationOptions* out) {
   GenerationOptions g;  // engine defaults
-  if (in.has_gen_length()) g.gen_length = in.gen_length();
+  g.gen_length = in.has_gen_length() ? in.gen_length() : lim.default_gen_length;
   if (Status s = check_int("generation.gen_length", g.gen_length, 1, lim.max_gen_length); !s.ok())
     return s;
   g.block_length = in.has_block_length() ? in.block_length() : g.gen_length;
@@ -189,6 +190,11 @@ std::string make_request_id() {
   char buf[24];
   std::snprintf(buf, sizeof buf, "req-%016llx", static_cast<unsigned long long>(rng()));
   return buf;
+}
+
+int64_t default_gen_length_for(std::optional<int64_t> max_new_tokens, int64_t max_gen_length) {
+  if (!max_new_tokens || *max_new_tokens < 1) return GenerationOptions{}.gen_length;
+  return std::min(*max_new_tokens, max_gen_length);
 }
 
 Status from_proto(const v1::SelectionOptions& in, SelectionOptions* out) {

@@ -6,6 +6,7 @@
 #include <grpcpp/support/status.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "engine/runtime/executor.h"
@@ -21,7 +22,14 @@ struct EdgeLimits {
   int64_t max_question_bytes = 8192;
   int64_t max_gen_length = 1024;
   int64_t max_steps = 1024;
+  // generation.gen_length when the request leaves it unset: the model's generation_config.json
+  // max_new_tokens (clamped to max_gen_length; see default_gen_length_for), else 32.
+  int64_t default_gen_length = 32;
 };
+
+// The default answer length for a model: its generation_config.json max_new_tokens when set and
+// positive, clamped to max_gen_length; else 32 (the engine's default).
+int64_t default_gen_length_for(std::optional<int64_t> max_new_tokens, int64_t max_gen_length);
 
 // Range constants of the options (documented in docs/server.md).
 inline constexpr int64_t kMaxK = 2304;          // hi-detail candidates at 672 (48 x 48)

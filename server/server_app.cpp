@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/model/model.h"
 #include "engine/runtime/executor.h"
 #include "server/inference_service.h"
 #include "server/logging.h"
@@ -176,6 +177,8 @@ int run_server(const ServerConfig& cfg) {
   }
   spdlog::info("model loaded ({} LibTorch threads):\n{}", threads, model_summary_text(*model));
   sc.model_info = describe_model(*model, cfg);
+  sc.limits.default_gen_length =
+      default_gen_length_for(model->generation_defaults.max_new_tokens, cfg.max_gen_length);
   metrics.model_info
       .with({sc.model_info.checkpoint(), sc.model_info.model_type(), sc.model_info.dtype(),
              sc.model_info.device(), cfg.adapter_dir, SHIRG_VERSION})

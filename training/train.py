@@ -623,6 +623,12 @@ def export(model, out, rank, alpha):
         if list(existing[k].shape) != list(tensors[k].shape):
             raise RuntimeError(f"{k}: shape {list(tensors[k].shape)} vs the writer's {list(existing[k].shape)}")
     safetensors_io.save(tensors, os.path.join(out, "model.safetensors"))
+    # The server's default answer length (an unset gen_length) is generation_config.json's
+    # max_new_tokens: the length the answers were trained at.
+    gen_path = os.path.join(out, "generation_config.json")
+    gen_cfg = json.load(open(gen_path))
+    gen_cfg["max_new_tokens"] = ANSWER_LEN
+    json.dump(gen_cfg, open(gen_path, "w"), indent=2)
     adir = os.path.join(out, "shirg-lora")
     os.makedirs(adir, exist_ok=True)
     lora = {}

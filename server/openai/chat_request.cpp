@@ -250,6 +250,8 @@ void parse_body(const json& body, const EdgeLimits& lim, ChatRequest* out) {
       g->set_block_length(get_int(v, key));
     } else if (key == "step_ratio") {
       g->set_step_ratio(get_number(v, key));
+    } else if (key == "steps_per_block") {
+      g->set_steps_per_block(get_int(v, key));
     } else if (key == "shift") {
       g->set_shift(get_number(v, key));
     } else if (key == "remasking") {

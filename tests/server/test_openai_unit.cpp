@@ -151,6 +151,15 @@ TEST_CASE("openai: a chat request becomes the shirg.v1 request") {
   CHECK(d.proto.generation().gen_length() == 5);
   REQUIRE_FALSE(parse(body_with({{"remasking", "low-confidence"}}), &d).has_value());
   CHECK(d.proto.generation().remasking() == v1::REMASKING_LOW_CONFIDENCE);
+  // LaViDa's per-block step controls.
+  REQUIRE_FALSE(
+      parse(body_with({{"max_tokens", 8}, {"block_length", 4}, {"steps_per_block", 3}}), &d)
+          .has_value());
+  CHECK(d.proto.generation().steps_per_block() == 3);
+  REQUIRE(from_proto(d.proto, EdgeLimits{}, &native).ok());
+  CHECK(native.generation.steps_per_block == 3);
+  REQUIRE_FALSE(parse(body_with({{"step_ratio", 0.5}}), &d).has_value());
+  CHECK(d.proto.generation().step_ratio() == 0.5);
   // Two text parts are joined with a newline.
   json two = body_with();
   two["messages"][0]["content"].push_back({{"type", "text"}, {"text", "Answer briefly."}});

@@ -56,6 +56,25 @@ TEST_CASE("a minimal request gets the engine defaults") {
   CHECK(out.want_step_events);  // fields the converter does not own are kept
 }
 
+TEST_CASE("an unset gen_length takes the model's default (generation_config.json max_new_tokens)") {
+  CHECK(default_gen_length_for(std::nullopt, 1024) == 32);
+  CHECK(default_gen_length_for(0, 1024) == 32);
+  CHECK(default_gen_length_for(-5, 1024) == 32);
+  CHECK(default_gen_length_for(8, 1024) == 8);
+  CHECK(default_gen_length_for(4096, 1024) == 1024);  // clamped to --max-gen-length
+
+  EdgeLimits lim;
+  lim.default_gen_length = 8;
+  GenerateRequest out;
+  REQUIRE(convert(valid_request(), &out, lim).ok());
+  CHECK(out.generation.gen_length == 8);
+  CHECK(out.generation.block_length == 8);  // block_length follows the default too
+  auto r = valid_request();
+  r.mutable_generation()->set_gen_length(24);  // an explicit value wins
+  REQUIRE(convert(r, &out, lim).ok());
+  CHECK(out.generation.gen_length == 24);
+}
+
 TEST_CASE("every option is carried over") {
   auto r = valid_request();
   r.set_request_id("client-id_1.2:3");
