@@ -2,9 +2,12 @@
 // the modes baseline-384, full-672 and shirg (64 + K) and prints, per mode: median latency per
 // stage, total, visual/prefix tokens, prefix cache bytes and peak RSS during the request; then
 // the SHIRG / full-672 ratio and the selection's share of the request.
-//   bench_pipeline --model-dir DIR [--dtype auto|bf16|fp32] [--threads N] [--reps N]
-//                  [--steps N] [--gen-length N] [--modes a,b,c] [--image FILE]
+//   bench_pipeline --model-dir DIR [--dtype auto|bf16|fp32] [--llm-weights auto|bf16|fp32]
+//                  [--threads N] [--reps N] [--warmup N] [--steps N] [--gen-length N]
+//                  [--modes a,b,c] [--image FILE]
 //                  [--shallow-model-dir DIR --layers-real L [--vision-layers-real V]]
+// It also prints the load: seconds, resident memory after the load and its peak during it.
+// --warmup 0 --reps 1 measures a full-depth checkpoint once per mode (bench/full_scale.sh).
 // Real-dims checkpoints hold only a few layers (the full 8B model does not fit this machine's
 // time budget). With --shallow-model-dir, the same modes also run on a second checkpoint that
 // differs only in depth; each stage's per-layer cost is the difference between the two, its
@@ -31,13 +34,17 @@
 
 namespace {
 
-// Peak resident set since the last reset, in MiB (VmHWM; reset by writing 5 to clear_refs).
-double peak_rss_mib() {
+// A /proc/self/status field in MiB (VmHWM: peak resident set since the last reset, VmRSS: now).
+double status_mib(const char* field) {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+    if (line.rfind(field, 0) == 0)
+      return std::stod(line.substr(std::string(field).size())) / 1024.0;
   return 0;
+}
+double peak_rss_mib() {
+  return status_mib("VmHWM:");
 }
 void reset_peak_rss() {
   std::ofstream("/proc/self/clear_refs") << "5";
@@ -69,8 +76,8 @@ struct Measured {
 };
 
 struct BenchArgs {
-  std::string dtype = "auto", modes = "baseline-384,full-672,shirg";
-  int reps = 3;
+  std::string dtype = "auto", llm_weights = "auto", modes = "baseline-384,full-672,shirg";
+  int reps = 3, warmup = 1;
   int64_t steps = 16, gen_length = 32;
 };
 
@@ -92,9 +99,17 @@ Measured measure(const std::string& dir, const BenchArgs& a, const std::string& 
   shirg::LoadOptions lo;
   lo.model_dir = dir;
   lo.dtype = shirg::parse_dtype_flag(a.dtype);
+  lo.llm_weight_dtype = shirg::parse_llm_weights_flag(a.llm_weights);
+  reset_peak_rss();
+  const double rss_before = status_mib("VmRSS:");
   auto model = shirg::load_model(lo);
-  std::printf("model %s (%s)\n%s\n", dir.c_str(), model->summary.dtype.c_str(),
+  std::printf("model %s (%s compute, LLaDA weights %s)\n%s\n", dir.c_str(),
+              model->summary.dtype.c_str(), model->summary.llm_weight_dtype.c_str(),
               model->summary.to_table().c_str());
+  std::printf(
+      "load: %.1f s, checkpoint %.2f GiB, RSS %.0f -> %.0f MiB (peak during the load %.0f MiB)\n",
+      model->summary.load_seconds, static_cast<double>(model->summary.checkpoint_bytes) / (1 << 30),
+      rss_before, status_mib("VmRSS:"), peak_rss_mib());
   Measured m;
   m.llm_layers = model->config.llm.n_layers;
   m.vision_layers = model->config.vision.layers_used;
@@ -116,7 +131,7 @@ Measured measure(const std::string& dir, const BenchArgs& a, const std::string& 
     Row row;
     row.mode = mode_name;
     std::map<std::string, std::vector<double>> t;
-    for (int r = 0; r < a.reps + 1; ++r) {
+    for (int r = 0; r < a.warmup + a.reps; ++r) {
       reset_peak_rss();
       shirg::GenerateResult out;
       if (shirg::Status s = pipeline.run(req, {}, &out); !s.ok())
@@ -125,7 +140,7 @@ Measured measure(const std::string& dir, const BenchArgs& a, const std::string& 
       row.visual = out.selection.visual_tokens;
       row.prefix = out.prefix_tokens;
       row.cache_bytes = out.cache_bytes;
-      if (r == 0) continue;
+      if (r < a.warmup) continue;
       const auto& o = out.timings;
       t["decode"].push_back(o.decode_ms);
       t["vision"].push_back(o.vision_ms);
@@ -146,9 +161,9 @@ Measured measure(const std::string& dir, const BenchArgs& a, const std::string& 
   }
 
   std::printf(
-      "%d measured runs per mode (median), gen_length %lld, %lld steps, %lld LLaDA / %lld "
-      "SigLIP layers\n",
-      a.reps, static_cast<long long>(a.gen_length), static_cast<long long>(a.steps),
+      "%d measured runs per mode (median; %d warm-up), gen_length %lld, %lld steps, %lld LLaDA / "
+      "%lld SigLIP layers\n",
+      a.reps, a.warmup, static_cast<long long>(a.gen_length), static_cast<long long>(a.steps),
       static_cast<long long>(m.llm_layers), static_cast<long long>(m.vision_layers));
   std::printf("%-14s %7s %7s %9s %9s %9s %9s %9s %10s %10s %11s %10s\n", "mode", "visual", "prefix",
               "decode", "vision", "select", "project", "prefill", "steps", "total ms", "cache MiB",
@@ -241,6 +256,10 @@ int main(int argc, char** argv) {
       image_path = next();
     else if (arg == "--dtype")
       a.dtype = next();
+    else if (arg == "--llm-weights")
+      a.llm_weights = next();
+    else if (arg == "--warmup")
+      a.warmup = std::stoi(next());
     else if (arg == "--threads")
       threads = std::stoi(next());
     else if (arg == "--reps")
@@ -257,11 +276,16 @@ int main(int argc, char** argv) {
       vision_layers_real = std::stoll(next());
     else {
       std::fprintf(stderr,
-                   "usage: bench_pipeline --model-dir DIR [--dtype auto|bf16|fp32] [--threads N] "
-                   "[--reps N] [--steps N] [--gen-length N] [--modes a,b] [--image FILE] "
+                   "usage: bench_pipeline --model-dir DIR [--dtype auto|bf16|fp32] "
+                   "[--llm-weights auto|bf16|fp32] [--threads N] [--reps N] [--warmup N] [--steps "
+                   "N] [--gen-length N] [--modes a,b] [--image FILE] "
                    "[--shallow-model-dir DIR --layers-real L [--vision-layers-real V]]\n");
       return 2;
     }
+  }
+  if (a.reps < 1 || a.warmup < 0) {
+    std::fprintf(stderr, "--reps must be >= 1 and --warmup >= 0\n");
+    return 2;
   }
   if (model_dir.empty() || (layers_real > 0) != !shallow_dir.empty()) {
     std::fprintf(stderr,

@@ -30,8 +30,16 @@ struct TensorView {
   std::vector<int64_t> shape;
   const std::byte* data = nullptr;
   std::size_t nbytes = 0;
+  bool file_mapped = false;  // data lies in a read-only file mapping (SafetensorsFile::open)
   int64_t numel() const;
 };
+
+// Once a tensor's bytes have been copied (the loader converts every weight into its own
+// storage), drops this process's mapped pages that lie wholly inside `v`, so that resident
+// memory holds the copy, not the copy plus the mapping (the kernel's page cache keeps the file).
+// `v.data` stays readable: a later read faults the pages back in from the file. No-op for views
+// that are not file-mapped (from_bytes). Returns the bytes released.
+std::size_t release_mapped_pages(const TensorView& v);
 
 // Parses and validates a header (the JSON text, `data_size` = bytes after the header).
 // Exposed separately for tests and the fuzzer. `file` only labels error messages.
@@ -45,7 +53,7 @@ class SafetensorsFile {
   static std::shared_ptr<const SafetensorsFile> open(const std::string& path);
   // Same validation over bytes already in memory (copied; used by tests and the fuzzer).
   static std::shared_ptr<const SafetensorsFile> from_bytes(std::string bytes,
-                                                          const std::string& label);
+                                                           const std::string& label);
   ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile&) = delete;
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
@@ -60,9 +68,9 @@ class SafetensorsFile {
   SafetensorsFile() = default;
   void index_and_validate(std::size_t file_size);
   std::string path_;
-  void* map_ = nullptr;    // mmap'd region (or nullptr when backed by owned_)
+  void* map_ = nullptr;  // mmap'd region (or nullptr when backed by owned_)
   std::size_t map_size_ = 0;
-  std::string owned_;      // from_bytes storage
+  std::string owned_;  // from_bytes storage
   std::vector<TensorView> tensors_;
   std::map<std::string, std::size_t> by_name_;
   std::map<std::string, std::string> metadata_;

@@ -68,6 +68,7 @@ at::Tensor view_to_tensor(const st::TensorView& v, at::ScalarType dtype, at::Dev
   at::Tensor view = at::from_blob(const_cast<std::byte*>(v.data), v.shape,
                                   at::TensorOptions().dtype(src).device(at::kCPU));
   at::Tensor out = view.to(device, dtype, /*non_blocking=*/false, /*copy=*/true);
+  st::release_mapped_pages(v);  // resident memory holds the copy, not also the mapped bytes
   return out;
 }
 

@@ -6,6 +6,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
 
 #include "engine/safetensors/checkpoint.h"
 #include "engine/safetensors/safetensors_file.h"
@@ -47,7 +50,55 @@ std::string error_of(F&& f) {
   return "<no error>";
 }
 
+// This process's resident file-backed memory (RssFile in /proc/self/status), bytes.
+int64_t rss_file_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("RssFile:", 0) == 0) return std::stoll(line.substr(8)) * 1024;
+  return -1;
+}
+
 }  // namespace
+
+TEST_CASE("copied tensors give their mapped pages back and stay readable") {
+  const auto dir = temp_dir("release");
+  const std::size_t n = 4 << 20;  // 16 MiB of f32
+  std::vector<float> values(n);
+  for (std::size_t i = 0; i < n; ++i) values[i] = static_cast<float>(i % 1000) * 0.5f;
+  const float small[3] = {1, 2, 3};
+  SafetensorsWriter w;
+  w.add("small", DType::F32, {3}, small, sizeof small);
+  w.add("big", DType::F32, {static_cast<int64_t>(n)}, values.data(), n * sizeof(float));
+  w.write((dir / "x.safetensors").string());
+
+  auto f = SafetensorsFile::open((dir / "x.safetensors").string());
+  const TensorView* big = f->find("big");
+  REQUIRE(big);
+  CHECK(big->file_mapped);
+  volatile float sum = 0;
+  for (std::size_t i = 0; i < n; i += 1024)
+    sum = sum + reinterpret_cast<const float*>(big->data)[i];
+  const int64_t touched = rss_file_bytes();
+  const std::size_t released = release_mapped_pages(*big);
+  // Whole pages inside the tensor only: all of it but at most one partial page at each end.
+  CHECK(released + 2 * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) >= big->nbytes);
+  CHECK(released <= big->nbytes);
+  CHECK(rss_file_bytes() <= touched - static_cast<int64_t>(released) + (1 << 20));
+  // The bytes are still there (faulted back in from the file), and the neighbour is untouched.
+  CHECK(std::memcmp(big->data, values.data(), big->nbytes) == 0);
+  CHECK(std::memcmp(f->find("small")->data, small, sizeof small) == 0);
+  // A tensor smaller than a page has no whole page to give back.
+  CHECK(release_mapped_pages(*f->find("small")) == 0);
+
+  // Views over bytes in memory (from_bytes) are never released: that memory is the only copy.
+  std::ifstream in(dir / "x.safetensors", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto m = SafetensorsFile::from_bytes(bytes, "in-memory");
+  CHECK_FALSE(m->find("big")->file_mapped);
+  CHECK(release_mapped_pages(*m->find("big")) == 0);
+  CHECK(std::memcmp(m->find("big")->data, values.data(), big->nbytes) == 0);
+}
 
 TEST_CASE("writer and reader round-trip every dtype through a mapped file") {
   const auto dir = temp_dir("roundtrip");
