@@ -7,10 +7,12 @@ tokenizer_config.json, generation_config.json: the directory layout and tensor n
 `shirg-make-checkpoint --preset demo`, whose random weights are replaced) and the SHIRG PEFT LoRA
 adapter to OUT/shirg-lora/. Stages (docs/demo-model.md; the model does not answer correctly yet):
   lm      LLaDA on fixed oracle visual tokens (class Oracle): masked diffusion on the answer (mask
-          ratio t ~ U(0, 1] per example, loss weighted by 1/t, the prefix never attends to the
+          ratio t ~ U(0.2, 1] per example, loss weighted by 1/t, the prefix never attends to the
           answer) plus a grounding loss on the last block's attention;
   vision  in parallel: SigLIP + projector distilled per patch to the oracle tokens, plus dense
           classification heads, on 384x384 views, native-resolution crops and 672x672 views;
+  projector  the two stages merged; SigLIP frozen, the projector distilled again to the oracle
+          tokens with the digit patches weighted as much as the background (cached features);
   shirg   base frozen; PEFT LoRA on the projector, SigLIP q/k/v and coord_rotary at 672x672 with
           the training-side SHIRG selection in the loop.
 Every stage runs a fixed number of optimizer steps, so a run is reproducible given the seed and the
@@ -382,8 +384,7 @@ def stage_vision(a, model, heads, oracle, rng):
             return loss
         proj = model.projector(feats)
         for p, t in zip(proj, targets):
-            want, w = oracle.tokens(t)
-            loss = loss + ((p.float() - want) ** 2).mean(-1).mul(w).sum() / w.sum()
+            loss = loss + distill_loss(p, *oracle.tokens(t))
         return loss
 
     lm_done = os.path.join(a.out, ".stage_lm.pt")
@@ -416,6 +417,51 @@ def stage_vision(a, model, heads, oracle, rng):
     keep = ("vision.", "projector.")
     return {"model": {k: v for k, v in model.state_dict().items() if k.startswith(keep)},
             "heads": heads.state_dict()}
+
+
+def distill_loss(proj, want, weight):
+    """MSE of the projector outputs [N, D] of one view to its oracle tokens [N, D], the digit
+    patches (weight 1: a digit, or two in one patch) counting as much as all background patches
+    together. A view has 20-60 digit patches among 729-2,304; with a plain weighted mean the
+    digit tokens stayed far from their targets (attempt 4 at 384x384: MSE 0.17 per dimension on
+    digit patches, 0.0004 on background) and the LM answered 0/12 from them."""
+    e = ((proj.float() - want) ** 2).mean(-1)
+    on = weight >= 1
+    loss = e[~on].mean()
+    return loss + e[on].mean() if bool(on.any()) else loss
+
+
+@torch.no_grad()
+def tower_features(model, images, sides):
+    """fp32 SigLIP features of every image at every side: [(feats [g*g, Dv], side, example)]."""
+    out = []
+    for img, ex in images:
+        for side in sides:
+            out.append((model.vision(to_pixels(img, side).unsqueeze(0))[0].float(), side, ex))
+    return out
+
+
+def stage_projector(a, model, oracle, rng):
+    """SigLIP frozen; the projector distilled again to the oracle tokens with distill_loss, on
+    cached features of 384x384 and 672x672 views of --projector-images training images (the
+    tower's features are fixed, so this costs one tower pass per view). Measured on attempt 4's
+    stages: held-out 384x384 answers 0/24 -> chart 8/8, receipt 2/8 (docs/demo-model.md)."""
+    t0 = time.time()
+    images = [vqa_data.make_example(TRAIN_SEED, 30_000_000 + i) for i in range(a.projector_images)]
+    cache = []
+    for f, side, ex in tower_features(model, images, (384, 672)):
+        grid = side // 14
+        cache.append((f, *oracle.tokens(dense_targets(ex["glyphs"], grid, side / 672))))
+    log(f"[projector] features of {len(cache)} views cached in {time.time() - t0:.0f} s")
+    params = list(model.projector.parameters())
+    opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.0)
+    t0 = time.time()
+    for step in range(a.steps_projector):
+        for gp in opt.param_groups:
+            gp["lr"] = a.lr * lr_factor(step, a.steps_projector)
+        loss = sum(distill_loss(model.projector(f), want, w) for f, want, w in rng.sample(cache, a.batch))
+        optimizer_step(opt, params, loss / a.batch)
+        progress("projector", step, a.steps_projector, t0, f"loss {loss.item() / a.batch:.4f}")
 
 
 def stage_shirg_lora(a, model, heads, tokens, rng, gen):
@@ -519,6 +565,8 @@ def parse_args():
     ap.add_argument("--steps-lm", type=int, default=2000)
     ap.add_argument("--steps-vision", type=int, default=900)
     ap.add_argument("--steps-lora", type=int, default=60)
+    ap.add_argument("--steps-projector", type=int, default=1500)
+    ap.add_argument("--projector-images", type=int, default=300)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--t-min", type=float, default=T_MIN, help="smallest mask ratio of the diffusion loss")
@@ -590,6 +638,7 @@ def main():
     state.update(sv["model"])
     model.load_state_dict(state)
     heads.load_state_dict(sv["heads"])
+    stage_projector(a, model, Oracle(config["d_model"], a.seed), rng)
     log(f"base model: held-out 384 {eval_end_to_end(model, tokens, a, 384, False)} | "
         f"672 {eval_end_to_end(model, tokens, a, 672, False)} | shirg {eval_end_to_end(model, tokens, a, 672, True)}")
     stage_shirg_lora(a, model, heads, tokens, rng, gen)

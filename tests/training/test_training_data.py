@@ -99,6 +99,19 @@ class CurriculumTest(unittest.TestCase):
                 got = toks[tok] - oracle.tag[_tag_of(ex)]
                 self.assertTrue(torch.allclose(got, want, atol=1e-6), f"{kind} digit {k}")
 
+    def test_distillation_weighs_digit_patches_as_much_as_the_background(self):
+        want = torch.zeros(100, 4)
+        weight = torch.full((100,), 0.2)
+        weight[:2] = 1.0  # two digit patches among 100
+        proj = torch.zeros(100, 4)
+        proj[:2] = 1.0  # the digit patches wrong by 1 in every dimension, the background exact
+        self.assertAlmostEqual(float(train.distill_loss(proj, want, weight)), 1.0, places=6)
+        proj = torch.zeros(100, 4)
+        proj[2:] = 1.0  # the background wrong, the digits exact
+        self.assertAlmostEqual(float(train.distill_loss(proj, want, weight)), 1.0, places=6)
+        # A view without digits: the background mean alone.
+        self.assertAlmostEqual(float(train.distill_loss(proj[2:], want[2:], weight[2:])), 1.0, places=6)
+
 
 def _tag_of(ex):
     """The region cue id of the example's answer (the asked colour / word)."""
