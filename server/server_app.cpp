@@ -17,6 +17,7 @@
 #include "server/model_setup.h"
 #include "server/openai/http_api.h"
 #include "server/parse_failure.h"
+#include "server/process_metrics.h"
 #include "server/prometheus.h"
 #include "server/server_metrics.h"
 #include "server/service_context.h"
@@ -87,6 +88,7 @@ int run_server(const ServerConfig& cfg) {
 
   prom::Registry registry;
   ServerMetrics metrics(registry);
+  add_process_metrics(registry);
   ServiceContext sc(cfg, metrics);
   sc.limits.max_image_bytes = cfg.max_image_mib << 20;
   sc.limits.max_question_bytes = cfg.max_question_bytes;

@@ -5,9 +5,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <thread>
+#include <vector>
 
+#include "server/process_metrics.h"
 #include "server/prometheus.h"
 #include "tests/server/prom_text.h"
 
@@ -159,4 +162,41 @@ TEST_CASE("the test reader rejects malformed exposition text") {
   CHECK_THROWS(testing::parse_prom_text("# TYPE x counter\nx 1\nx 2\n"));
   CHECK_THROWS(testing::parse_prom_text("# TYPE x counter\nx 1"));
   CHECK_NOTHROW(testing::parse_prom_text("# TYPE x counter\nx{a=\"q\\\"\"} 1\n"));
+}
+
+TEST_CASE("the standard process metrics follow this process's memory and CPU") {
+  const auto before = rpc::read_process_stats();
+  REQUIRE(before.has_value());
+  CHECK(before->resident_bytes > 0);
+  CHECK(before->virtual_bytes >= before->resident_bytes);
+  CHECK(before->peak_resident_bytes >= before->resident_bytes);
+  CHECK(before->open_fds >= 3);  // stdin, stdout, stderr at least
+  const double now = static_cast<double>(std::time(nullptr));
+  CHECK(before->start_time_seconds > now - 86400);  // a test binary started less than a day ago
+  CHECK(before->start_time_seconds <= now + 1);
+
+  // 96 MiB touched page by page: the resident set grows by about that much.
+  std::vector<char> block(96u << 20);
+  for (std::size_t i = 0; i < block.size(); i += 4096) block[i] = static_cast<char>(i);
+  volatile double burn = 0;
+  for (int i = 0; i < 20000000; ++i) burn = burn + std::sqrt(static_cast<double>(i));
+  const auto after = rpc::read_process_stats();
+  REQUIRE(after.has_value());
+  CHECK(after->resident_bytes - before->resident_bytes > 80.0 * (1 << 20));
+  CHECK(after->peak_resident_bytes >= after->resident_bytes);
+  CHECK(after->cpu_seconds >= before->cpu_seconds);
+
+  prom::Registry r;
+  rpc::add_process_metrics(r);
+  const auto text = testing::parse_prom_text(r.render());
+  CHECK(text.types.at("process_resident_memory_bytes") == "gauge");
+  CHECK(text.types.at("process_cpu_seconds_total") == "counter");
+  CHECK(text.sum("process_resident_memory_bytes") > 80.0 * (1 << 20));
+  CHECK(text.sum("shirg_process_peak_resident_memory_bytes") >=
+        text.sum("process_resident_memory_bytes") - 4096);
+  CHECK(text.sum("process_open_fds") >= 3);
+  CHECK(text.sum("process_start_time_seconds") == Approx(after->start_time_seconds).margin(1));
+  CHECK(text.sum("process_cpu_seconds_total") > 0);
+  CHECK(text.count("process_virtual_memory_bytes") == 1);
+  block[0] = static_cast<char>(burn);  // keep both alive until here
 }
