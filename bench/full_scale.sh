@@ -41,5 +41,5 @@ if [ "$extrapolate" = 1 ]; then
   echo "[full_scale] the same widths at 2 and 1 layers, extrapolated to 32"
   "$build/bench/bench_pipeline" --model-dir "$build/models/real-dims-2l" \
     --shallow-model-dir "$build/models/real-dims-1l" --layers-real 32 --vision-layers-real 26 \
-    --reps 2 --steps 16 "$@"
+    --reps 1 --warmup 1 --steps 16 "$@"
 fi
