@@ -6,7 +6,10 @@
 #   scripts/sanitize.sh thread [ctest args]              the executor and server tests
 #   scripts/test.sh --sanitize LIST [ctest args]         the same
 #
-# Environment: SHIRG_SANITIZE_SUBSET=unit   only tests labelled unit (the CI subset)
+# Environment: SHIRG_SANITIZE_SUBSET=unit   only tests labelled unit
+#              SHIRG_SANITIZE_SUBSET=core   only the parsers of untrusted input, the engine's
+#                                           units, the executor and the server (the targets in
+#                                           $core_tests below: about a third of the build)
 #              SHIRG_FUZZ_SECONDS=N         seconds per fuzzer (default 60; 0 skips them)
 #              SHIRG_SAN_BUILD_DIR=DIR      build directory (default build-san-<LIST>)
 # Sanitized binaries run 2-10x slower; the full suite takes far longer than the default CI run.
@@ -38,6 +41,13 @@ if [[ "$list" == thread ]]; then
   cmake --build "$build" -j "$jobs" --target test_executor test_server_unit \
     test_server_integration shirg-server shirg-offline model_tiny
   ctest_args+=(-R "test_executor|test_server_unit|test_server_integration")
+elif [[ "${SHIRG_SANITIZE_SUBSET:-}" == core ]]; then
+  core_tests=(test_safetensors test_tokenizer_units test_vision_image test_model_config
+    test_weight_binder test_kvcache test_sampler test_shirg_select test_shirg_core test_llada
+    test_server_unit test_executor test_server_integration)
+  cmake --build "$build" -j "$jobs" --target "${core_tests[@]}" shirg-server shirg-client \
+    shirg-offline model_tiny
+  ctest_args+=(-R "/($(IFS='|'; echo "${core_tests[*]}"))/")
 elif [[ "${SHIRG_SANITIZE_SUBSET:-}" == unit ]]; then
   cmake --build "$build" -j "$jobs"
   ctest_args+=(-L unit)
