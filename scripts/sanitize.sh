@@ -79,6 +79,15 @@ if [[ "$seconds" != 0 ]]; then
            tests/tokenizer/fuzz_tokenizer_json; do
     corpus="$fuzz/corpus/$(basename "$f")"
     mkdir -p "$corpus"
+    # Seeds: real inputs of each format (the bundled sample images; the tiny model's
+    # tokenizer.json when it was built), so mutation starts from valid files.
+    case "$(basename "$f")" in
+      fuzz_decode) cp "$root"/clients/samples/*.png "$root"/clients/samples/*.jpg "$corpus"/ ;;
+      fuzz_tokenizer_json)
+        if [ -f "$root/build/models/tiny/tokenizer.json" ]; then
+          cp "$root/build/models/tiny/tokenizer.json" "$corpus/seed-tiny-tokenizer.json"
+        fi ;;
+    esac
     echo "[sanitize.sh] fuzzing $(basename "$f") for ${seconds} s"
     "$fuzz/$f" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 \
       -print_final_stats=1 "$corpus"
