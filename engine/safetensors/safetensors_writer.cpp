@@ -8,17 +8,10 @@ namespace shirg::st {
 
 void SafetensorsWriter::add(const std::string& name, DType dtype, const std::vector<int64_t>& shape,
                             const void* data, std::size_t nbytes) {
-  int64_t numel = 1;
-  for (int64_t d : shape) {
-    if (d < 0)
-      throw std::invalid_argument("safetensors writer: negative dimension in '" + name + "'");
-    numel *= d;
-  }
-  if (static_cast<std::size_t>(numel) * dtype_size(dtype) != nbytes)
-    throw std::invalid_argument(
-        "safetensors writer: '" + name + "' has " + std::to_string(nbytes) +
-        " bytes, shape and dtype need " +
-        std::to_string(static_cast<std::size_t>(numel) * dtype_size(dtype)));
+  const std::size_t need = TensorSpec{name, dtype, shape}.nbytes();  // refuses negative dims
+  if (need != nbytes)
+    throw std::invalid_argument("safetensors writer: '" + name + "' has " + std::to_string(nbytes) +
+                                " bytes, shape and dtype need " + std::to_string(need));
   if (entries_.count(name))
     throw std::invalid_argument("safetensors writer: duplicate tensor '" + name + "'");
   entries_[name] = Entry{dtype, shape, std::string(static_cast<const char*>(data), nbytes)};
