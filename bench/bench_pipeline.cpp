@@ -114,7 +114,7 @@ Measured measure(const std::string& dir, const BenchArgs& a, const std::string& 
   m.llm_layers = model->config.llm.n_layers;
   m.vision_layers = model->config.vision.layers_used;
 
-  shirg::Pipeline pipeline(model, shirg::PipelineLimits{});
+  shirg::Pipeline pipeline(model, shirg::RequestLimits{});
   std::stringstream ms(a.modes);
   std::string mode_name;
   while (std::getline(ms, mode_name, ',')) {

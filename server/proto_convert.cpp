@@ -197,7 +197,7 @@ int64_t default_gen_length_for(std::optional<int64_t> max_new_tokens, int64_t ma
   return std::min(*max_new_tokens, max_gen_length);
 }
 
-Status from_proto(const v1::SelectionOptions& in, SelectionOptions* out) {
+Status from_proto(const v1::SelectionOptions& in, SelectionOptions* out, int64_t max_k) {
   SelectionOptions s;  // engine defaults
   switch (in.mode()) {
     case v1::SELECTION_MODE_UNSPECIFIED:
@@ -235,14 +235,14 @@ Status from_proto(const v1::SelectionOptions& in, SelectionOptions* out) {
       return invalid("selection.mode: unknown value " + std::to_string(in.mode()));
   }
   if (in.has_k()) s.k = in.k();
-  if (Status st = check_int("selection.k", s.k, 1, kMaxK); !st.ok()) return st;
+  if (Status st = check_int("selection.k", s.k, 1, max_k); !st.ok()) return st;
   if (in.has_adaptive_k()) s.adaptive_k = in.adaptive_k();
   if (in.has_k_min()) s.k_min = in.k_min();
   if (in.has_k_max()) s.k_max = in.k_max();
   if (in.has_k_min() || s.adaptive_k)
-    if (Status st = check_int("selection.k_min", s.k_min, 1, kMaxK); !st.ok()) return st;
+    if (Status st = check_int("selection.k_min", s.k_min, 1, max_k); !st.ok()) return st;
   if (in.has_k_max() || s.adaptive_k)
-    if (Status st = check_int("selection.k_max", s.k_max, 1, kMaxK); !st.ok()) return st;
+    if (Status st = check_int("selection.k_max", s.k_max, 1, max_k); !st.ok()) return st;
   if (s.adaptive_k && s.k_min > s.k_max)
     return invalid("selection.k_min (" + std::to_string(s.k_min) +
                    ") must not exceed selection.k_max (" + std::to_string(s.k_max) + ")");
@@ -258,7 +258,7 @@ Status from_proto(const v1::GenerateRequest& in, const EdgeLimits& lim, Generate
   if (Status s = check_question(in.question(), lim, true); !s.ok()) return s;
   GenerateRequest r;
   if (Status s = generation_from_proto(in.generation(), lim, &r.generation); !s.ok()) return s;
-  if (Status s = from_proto(in.selection(), &r.selection); !s.ok()) return s;
+  if (Status s = from_proto(in.selection(), &r.selection, lim.max_k); !s.ok()) return s;
   r.request_id = in.request_id();
   r.image_bytes = in.image();
   r.question = in.question();
@@ -272,7 +272,7 @@ Status from_proto(const v1::SelectionMapRequest& in, const EdgeLimits& lim,
                   SelectionMapRequest* out) {
   if (Status s = check_image(in.image(), lim); !s.ok()) return s;
   SelectionMapRequest r;
-  if (Status s = from_proto(in.selection(), &r.selection); !s.ok()) return s;
+  if (Status s = from_proto(in.selection(), &r.selection, lim.max_k); !s.ok()) return s;
   if (!is_shirg_family(r.selection.mode))
     return invalid(
         "SelectionMap needs a SHIRG selection mode (shirg or an ablation), not a fixed layout");

@@ -9,22 +9,27 @@
 #include <optional>
 #include <string>
 
+#include "engine/api/request.h"
+#include "engine/api/request_limits.h"
+#include "engine/api/status.h"
 #include "engine/runtime/executor.h"
-#include "engine/runtime/request.h"
-#include "engine/runtime/status.h"
 #include "shirg/v1/inference.pb.h"
 
 namespace shirg::rpc {
 
-// Upper bounds the edge enforces (the server's --max-* flags).
-struct EdgeLimits {
-  int64_t max_image_bytes = 32 << 20;
-  int64_t max_question_bytes = 8192;
-  int64_t max_gen_length = 1024;
-  int64_t max_steps = 1024;
+// What the edge enforces: the request limits the executor enforces too (one RequestLimits made
+// from the server's --max-* flags), plus the edge's own default.
+// The default K bound before a model is loaded: hi-detail candidates at 672 (48 x 48); the
+// server replaces it by the loaded model's (EdgeLimits::max_k).
+inline constexpr int64_t kMaxK = 2304;
+
+struct EdgeLimits : RequestLimits {
   // generation.gen_length when the request leaves it unset: the model's generation_config.json
   // max_new_tokens (clamped to max_gen_length; see default_gen_length_for), else 32.
   int64_t default_gen_length = 32;
+  // selection.k / k_min / k_max upper bound: the model's hi-detail grid cells
+  // (ModelConfig::hires_tokens(), 2304 at 672x672 with 14-px patches).
+  int64_t max_k = kMaxK;
 };
 
 // The default answer length for a model: its generation_config.json max_new_tokens when set and
@@ -32,7 +37,6 @@ struct EdgeLimits {
 int64_t default_gen_length_for(std::optional<int64_t> max_new_tokens, int64_t max_gen_length);
 
 // Range constants of the options (documented in docs/server.md).
-inline constexpr int64_t kMaxK = 2304;          // hi-detail candidates at 672 (48 x 48)
 inline constexpr double kMaxTemperature = 100;  // temperature in [0, 100]
 inline constexpr double kMaxStepRatio = 64;     // step_ratio in (0, 64]
 inline constexpr double kMaxShift = 100;        // shift in (0, 100]
@@ -49,7 +53,8 @@ std::string make_request_id();
 // options get the engine defaults (block_length defaults to gen_length). request_id is copied
 // when given (validated), else left empty. deadline / want_step_events are not touched.
 Status from_proto(const v1::GenerateRequest& in, const EdgeLimits& lim, GenerateRequest* out);
-Status from_proto(const v1::SelectionOptions& in, SelectionOptions* out);
+// k, k_min, k_max in [1, max_k] (the model's hi-detail cell count, EdgeLimits::max_k).
+Status from_proto(const v1::SelectionOptions& in, SelectionOptions* out, int64_t max_k = kMaxK);
 Status from_proto(const v1::SelectionMapRequest& in, const EdgeLimits& lim,
                   SelectionMapRequest* out);
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "engine/model/model.h"
+#include "engine/platform/memory.h"
 #include "engine/runtime/executor.h"
 #include "server/inference_service.h"
 #include "server/logging.h"
@@ -71,6 +72,18 @@ void set_health(grpc::Server& server, bool serving) {
   }
 }
 
+// --cache-budget-mib: -1 = half the memory available now (after the model is loaded), 0 = no
+// limit (also when the available memory cannot be read), else MiB.
+int64_t cache_budget_bytes(int64_t mib) {
+  if (mib >= 0) return mib << 20;
+  const auto avail = available_memory_bytes();
+  const int64_t budget = avail ? *avail / 2 : 0;
+  spdlog::info("prefix-cache budget: {} (half of the {} available)",
+               budget ? format_gib(budget) : std::string("no limit"),
+               avail ? format_gib(*avail) : std::string("unknown memory"));
+  return budget;
+}
+
 std::string host_port(const std::string& host, int port) {
   // IPv6 literals need brackets.
   if (host.find(':') != std::string::npos && host.front() != '[')
@@ -90,14 +103,16 @@ int run_server(const ServerConfig& cfg) {
   ServerMetrics metrics(registry);
   add_process_metrics(registry);
   ServiceContext sc(cfg, metrics);
-  sc.limits.max_image_bytes = cfg.max_image_mib << 20;
-  sc.limits.max_question_bytes = cfg.max_question_bytes;
-  sc.limits.max_gen_length = cfg.max_gen_length;
-  sc.limits.max_steps = cfg.max_steps;
+  static_cast<RequestLimits&>(sc.limits) = cfg.request_limits();
   sc.auth_token = cfg.auth_token;
   registry.add_collector([&sc, &metrics] {
     Executor* ex = sc.executor.load(std::memory_order_acquire);
-    metrics.queue_depth.set(ex ? static_cast<double>(ex->stats().queued) : 0.0);
+    const ExecutorStats st = ex ? ex->stats() : ExecutorStats{};
+    metrics.queue_depth.set(static_cast<double>(st.queued));
+    metrics.running_requests.set(static_cast<double>(st.stepping));
+    metrics.waiting_for_memory.set(static_cast<double>(st.waiting_for_memory));
+    metrics.cache_budget_bytes.set(static_cast<double>(st.cache_budget_bytes));
+    metrics.cache_reserved_bytes.set(static_cast<double>(st.cache_bytes_in_use));
   });
 
   // Declared before the gRPC server: destroyed after it, so every call has finished by then.
@@ -179,6 +194,7 @@ int run_server(const ServerConfig& cfg) {
   }
   spdlog::info("model loaded ({} LibTorch threads):\n{}", threads, model_summary_text(*model));
   sc.model_info = describe_model(*model, cfg);
+  sc.limits.max_k = model->config.hires_tokens();
   sc.limits.default_gen_length =
       default_gen_length_for(model->generation_defaults.max_new_tokens, cfg.max_gen_length);
   metrics.model_info
@@ -188,13 +204,11 @@ int run_server(const ServerConfig& cfg) {
 
   ExecutorConfig ec;
   ec.workers = cfg.workers;
+  ec.max_batch = cfg.max_batch;
+  ec.cache_budget_bytes = cache_budget_bytes(cfg.cache_budget_mib);
+  ec.on_batch_step = [&metrics](int64_t n) { metrics.record_batch(n); };
   ec.max_queue = static_cast<std::size_t>(cfg.max_queue);
-  ec.max_question_bytes = cfg.max_question_bytes;
-  ec.max_question_tokens = cfg.max_question_tokens;
-  ec.max_gen_length = cfg.max_gen_length;
-  ec.max_steps = cfg.max_steps;
-  ec.max_image_bytes = static_cast<std::size_t>(cfg.max_image_mib) << 20;
-  ec.max_image_pixels = cfg.max_image_pixels;
+  ec.limits = cfg.request_limits();
   ec.cache_dtype = cfg.cache_dtype == "fp32" ? kv::CacheDType::kFp32 : kv::CacheDType::kBf16;
   executor = std::make_unique<Executor>(model, ec);
 

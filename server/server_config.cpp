@@ -133,7 +133,14 @@ const std::vector<Option>& options() {
                c.cache_dtype = one_of("cache-dtype", v, {"bf16", "fp32"});
              }},
       INT_OPT("threads", threads, 0, 4096, "LibTorch intra-op threads (0: number of cores)"),
-      INT_OPT("workers", workers, 1, 256, "executor worker threads (requests run concurrently)"),
+      INT_OPT("workers", workers, 1, 256,
+              "prefix workers: threads that run the stages before the denoising steps"),
+      INT_OPT("max-batch", max_batch, 1, 256,
+              "continuous batching: requests whose denoising steps run together in one batched "
+              "call (1: one request at a time)"),
+      INT_OPT("cache-budget-mib", cache_budget_mib, -1, kMaxI,
+              "prefix-cache memory of the running requests in MiB; a request that does not fit "
+              "waits (-1: half the memory available after loading the model, 0: no limit)"),
       INT_OPT("max-queue", max_queue, 0, 1000000,
               "requests waiting beyond the running ones; more are refused with RESOURCE_EXHAUSTED"),
       Option{"warmup", "true|false", "run warm-up request(s) before health reports SERVING",

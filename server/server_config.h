@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/api/request_limits.h"
+
 namespace shirg::rpc {
 
 // A bad flag, value or config file. The message names the flag / key and the bad value.
@@ -35,7 +37,13 @@ struct ServerConfig {
   std::string llm_weights = "auto";  // auto | bf16 | fp32 (LLaDA matrix storage under fp32)
   std::string cache_dtype = "bf16";  // bf16 | fp32 (prefix KV cache; fp32 = the seed's fallback)
   int threads = 0;                   // LibTorch intra-op threads; 0: number of cores
-  int workers = 1;                   // executor worker threads (requests executed concurrently)
+  int workers = 1;  // prefix workers: threads running the stages before step 0 (and selection maps)
+  // Continuous batching: requests holding a slot (prefix stages to last step); every step of the
+  // engine loop advances all of them in one batched LLaDA call. 1: one request at a time.
+  int max_batch = 4;
+  // Prefix-cache budget in MiB for the requests holding a slot; -1: half the memory available
+  // after the model is loaded; 0: no limit. A request whose cache does not fit waits.
+  int64_t cache_budget_mib = -1;
   int64_t max_queue = 16;   // waiting requests beyond the running ones; more: RESOURCE_EXHAUSTED
   bool warmup = true;       // run warm-up request(s) before reporting SERVING
   int warmup_requests = 1;  // how many warm-up requests
@@ -62,6 +70,18 @@ struct ServerConfig {
   std::string log_level = "info";   // trace | debug | info | warn | error
 
   std::string config_file;  // the --config file that was read, if any
+
+  // The --max-* request limits, shared by the edge and the engine.
+  RequestLimits request_limits() const {
+    RequestLimits l;
+    l.max_image_bytes = max_image_mib << 20;
+    l.max_image_pixels = max_image_pixels;
+    l.max_question_bytes = max_question_bytes;
+    l.max_question_tokens = max_question_tokens;
+    l.max_gen_length = max_gen_length;
+    l.max_steps = max_steps;
+    return l;
+  }
 };
 
 // What parse_server_args decided.

@@ -29,6 +29,19 @@ ServerMetrics::ServerMetrics(prom::Registry& r)
       model_info(r.gauge("shirg_model_info", "The loaded model (value 1).",
                          {"checkpoint", "model_type", "dtype", "device", "adapter", "version"})),
       ready(r.gauge("shirg_ready", "1 while the server reports SERVING, else 0.").with()),
+      running_requests(r.gauge("shirg_running_requests",
+                               "Generate requests holding a batching slot (prefix stages or "
+                               "denoising steps).")
+                           .with()),
+      waiting_for_memory(r.gauge("shirg_requests_waiting_for_memory",
+                                 "Requests whose prefix cache waits for room in the budget.")
+                             .with()),
+      cache_budget_bytes(r.gauge("shirg_prefix_cache_budget_bytes",
+                                 "Prefix-cache memory budget of the running requests (0: none).")
+                             .with()),
+      cache_reserved_bytes(r.gauge("shirg_prefix_cache_reserved_bytes",
+                                   "Prefix-cache bytes reserved by running requests (admission).")
+                               .with()),
       requests_(r.counter("shirg_requests_total",
                           "Finished calls by method, gRPC status code and protocol (grpc: "
                           "shirg.v1, http: the OpenAI-compatible API).",
@@ -42,7 +55,11 @@ ServerMetrics::ServerMetrics(prom::Registry& r)
                       {"stage"}, stage_buckets())),
       generated_tokens_(r.counter("shirg_generated_tokens_total",
                                   "Answer tokens returned (up to the stop token).")
-                            .with()) {
+                            .with()),
+      batch_size_(r.histogram("shirg_batch_size",
+                              "Requests advanced together by one batched denoising step.", {},
+                              {1, 2, 3, 4, 6, 8, 12, 16, 32, 64})
+                      .with()) {
   for (const char* rpc : {kRpcGenerate, kRpcGenerateStream, kRpcModelInfo, kRpcSelectionMap}) {
     requests_.with({rpc, "OK", kProtocolGrpc});
     request_duration_.with({rpc, kProtocolGrpc});
@@ -81,6 +98,10 @@ void ServerMetrics::record_step(double seconds) {
 
 void ServerMetrics::add_generated_tokens(int64_t n) {
   if (n > 0) generated_tokens_.inc(static_cast<double>(n));
+}
+
+void ServerMetrics::record_batch(int64_t n) {
+  batch_size_.observe(static_cast<double>(n));
 }
 
 }  // namespace shirg::rpc

@@ -3,7 +3,7 @@
 // docs/server.md). Durations are observed in seconds.
 #include <string>
 
-#include "engine/runtime/request.h"
+#include "engine/api/request.h"
 #include "server/prometheus.h"
 
 namespace shirg::rpc {
@@ -36,18 +36,26 @@ class ServerMetrics {
   // One denoising step's wall time.
   void record_step(double seconds);
   void add_generated_tokens(int64_t n);
+  // One batched denoising step of the engine loop with `n` requests (shirg_batch_size).
+  void record_batch(int64_t n);
 
   prom::Gauge& queue_depth;               // shirg_queue_depth (set at scrape from the executor)
   prom::Gauge& inflight;                  // shirg_inflight_requests (RPCs being served)
   prom::Gauge& prefix_cache_bytes;        // shirg_prefix_cache_bytes (prefix caches alive now)
   prom::Family<prom::Gauge>& model_info;  // shirg_model_info{...} 1
   prom::Gauge& ready;                     // shirg_ready: 1 while health is SERVING
+  // Set at scrape from the executor:
+  prom::Gauge& running_requests;      // shirg_running_requests (holding a batching slot)
+  prom::Gauge& waiting_for_memory;    // shirg_requests_waiting_for_memory
+  prom::Gauge& cache_budget_bytes;    // shirg_prefix_cache_budget_bytes (0: no limit)
+  prom::Gauge& cache_reserved_bytes;  // shirg_prefix_cache_reserved_bytes
 
  private:
   prom::Family<prom::Counter>& requests_;
   prom::Family<prom::Histogram>& request_duration_;
   prom::Family<prom::Histogram>& stage_duration_;
   prom::Counter& generated_tokens_;
+  prom::Histogram& batch_size_;
 };
 
 }  // namespace shirg::rpc

@@ -25,7 +25,7 @@ class WarmupObserver final : public RequestObserver {
 }  // namespace
 
 Status run_warmup(Executor& ex, int n, const std::function<bool()>& stop) {
-  const int64_t gen = std::min<int64_t>(8, ex.config().max_gen_length);
+  const int64_t gen = std::min<int64_t>(8, ex.config().limits.max_gen_length);
   for (int i = 1; i <= n; ++i) {
     GenerateRequest req;
     req.request_id = "warmup-" + std::to_string(i);
@@ -33,7 +33,7 @@ Status run_warmup(Executor& ex, int n, const std::function<bool()>& stop) {
     req.question = "What is shown in this picture?";
     req.generation.gen_length = gen;
     req.generation.block_length = gen;
-    req.generation.steps = std::min<int64_t>(4, std::min(gen, ex.config().max_steps));
+    req.generation.steps = std::min<int64_t>(4, std::min(gen, ex.config().limits.max_steps));
     req.generation.seed = static_cast<uint64_t>(i);
     RequestIdScope scope(req.request_id);
     auto obs = std::make_shared<WarmupObserver>();

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "engine/runtime/request.h"
+#include "engine/api/request.h"
 
 namespace shirg::select {
 

@@ -221,6 +221,10 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   // LaViDa deletes the last encoder layer (select layer -2); the loader re-counts from tensors.
   v.layers_used = v.num_hidden_layers + 1 + m.vision_select_layer;
   if (v.layers_used <= 0) throw ConfigError(file + ": mm_vision_select_layer leaves no encoder layers");
+  c.shirg.hires_image_size = r.integer_or("shirg_hires_image_size", c.shirg.hires_image_size);
+  if (c.shirg.hires_image_size <= 0 || c.shirg.hires_image_size % v.patch_size != 0)
+    throw ConfigError(file + ": shirg_hires_image_size " + std::to_string(c.shirg.hires_image_size) +
+                      " must be a positive multiple of the patch size " + std::to_string(v.patch_size));
   m.mm_hidden_size = r.integer_or("mm_hidden_size", v.hidden_size);
   if (m.mm_hidden_size != v.hidden_size)
     throw ConfigError(file + ": mm_hidden_size " + std::to_string(m.mm_hidden_size) +

@@ -19,18 +19,18 @@ class ConfigError : public std::runtime_error {
 
 // The LLaDA language model (LLaDA's own config.json key names in comments).
 struct LladaConfig {
-  int64_t d_model = 0;              // d_model
-  int64_t n_layers = 0;             // n_layers
-  int64_t n_heads = 0;              // n_heads
-  int64_t n_kv_heads = 0;           // n_kv_heads (defaults to n_heads)
-  int64_t mlp_hidden_size = 0;      // mlp_hidden_size
-  int64_t vocab_size = 0;           // vocab_size (tokenizer-facing size)
-  int64_t embedding_size = 0;       // embedding_size (rows of wte / LM head; defaults to vocab_size)
-  double rms_norm_eps = 1e-5;       // rms_norm_eps
-  double rope_theta = 10000.0;      // rope_theta
+  int64_t d_model = 0;          // d_model
+  int64_t n_layers = 0;         // n_layers
+  int64_t n_heads = 0;          // n_heads
+  int64_t n_kv_heads = 0;       // n_kv_heads (defaults to n_heads)
+  int64_t mlp_hidden_size = 0;  // mlp_hidden_size
+  int64_t vocab_size = 0;       // vocab_size (tokenizer-facing size)
+  int64_t embedding_size = 0;   // embedding_size (rows of wte / LM head; defaults to vocab_size)
+  double rms_norm_eps = 1e-5;   // rms_norm_eps
+  double rope_theta = 10000.0;  // rope_theta
   int64_t max_sequence_length = 4096;
-  bool include_bias = false;        // include_bias (must be false: LLaDA has no biases)
-  bool weight_tying = false;        // weight_tying
+  bool include_bias = false;  // include_bias (must be false: LLaDA has no biases)
+  bool weight_tying = false;  // weight_tying
   std::string activation_type = "silu";
   std::optional<int64_t> mask_token_id;  // mask_token_id (else from the tokenizer: <|mdm_mask|>)
   std::optional<int64_t> eos_token_id;
@@ -42,10 +42,10 @@ struct LladaConfig {
 // The SigLIP vision tower. From config.json's "vision_config" block (Hugging Face
 // SiglipVisionConfig names) or, without it, the defaults implied by mm_vision_tower.
 struct VisionConfig {
-  std::string tower_name;             // mm_vision_tower
+  std::string tower_name;  // mm_vision_tower
   int64_t hidden_size = 1152;
   int64_t intermediate_size = 4304;
-  int64_t num_hidden_layers = 27;     // of the ORIGINAL tower
+  int64_t num_hidden_layers = 27;  // of the ORIGINAL tower
   int64_t num_attention_heads = 16;
   int64_t image_size = 384;
   int64_t patch_size = 14;
@@ -62,9 +62,16 @@ struct MultimodalConfig {
   int64_t mm_hidden_size = 1152;              // mm_hidden_size (vision width)
   int64_t vision_select_layer = -2;           // mm_vision_select_layer
   std::string vision_select_feature = "patch";
-  std::string patch_merge_type = "spatial_unpad";  // mm_patch_merge_type
-  std::string image_aspect_ratio = "anyres";       // image_aspect_ratio
+  std::string patch_merge_type = "spatial_unpad";           // mm_patch_merge_type
+  std::string image_aspect_ratio = "anyres";                // image_aspect_ratio
   std::vector<std::pair<int64_t, int64_t>> grid_pinpoints;  // (w, h) pairs
+};
+
+// SHIRG's high-resolution view (seed section 3): config.json "shirg_hires_image_size" when a
+// checkpoint sets it, else 672. A multiple of the vision patch size; its grid (48x48 at 672 with
+// 14-px patches) bounds the selection's K.
+struct ShirgConfig {
+  int64_t hires_image_size = 672;
 };
 
 struct ModelConfig {
@@ -72,6 +79,9 @@ struct ModelConfig {
   LladaConfig llm;
   VisionConfig vision;
   MultimodalConfig mm;
+  ShirgConfig shirg;
+  int64_t hires_grid() const { return shirg.hires_image_size / vision.patch_size; }  // 48
+  int64_t hires_tokens() const { return hires_grid() * hires_grid(); }               // 2304
 };
 
 // generation_config.json (all optional).
@@ -87,7 +97,7 @@ struct GenerationDefaults {
 struct TokenizerConfigFile {
   std::string chat_template;  // Jinja template string
   std::optional<std::string> bos_token, eos_token, pad_token, mask_token;
-  int64_t model_max_length = 0;  // 0 = unset
+  int64_t model_max_length = 0;                         // 0 = unset
   std::map<int64_t, std::string> added_tokens_decoder;  // id -> content
 };
 

@@ -257,26 +257,59 @@ kv::PrefixCache prefill(const LladaW& w, const LladaConfig& cfg, const at::Tenso
   return builder.finish();
 }
 
-at::Tensor answer_logits(const LladaW& w, const LladaConfig& cfg, const kv::PrefixCache& cache,
-                         const at::Tensor& answer_ids) {
+std::vector<at::Tensor> answer_logits_batch(const LladaW& w, const LladaConfig& cfg,
+                                            const std::vector<AnswerRows>& batch) {
+  if (batch.empty()) return {};
   const int64_t n_layers = static_cast<int64_t>(w.blocks.size());
-  if (cache.n_layers() != n_layers || cache.n_heads() != cfg.n_heads ||
-      cache.head_dim() != cfg.head_dim()) {
-    throw std::invalid_argument("answer_logits: the cache (" + cache.describe() +
-                                ") does not match the model");
+  const auto dev = w.wte.device();
+  std::vector<int64_t> offset, len;
+  std::vector<at::Tensor> ids, cos, sin;
+  int64_t rows = 0;
+  for (const AnswerRows& r : batch) {
+    if (r.cache == nullptr) throw std::invalid_argument("answer_logits: no prefix cache");
+    const kv::PrefixCache& cache = *r.cache;
+    if (cache.n_layers() != n_layers || cache.n_heads() != cfg.n_heads ||
+        cache.head_dim() != cfg.head_dim()) {
+      throw std::invalid_argument("answer_logits: the cache (" + cache.describe() +
+                                  ") does not match the model");
+    }
+    check_ids(r.answer_ids, w.wte.size(0), "answer_logits");
+    const int64_t l = r.answer_ids.size(0);
+    auto rope = rope_tables(cache.prefix_len(), l, cfg.head_dim(), cfg.rope_theta, dev);
+    cos.push_back(rope.cos);
+    sin.push_back(rope.sin);
+    ids.push_back(r.answer_ids.to(dev));
+    offset.push_back(rows);
+    len.push_back(l);
+    rows += l;
   }
-  check_ids(answer_ids, w.wte.size(0), "answer_logits");
   const auto dt = compute_dtype(w);
-  const int64_t l = answer_ids.size(0), p = cache.prefix_len();
-  auto rope = rope_tables(p, l, cfg.head_dim(), cfg.rope_theta, w.wte.device());
-  auto x = w.wte.index_select(0, answer_ids.to(w.wte.device())).to(at::kFloat);
+  const bool single = batch.size() == 1;
+  const Rope rope = single ? Rope{cos[0], sin[0]} : Rope{at::cat(cos, 0), at::cat(sin, 0)};
+  auto x = w.wte.index_select(0, single ? ids[0] : at::cat(ids, 0)).to(at::kFloat);
   for (int64_t i = 0; i < n_layers; ++i) {
     const auto& b = w.blocks[static_cast<size_t>(i)];
-    auto qkv = project_qkv(x, b, cfg, rope, dt);
-    auto attn = attend(qkv.q, {{cache.keys(i), cache.values(i)}, {qkv.k, qkv.v}}, {});
-    x = finish_block(x, attn, b, cfg, dt);
+    auto qkv = project_qkv(x, b, cfg, rope, dt);  // [H, rows, hd]: every request's answer rows
+    // Attention per request: its rows see its own frozen prefix and its own answer rows.
+    std::vector<at::Tensor> attn;
+    for (size_t r = 0; r < batch.size(); ++r) {
+      auto rows_of = [&](const at::Tensor& t) { return t.narrow(1, offset[r], len[r]); };
+      const kv::PrefixCache& cache = *batch[r].cache;
+      attn.push_back(attend(rows_of(qkv.q),
+                            {{cache.keys(i), cache.values(i)}, {rows_of(qkv.k), rows_of(qkv.v)}},
+                            {}));
+    }
+    x = finish_block(x, single ? attn[0] : at::cat(attn, 1), b, cfg, dt);
   }
-  return lm_head(w, cfg, x);
+  auto logits = lm_head(w, cfg, x);
+  std::vector<at::Tensor> out;
+  for (size_t r = 0; r < batch.size(); ++r) out.push_back(logits.narrow(0, offset[r], len[r]));
+  return out;
+}
+
+at::Tensor answer_logits(const LladaW& w, const LladaConfig& cfg, const kv::PrefixCache& cache,
+                         const at::Tensor& answer_ids) {
+  return answer_logits_batch(w, cfg, {AnswerRows{&cache, answer_ids}})[0];
 }
 
 at::Tensor prefix_dlm_logits(const LladaW& w, const LladaConfig& cfg, const at::Tensor& prefix,

@@ -50,6 +50,20 @@ kv::PrefixCache prefill(const LladaW& w, const LladaConfig& cfg, const at::Tenso
 at::Tensor answer_logits(const LladaW& w, const LladaConfig& cfg, const kv::PrefixCache& cache,
                          const at::Tensor& answer_ids);
 
+// One request's rows in a batched denoising step: its frozen prefix cache and its answer ids.
+struct AnswerRows {
+  const kv::PrefixCache* cache = nullptr;  // not owned; must outlive the call
+  at::Tensor answer_ids;                   // [L] int64
+};
+
+// One denoising step for several requests at once (continuous batching): the linear layers and
+// the LM head run on the stacked answer rows of every request (one GEMM per weight), attention
+// runs per request against its own cache (prefix lengths and answer lengths may differ; nothing
+// is padded). Returns each request's logits [L_r, V] fp32, in batch order. Each result equals
+// answer_logits() of that request alone up to the GEMM's summation order (fp32: ~1e-6).
+std::vector<at::Tensor> answer_logits_batch(const LladaW& w, const LladaConfig& cfg,
+                                            const std::vector<AnswerRows>& batch);
+
 // Uncached reference: the full sequence [prefix; answer] every call, prefix rows blocked from
 // seeing the answer rows (the semantics the cache is exact for) -> [L, V] fp32.
 at::Tensor prefix_dlm_logits(const LladaW& w, const LladaConfig& cfg, const at::Tensor& prefix,

@@ -30,6 +30,12 @@ struct Task {
   Clock::time_point enqueued;
   std::atomic<bool> cancelled{false};
   std::variant<GenerateTask, SelectionTask> work;
+  // Generate tasks, once a worker picked them up: the pipeline's per-request state and control
+  // (they live as long as the task), the queue time and the cache bytes reserved.
+  RequestState state;
+  RunControl ctl;
+  double queue_ms = 0;
+  int64_t reserved_bytes = 0;
 
   std::optional<Clock::time_point> deadline() const {
     if (auto* g = std::get_if<GenerateTask>(&work)) return g->request.deadline;
@@ -67,14 +73,20 @@ struct Executor::Impl {
   std::condition_variable reaper_cv;
   std::deque<Reaped> reaped;
   bool reaper_stop = false;
+  // Continuous batching (see ExecutorConfig::max_batch): generate tasks holding a slot, the
+  // prepared ones handed to the step loop, the step loop's thread.
+  int slots_in_use = 0;
+  std::deque<std::shared_ptr<Task>> ready;  // prepared, not yet in the step loop's running set
+  std::thread stepper;
+  std::condition_variable step_cv;
+  bool step_stop = false;
+  // Admission by memory.
+  std::condition_variable budget_cv;
+  int64_t cache_in_use = 0;
+  int64_t waiting_for_memory = 0;
 
   Impl(std::shared_ptr<const Model> m, ExecutorConfig c)
-      : model(m),
-        config(c),
-        pipeline(m,
-                 PipelineLimits{c.max_question_bytes, c.max_question_tokens, c.max_gen_length,
-                                c.max_steps, c.max_image_bytes, c.max_image_pixels},
-                 c.cache_dtype) {
+      : model(m), config(c), pipeline(m, c.limits, c.cache_dtype) {
     stats.max_queue = static_cast<int64_t>(c.max_queue);
   }
 
@@ -161,48 +173,116 @@ struct Executor::Impl {
     std::get<SelectionTask>(task.work).done(s, SelectionMapResult{});
   }
 
+  bool is_generate(const Task& t) const { return std::holds_alternative<GenerateTask>(t.work); }
+
+  // Called with mu held: the queue's head may start (a selection map always; a generate
+  // request when a slot is free).
+  bool can_start_locked() const {
+    if (queue.empty()) return false;
+    return !is_generate(*queue.front()) || slots_in_use < std::max(1, config.max_batch);
+  }
+
   void worker_loop() {
     for (;;) {
       std::shared_ptr<Task> task;
       {
         std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [&] { return stopping || !queue.empty(); });
+        cv.wait(lock, [&] { return can_start_locked() || (stopping && queue.empty()); });
         if (queue.empty()) return;  // stopping and drained
         task = queue.front();
         queue.pop_front();
         ++stats.running;
+        if (is_generate(*task)) ++slots_in_use;
       }
-      execute(*task);
+      execute(task);
     }
   }
 
   // Counts a finished task. Runs BEFORE its observer hears the outcome, so whoever has the
-  // answer also sees it in stats(). The worker still joins after the observer returns.
-  void settle(const Task& task, bool ok) {
+  // answer also sees it in stats(). Frees its slot and its cache reservation.
+  void settle(Task& task, bool ok) {
     {
       std::lock_guard<std::mutex> lock(mu);
       --stats.running;
       ok ? ++stats.completed : ++stats.failed;
       live.erase(task.id);
+      if (is_generate(task)) --slots_in_use;
+      cache_in_use -= task.reserved_bytes;
+      task.reserved_bytes = 0;
     }
+    cv.notify_all();  // a slot is free
+    budget_cv.notify_all();
     idle_cv.notify_all();
   }
 
-  void execute(Task& task) {
-    const double queue_ms =
-        std::chrono::duration<double, std::milli>(Clock::now() - task.enqueued).count();
-    RunControl ctl;
+  // Admission by memory, on the prefix worker, before the prefill (RunControl::reserve_cache).
+  Status reserve_cache(Task& task, int64_t bytes) {
+    const int64_t budget = config.cache_budget_bytes;
+    std::unique_lock<std::mutex> lock(mu);
+    if (budget > 0 && bytes > budget)
+      return Status::Error(StatusCode::kResourceExhausted,
+                           "this request's prefix cache needs " + std::to_string(bytes >> 20) +
+                               " MiB, more than the whole prefix-cache budget of " +
+                               std::to_string(budget >> 20) +
+                               " MiB; use fewer visual tokens or raise the budget");
+    ++waiting_for_memory;
+    Status s = Status::Ok();
+    while (budget > 0 && cache_in_use + bytes > budget) {
+      if (task.cancelled.load()) {
+        s = Status::Error(StatusCode::kCancelled, "request cancelled while waiting for memory");
+        break;
+      }
+      const auto now = Clock::now();
+      const auto deadline = task.ctl.deadline;
+      if (deadline && now >= *deadline) {
+        s = Status::Error(StatusCode::kDeadlineExceeded,
+                          "deadline exceeded while waiting for prefix-cache memory");
+        break;
+      }
+      auto until = now + std::chrono::milliseconds(50);
+      if (deadline && *deadline < until) until = *deadline;
+      budget_cv.wait_until(lock, until);
+    }
+    --waiting_for_memory;
+    if (s.ok()) {
+      cache_in_use += bytes;
+      task.reserved_bytes = bytes;
+    }
+    return s;
+  }
+
+  // Ends a generate task: frees its cache, counts it, frees its slot, then its observer hears
+  // the outcome.
+  void complete(Task& task, const Status& s) {
+    auto& g = std::get<GenerateTask>(task.work);
+    GenerateResult result = std::move(task.state.result);
+    result.timings.queue_ms = task.queue_ms;
+    result.timings.total_ms += task.queue_ms;
+    task.state = RequestState{};
+    settle(task, s.ok());
+    g.observer->on_done(s, result);
+  }
+
+  void execute(const std::shared_ptr<Task>& owner) {
+    Task& task = *owner;
+    task.queue_ms = std::chrono::duration<double, std::milli>(Clock::now() - task.enqueued).count();
+    RunControl& ctl = task.ctl;
     ctl.cancelled = &task.cancelled;
     if (auto* g = std::get_if<GenerateTask>(&task.work)) {
       ctl.deadline = g->request.deadline;
       ctl.observer = g->observer.get();
-      g->observer->on_started(queue_ms);
-      GenerateResult result;
-      Status s = pipeline.run(g->request, ctl, &result);
-      result.timings.queue_ms = queue_ms;
-      result.timings.total_ms += queue_ms;
-      settle(task, s.ok());
-      g->observer->on_done(s, result);
+      ctl.reserve_cache = [this, &task](int64_t bytes) { return reserve_cache(task, bytes); };
+      g->observer->on_started(task.queue_ms);
+      Status s = pipeline.prepare(g->request, ctl, &task.state);
+      if (s.ok()) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          ready.push_back(owner);
+        }
+        step_cv.notify_one();
+        return;
+      }
+      complete(task, s);
       return;
     }
     auto& sel = std::get<SelectionTask>(task.work);
@@ -212,12 +292,68 @@ struct Executor::Impl {
     settle(task, s.ok());
     sel.done(s, result);
   }
+
+  // The step loop: every iteration advances each prepared request by one denoising step in one
+  // batched LLaDA call; requests join (from `ready`) and leave (done, cancelled, deadline)
+  // between iterations. The prefix stages of new requests run meanwhile on the workers, so a
+  // long prefill never holds back the running requests' steps.
+  void step_loop() {
+    std::vector<std::shared_ptr<Task>> running;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        step_cv.wait(lock, [&] { return !ready.empty() || !running.empty() || step_stop; });
+        if (ready.empty() && running.empty()) return;  // step_stop and drained
+        while (!ready.empty()) {
+          running.push_back(std::move(ready.front()));
+          ready.pop_front();
+        }
+        stats.batched_steps += 1;
+        stats.batched_rows += static_cast<int64_t>(running.size());
+      }
+      std::vector<RequestState*> batch;
+      for (auto& t : running) batch.push_back(&t->state);
+      std::vector<at::Tensor> logits;
+      Status failed = Status::Ok();
+      try {
+        logits = pipeline.step_batch(batch);
+      } catch (const std::exception& e) {
+        failed = Status::Error(StatusCode::kInternal, std::string("internal error: ") + e.what());
+      }
+      if (config.on_batch_step) config.on_batch_step(static_cast<int64_t>(running.size()));
+      std::vector<std::shared_ptr<Task>> still;
+      for (size_t i = 0; i < running.size(); ++i) {
+        Task& t = *running[i];
+        Status s = failed;
+        if (s.ok()) {
+          try {
+            s = pipeline.after_step(std::get<GenerateTask>(t.work).request, t.ctl, t.state,
+                                    logits[i]);
+            if (s.ok() && t.state.sampler->done()) {
+              pipeline.finish(t.ctl, t.state);
+              complete(t, s);
+              continue;
+            }
+          } catch (const std::exception& e) {
+            s = Status::Error(StatusCode::kInternal, std::string("internal error: ") + e.what());
+          }
+        }
+        if (!s.ok()) {
+          complete(t, s);
+          continue;
+        }
+        still.push_back(std::move(running[i]));
+      }
+      running = std::move(still);
+    }
+  }
 };
 
 Executor::Executor(std::shared_ptr<const Model> model, ExecutorConfig config)
     : impl_(std::make_unique<Impl>(std::move(model), config)) {
   const int n = std::max(1, config.workers);
   for (int i = 0; i < n; ++i) impl_->workers.emplace_back([this] { impl_->worker_loop(); });
+  impl_->stepper = std::thread([this] { impl_->step_loop(); });
   impl_->reaper = std::thread([this] { impl_->reaper_loop(); });
 }
 
@@ -260,21 +396,29 @@ void Executor::cancel(uint64_t id) {
   const std::shared_ptr<Task> task = it->second;
   task->cancelled.store(true);
   // Still queued: out of the queue now (its slot and the queue gauge are freed at once), and
-  // answered CANCELLED by the reaper. Running: the worker sees the flag at its next check.
+  // answered CANCELLED by the reaper. Running: the worker or the step loop sees the flag at its
+  // next check.
   impl_->reap_locked(task, Status::Error(StatusCode::kCancelled, "request cancelled while queued"));
+  impl_->budget_cv.notify_all();  // a request waiting for memory sees it at once
 }
 
 ExecutorStats Executor::stats() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   ExecutorStats s = impl_->stats;
   s.queued = static_cast<int64_t>(impl_->queue.size());
+  s.stepping = impl_->slots_in_use;
+  s.waiting_for_memory = impl_->waiting_for_memory;
+  s.cache_bytes_in_use = impl_->cache_in_use;
+  s.cache_budget_bytes = impl_->config.cache_budget_bytes;
   return s;
 }
 
 void Executor::shutdown(std::chrono::milliseconds grace) {
   {
     std::unique_lock<std::mutex> lock(impl_->mu);
-    if (impl_->stopping && impl_->workers.empty() && !impl_->reaper.joinable()) return;
+    if (impl_->stopping && impl_->workers.empty() && !impl_->reaper.joinable() &&
+        !impl_->stepper.joinable())
+      return;
     impl_->accepting = false;
     // Let queued and running work finish within the grace period...
     impl_->idle_cv.wait_for(lock, grace, [&] { return impl_->live.empty(); });
@@ -284,9 +428,16 @@ void Executor::shutdown(std::chrono::milliseconds grace) {
     impl_->stopping = true;
   }
   impl_->cv.notify_all();
+  impl_->budget_cv.notify_all();
   for (auto& w : impl_->workers)
     if (w.joinable()) w.join();
   impl_->workers.clear();
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->step_stop = true;  // it finishes (cancelled) what it holds, then ends
+  }
+  impl_->step_cv.notify_all();
+  if (impl_->stepper.joinable()) impl_->stepper.join();
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->reaper_stop = true;  // it answers what it still holds, then ends

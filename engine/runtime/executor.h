@@ -11,23 +11,15 @@
 #include <string>
 #include <vector>
 
-#include "engine/runtime/request.h"
-#include "engine/runtime/status.h"
+#include "engine/api/observer.h"
+#include "engine/api/request.h"
+#include "engine/api/request_limits.h"
+#include "engine/api/status.h"
 #include "kvcache/cache_dtype.h"
 
 namespace shirg {
 
 struct Model;
-
-// Receives the events of one request. on_done is called exactly once, last.
-class RequestObserver {
- public:
-  virtual ~RequestObserver() = default;
-  virtual void on_started(double queue_ms) {}
-  virtual void on_prefix_ready(const PrefixReadyEvent& e) {}
-  virtual void on_step(const StepEvent& e) {}
-  virtual void on_done(const Status& status, const GenerateResult& result) = 0;
-};
 
 struct SelectionMapRequest {
   std::string request_id;
@@ -48,23 +40,39 @@ struct SelectionMapResult {
 };
 
 struct ExecutorConfig {
-  int workers = 1;             // model-executing threads
+  // Prefix workers: threads that run the stages before step 0 (decode, vision, selection,
+  // projector, prefill) and the selection-map requests. The denoising steps of every running
+  // request run on one more thread, the step loop, batched (max_batch).
+  int workers = 1;
+  // Continuous batching: at most this many generate requests hold a slot (from the start of
+  // their prefix stages to their last step); each iteration of the step loop advances every
+  // prepared one by one denoising step in ONE batched LLaDA call. 1 = one request at a time.
+  int max_batch = 1;
+  // Admission by memory: the prefix caches of the requests holding a slot may use at most this
+  // many bytes together (0 = no limit). A request whose cache does not fit waits before its
+  // prefill (cancellable, deadline honoured); one larger than the whole budget fails with
+  // RESOURCE_EXHAUSTED.
+  int64_t cache_budget_bytes = 0;
+  // Called on the step loop after every batched step with the batch size (metrics). May be empty;
+  // must not block.
+  std::function<void(int64_t batch_size)> on_batch_step;
   std::size_t max_queue = 16;  // queued (not yet running) requests; beyond -> RESOURCE_EXHAUSTED
-  int64_t max_question_bytes = 8192;
-  int64_t max_question_tokens = 512;
-  int64_t max_gen_length = 1024;
-  int64_t max_steps = 1024;
-  std::size_t max_image_bytes = 32u << 20;
-  int64_t max_image_pixels = 50'000'000;
+  RequestLimits limits;        // checked at enqueue (cheap checks) and while running
   kv::CacheDType cache_dtype = kv::CacheDType::kBf16;  // prefix KV cache storage
 };
 
 struct ExecutorStats {
-  int64_t queued = 0;     // waiting
-  int64_t running = 0;    // executing now
-  int64_t completed = 0;  // finished OK
-  int64_t failed = 0;     // finished with an error (incl. cancelled / deadline)
-  int64_t rejected = 0;   // refused at enqueue
+  int64_t queued = 0;              // waiting for a worker / a slot
+  int64_t running = 0;             // executing now (prefix stages, steps, selection maps)
+  int64_t stepping = 0;            // generate requests in the step loop's running set
+  int64_t waiting_for_memory = 0;  // prefix stages done, waiting for cache budget
+  int64_t cache_bytes_in_use = 0;  // prefix-cache bytes reserved by requests holding a slot
+  int64_t cache_budget_bytes = 0;  // ExecutorConfig::cache_budget_bytes (0 = no limit)
+  int64_t batched_steps = 0;       // step-loop iterations (batched LLaDA calls) so far
+  int64_t batched_rows = 0;        // sum of their batch sizes (mean batch = rows / steps)
+  int64_t completed = 0;           // finished OK
+  int64_t failed = 0;              // finished with an error (incl. cancelled / deadline)
+  int64_t rejected = 0;            // refused at enqueue
   int64_t max_queue = 0;
 };
 

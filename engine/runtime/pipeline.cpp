@@ -41,15 +41,15 @@ Status check_control(const RunControl& ctl, const char* where) {
   return Status::Ok();
 }
 
-Status check_image_bytes(const std::string& bytes, std::size_t max_bytes) {
+Status check_image_bytes(const std::string& bytes, int64_t max_bytes) {
   if (bytes.empty()) return invalid("image is empty");
-  if (bytes.size() > max_bytes)
+  if (static_cast<int64_t>(bytes.size()) > max_bytes)
     return invalid("image is " + std::to_string(bytes.size()) + " bytes, the limit is " +
                    std::to_string(max_bytes));
   return Status::Ok();
 }
 
-Status check_question(const Model& m, const std::string& q, const PipelineLimits& lim,
+Status check_question(const Model& m, const std::string& q, const RequestLimits& lim,
                       bool required) {
   if (required && q.find_first_not_of(" \t\r\n") == std::string::npos)
     return invalid("question is empty");
@@ -67,12 +67,15 @@ Status check_question(const Model& m, const std::string& q, const PipelineLimits
   return Status::Ok();
 }
 
-Status check_selection(const SelectionOptions& s) {
-  if (s.k < 1 || s.k > 2304)
-    return invalid("selection.k must be in [1, 2304], got " + std::to_string(s.k));
-  if (s.adaptive_k && (s.k_min < 1 || s.k_max > 2304 || s.k_min > s.k_max))
-    return invalid("selection adaptive bounds must satisfy 1 <= k_min <= k_max <= 2304, got [" +
-                   std::to_string(s.k_min) + ", " + std::to_string(s.k_max) + "]");
+// K bounds from the model: 1 .. the hi-detail grid's cell count (2304 at 672 with 14-px patches).
+Status check_selection(const Model& m, const SelectionOptions& s) {
+  const int64_t n = m.config.hires_tokens();
+  const std::string cells = std::to_string(n);
+  if (s.k < 1 || s.k > n)
+    return invalid("selection.k must be in [1, " + cells + "], got " + std::to_string(s.k));
+  if (s.adaptive_k && (s.k_min < 1 || s.k_max > n || s.k_min > s.k_max))
+    return invalid("selection adaptive bounds must satisfy 1 <= k_min <= k_max <= " + cells +
+                   ", got [" + std::to_string(s.k_min) + ", " + std::to_string(s.k_max) + "]");
   return Status::Ok();
 }
 
@@ -142,8 +145,8 @@ Status build_visual(const Model& m, const vision::RgbImage& img, const GenerateR
     out->summary.candidate_tokens = out->summary.hi_detail_tokens;
     return Status::Ok();
   }
-  const int64_t side = 672;
-  at::Tensor feats = vision::encode_view(m, img, side, hook);  // [2304, Dv]
+  const int64_t side = m.config.shirg.hires_image_size;
+  at::Tensor feats = vision::encode_view(m, img, side, hook);  // [grid^2, Dv]: [2304, Dv] at 672
   t->vision_ms = ms_since(t0);
   if (Status s = check_control(ctl, "after the vision encoder"); !s.ok()) return s;
 
@@ -177,14 +180,14 @@ Status build_visual(const Model& m, const vision::RgbImage& img, const GenerateR
 
 }  // namespace
 
-Pipeline::Pipeline(std::shared_ptr<const Model> model, PipelineLimits limits,
+Pipeline::Pipeline(std::shared_ptr<const Model> model, RequestLimits limits,
                    kv::CacheDType cache_dtype)
     : model_(std::move(model)), limits_(limits), cache_dtype_(cache_dtype) {}
 
 Status Pipeline::validate(GenerateRequest& req) const {
   if (Status s = check_image_bytes(req.image_bytes, limits_.max_image_bytes); !s.ok()) return s;
   if (Status s = check_question(*model_, req.question, limits_, true); !s.ok()) return s;
-  if (Status s = check_selection(req.selection); !s.ok()) return s;
+  if (Status s = check_selection(*model_, req.selection); !s.ok()) return s;
   auto& g = req.generation;
   if (g.gen_length < 1 || g.gen_length > limits_.max_gen_length)
     return invalid("generation.gen_length must be in [1, " +
@@ -204,19 +207,36 @@ Status Pipeline::validate_selection(SelectionMapRequest& req) const {
   if (!is_shirg_family(req.selection.mode))
     return invalid(std::string("selection map needs a SHIRG mode, got ") +
                    selection_mode_name(req.selection.mode));
-  return check_selection(req.selection);
+  return check_selection(*model_, req.selection);
 }
 
 Status Pipeline::run(const GenerateRequest& req, const RunControl& ctl, GenerateResult* out) const {
+  RequestState st;
+  Status s = prepare(req, ctl, &st);
+  try {
+    while (s.ok() && !st.sampler->done()) {
+      const std::vector<at::Tensor> logits = step_batch({&st});
+      s = after_step(req, ctl, st, logits[0]);
+    }
+    if (s.ok()) finish(ctl, st);
+  } catch (const std::exception& e) {
+    s = Status::Error(StatusCode::kInternal, std::string("internal error: ") + e.what());
+  }
+  *out = std::move(st.result);
+  return s;
+}
+
+Status Pipeline::prepare(const GenerateRequest& req, const RunControl& ctl,
+                         RequestState* st) const {
   const Model& m = *model_;
-  const auto t_start = Clock::now();
-  StageTimings& t = out->timings;
+  st->started = Clock::now();
+  StageTimings& t = st->result.timings;
   try {
     if (Status s = check_control(ctl, "before start"); !s.ok()) return s;
     // 1. Decode (untrusted bytes; limits checked from the header before allocating).
     auto t0 = Clock::now();
     vision::DecodeLimits lim;
-    lim.max_bytes = limits_.max_image_bytes;
+    lim.max_bytes = static_cast<std::size_t>(limits_.max_image_bytes);
     lim.max_pixels = limits_.max_image_pixels;
     vision::RgbImage img;
     try {
@@ -245,15 +265,21 @@ Status Pipeline::run(const GenerateRequest& req, const RunControl& ctl, Generate
       return invalid("prefix of " + std::to_string(P) + " tokens + gen_length " +
                      std::to_string(g.gen_length) + " exceeds the model's max_sequence_length " +
                      std::to_string(m.config.llm.max_sequence_length));
+    if (ctl.reserve_cache) {
+      const auto& c = m.config.llm;
+      const int64_t bytes = 2 * c.n_layers * P * c.d_model * kv::element_size(cache_dtype_);
+      if (Status s = ctl.reserve_cache(bytes); !s.ok()) return s;
+    }
 
     // 6. Prefill: the prefix KV, computed once, frozen (bf16, or fp32), owned by this request.
     auto t1 = Clock::now();
-    const kv::PrefixCache cache = llada::prefill(m.llm, m.config.llm, prefix, cache_dtype_,
-                                                 control_hook(ctl, "in the prefill"));
+    st->cache = llada::prefill(m.llm, m.config.llm, prefix, cache_dtype_,
+                               control_hook(ctl, "in the prefill"));
     t.prefill_ms = ms_since(t1);
-    out->prefix_tokens = P;
-    out->cache_bytes = cache.bytes();
-    out->selection = vis.summary;
+    GenerateResult& out = st->result;
+    out.prefix_tokens = P;
+    out.cache_bytes = st->cache.bytes();
+    out.selection = vis.summary;
     if (ctl.dump) {
       (*ctl.dump)["visual_tokens"] = vis.tokens.to(at::kFloat).cpu();
       (*ctl.dump)["prefix_embeddings"] = prefix.to(at::kFloat).cpu();
@@ -268,70 +294,89 @@ Status Pipeline::run(const GenerateRequest& req, const RunControl& ctl, Generate
       PrefixReadyEvent e;
       e.selection = vis.summary;
       e.prefix_tokens = P;
-      e.cache_bytes = cache.bytes();
+      e.cache_bytes = st->cache.bytes();
       e.timings = t;
-      e.timings.total_ms = ms_since(t_start);
+      e.timings.total_ms = ms_since(st->started);
       ctl.observer->on_prefix_ready(e);
     }
-    if (Status s = check_control(ctl, "after prefill"); !s.ok()) return s;
-
-    // 7. Denoising steps against the frozen prefix.
     sampler::SamplerIds ids;
     ids.mask = m.ids.mask;
     ids.vocab_limit = m.tokenizer->vocab_size();
     ids.stop = m.ids.stop;
     ids.never_choose = {m.ids.mask};
-    int64_t step_index = 0;
-    auto logits_fn = [&](const at::Tensor& answer) {
-      at::Tensor l = llada::answer_logits(m.llm, m.config.llm, cache, answer);
-      if (ctl.dump) (*ctl.dump)["step_" + std::to_string(step_index) + "_logits"] = l.cpu();
-      return l;
-    };
-    Status step_status = Status::Ok();
-    auto on_step = [&](int64_t step, int64_t total, const at::Tensor& answer) {
-      step_index = step;
-      if (ctl.dump)
-        (*ctl.dump)["step_" + std::to_string(step - 1) + "_tokens"] = answer.cpu().clone();
-      if (ctl.observer) {
-        StepEvent e;
-        e.step = step;
-        e.total_steps = total;
-        e.partial_answer = render_partial(*m.tokenizer, answer.cpu(), m.ids);
-        e.committed = (answer != m.ids.mask).sum().item<int64_t>();
-        ctl.observer->on_step(e);
-      }
-      step_status = check_control(ctl, "between denoising steps");
-      return step_status.ok();
-    };
-    auto t2 = Clock::now();
-    const sampler::SamplerResult r = sampler::generate(g, ids, logits_fn, on_step);
-    t.steps_ms = ms_since(t2);
-    out->steps_run = r.steps_run;
-    if (!step_status.ok()) return step_status;
-
-    // 8. Decode: up to the first stop token, special tokens dropped.
-    const at::Tensor answer = r.ids.cpu();
-    const auto* p = answer.data_ptr<int64_t>();
-    out->stop_reason = StopReason::kLength;
-    for (int64_t i = 0; i < answer.numel(); ++i) {
-      if (p[i] == m.ids.eot || p[i] == m.ids.eos) {
-        out->stop_reason = StopReason::kStopToken;
-        break;
-      }
-      out->answer_ids.push_back(p[i]);
-    }
-    std::string text = m.tokenizer->decode(out->answer_ids, /*skip_special_tokens=*/true);
-    // LaViDa strips leading '!' from answers (its tokenizer's id 0; a random-weights artefact).
-    const auto first = text.find_first_not_of('!');
-    out->answer = first == std::string::npos ? std::string() : text.substr(first);
-    if (ctl.dump) (*ctl.dump)["answer_ids"] = answer.clone();
-    t.total_ms = ms_since(t_start);
-    return Status::Ok();
+    st->sampler.emplace(g, ids);
+    return check_control(ctl, "after prefill");
   } catch (const Stopped& s) {
     return s.status;
   } catch (const std::exception& e) {
     return Status::Error(StatusCode::kInternal, std::string("internal error: ") + e.what());
   }
+}
+
+std::vector<at::Tensor> Pipeline::step_batch(const std::vector<RequestState*>& batch) const {
+  const Model& m = *model_;
+  std::vector<llada::AnswerRows> rows;
+  const auto now = Clock::now();
+  for (RequestState* st : batch) {
+    if (!st->stepped) {
+      st->first_step = now;
+      st->stepped = true;
+    }
+    rows.push_back({&st->cache, st->sampler->ids()});
+  }
+  std::vector<at::Tensor> logits = llada::answer_logits_batch(m.llm, m.config.llm, rows);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i]->sampler->step(logits[i]);
+    batch[i]->result.steps_run = batch[i]->sampler->steps_run();
+  }
+  return logits;
+}
+
+Status Pipeline::after_step(const GenerateRequest& req, const RunControl& ctl, RequestState& st,
+                            const at::Tensor& logits) const {
+  const Model& m = *model_;
+  const sampler::SamplerState& s = *st.sampler;
+  const at::Tensor& answer = s.ids();
+  if (ctl.dump) {
+    if (logits.defined())
+      (*ctl.dump)["step_" + std::to_string(s.steps_run() - 1) + "_logits"] = logits.cpu();
+    (*ctl.dump)["step_" + std::to_string(s.steps_run() - 1) + "_tokens"] = answer.cpu().clone();
+  }
+  if (ctl.observer) {
+    StepEvent e;
+    e.step = s.steps_run();
+    e.total_steps = s.total_steps();
+    // Rendering costs a detokenisation per step: only for callers that stream the events.
+    if (req.want_step_events) e.partial_answer = render_partial(*m.tokenizer, answer, m.ids);
+    e.committed = (answer != m.ids.mask).sum().item<int64_t>();
+    ctl.observer->on_step(e);
+  }
+  return check_control(ctl, "between denoising steps");
+}
+
+void Pipeline::finish(const RunControl& ctl, RequestState& st) const {
+  const Model& m = *model_;
+  GenerateResult& out = st.result;
+  out.timings.steps_ms = st.stepped ? ms_since(st.first_step) : 0;
+  out.steps_run = st.sampler->steps_run();
+  // 8. Decode: up to the first stop token, special tokens dropped.
+  const at::Tensor answer = st.sampler->ids();
+  const auto* p = answer.data_ptr<int64_t>();
+  out.stop_reason = StopReason::kLength;
+  out.answer_ids.clear();
+  for (int64_t i = 0; i < answer.numel(); ++i) {
+    if (p[i] == m.ids.eot || p[i] == m.ids.eos) {
+      out.stop_reason = StopReason::kStopToken;
+      break;
+    }
+    out.answer_ids.push_back(p[i]);
+  }
+  std::string text = m.tokenizer->decode(out.answer_ids, /*skip_special_tokens=*/true);
+  // LaViDa strips leading '!' from answers (its tokenizer's id 0; a random-weights artefact).
+  const auto first = text.find_first_not_of('!');
+  out.answer = first == std::string::npos ? std::string() : text.substr(first);
+  if (ctl.dump) (*ctl.dump)["answer_ids"] = answer.clone();
+  out.timings.total_ms = ms_since(st.started);
 }
 
 Status Pipeline::run_selection_map(const SelectionMapRequest& req, const RunControl& ctl,
@@ -340,7 +385,7 @@ Status Pipeline::run_selection_map(const SelectionMapRequest& req, const RunCont
   try {
     if (Status s = check_control(ctl, "before start"); !s.ok()) return s;
     vision::DecodeLimits lim;
-    lim.max_bytes = limits_.max_image_bytes;
+    lim.max_bytes = static_cast<std::size_t>(limits_.max_image_bytes);
     lim.max_pixels = limits_.max_image_pixels;
     vision::RgbImage img;
     try {
@@ -363,7 +408,8 @@ Status Pipeline::run_selection_map(const SelectionMapRequest& req, const RunCont
     out->scaffold_tokens = sel.scaffold_tokens;
     out->summary = vis.summary;
     out->selection_ms = t.selection_ms;
-    const vision::RgbImage view = vision::resize_bicubic(img, 672, 672);
+    const int64_t side = m.config.shirg.hires_image_size;
+    const vision::RgbImage view = vision::resize_bicubic(img, side, side);
     out->overlay_png =
         select::render_overlay_png(view.rgb.data(), view.width, view.height, sel, out->grid);
     return Status::Ok();

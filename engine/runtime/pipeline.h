@@ -12,11 +12,16 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "engine/api/observer.h"
+#include "engine/api/request.h"
+#include "engine/api/request_limits.h"
+#include "engine/api/status.h"
 #include "engine/runtime/executor.h"
-#include "engine/runtime/request.h"
-#include "engine/runtime/status.h"
+#include "engine/sampler/sampler.h"
 #include "kvcache/cache_dtype.h"
+#include "kvcache/prefix_cache.h"
 
 namespace shirg {
 
@@ -35,21 +40,28 @@ struct RunControl {
   // When set, intermediate tensors are stored here (CPU): visual tokens, selection, prefix,
   // per-step logits and committed tokens (offline tool --dump).
   std::map<std::string, at::Tensor>* dump = nullptr;
+  // Called once the prefix length is known, before the prefill, with the exact bytes the
+  // request's prefix cache will hold (admission by memory: it may wait for room). A non-OK
+  // status ends the request with it. Empty: no budget.
+  std::function<Status(int64_t cache_bytes)> reserve_cache;
 };
 
-struct PipelineLimits {
-  int64_t max_question_bytes = 8192;
-  int64_t max_question_tokens = 512;
-  int64_t max_gen_length = 1024;
-  int64_t max_steps = 1024;
-  std::size_t max_image_bytes = 32u << 20;
-  int64_t max_image_pixels = 50'000'000;
+// Everything one generate request owns between its stages (the whisper.cpp state): the frozen
+// prefix cache, the sampler (answer ids, schedule, RNG) and the result being filled in. Made by
+// Pipeline::prepare, advanced by Pipeline::step_batch, closed by Pipeline::finish. Owned by one
+// thread at a time (the executor hands it from a prefix worker to the step loop).
+struct RequestState {
+  kv::PrefixCache cache;
+  std::optional<sampler::SamplerState> sampler;
+  GenerateResult result;  // timings, selection summary, prefix tokens, cache bytes so far
+  std::chrono::steady_clock::time_point started, first_step;
+  bool stepped = false;  // first_step is set
 };
 
 class Pipeline {
  public:
   // `cache_dtype`: storage of each request's prefix KV cache (bf16, or the 32-bit fallback).
-  Pipeline(std::shared_ptr<const Model> model, PipelineLimits limits,
+  Pipeline(std::shared_ptr<const Model> model, RequestLimits limits,
            kv::CacheDType cache_dtype = kv::CacheDType::kBf16);
 
   // Cheap checks that need no model execution (question text and length, option ranges, image
@@ -57,19 +69,36 @@ class Pipeline {
   Status validate(GenerateRequest& req) const;
   Status validate_selection(SelectionMapRequest& req) const;
 
-  // Runs a validated request. Errors: INVALID_ARGUMENT (undecodable image, prefix too long),
-  // CANCELLED, DEADLINE_EXCEEDED, INTERNAL.
+  // Runs a validated request to the end on the calling thread: prepare, then step_batch of
+  // this request alone until done, then finish. Errors: INVALID_ARGUMENT (undecodable image,
+  // prefix too long), CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED (from reserve_cache),
+  // INTERNAL.
   Status run(const GenerateRequest& req, const RunControl& ctl, GenerateResult* out) const;
+
+  // The stages before step 0 (decode, vision, selection, projector, prompt, prefill): fills
+  // `st` (its cache and sampler) and tells the observer on_prefix_ready. Same errors as run().
+  Status prepare(const GenerateRequest& req, const RunControl& ctl, RequestState* st) const;
+  // One denoising step for every request in `batch` (none may be done) in one batched LLaDA
+  // call (llada::answer_logits_batch). Returns each request's logits [L, V] fp32. Throws on an
+  // internal error (the whole batch then fails).
+  std::vector<at::Tensor> step_batch(const std::vector<RequestState*>& batch) const;
+  // After a step: dump, step event (partial_answer rendered only when req.want_step_events),
+  // then the control check.
+  // `logits`: this request's logits of the step (for the dump; may be undefined).
+  Status after_step(const GenerateRequest& req, const RunControl& ctl, RequestState& st,
+                    const at::Tensor& logits) const;
+  // Decodes the answer of a finished state into st.result (stop reason, ids, text, timings).
+  void finish(const RunControl& ctl, RequestState& st) const;
   Status run_selection_map(const SelectionMapRequest& req, const RunControl& ctl,
                            SelectionMapResult* out) const;
 
   const Model& model() const { return *model_; }
-  const PipelineLimits& limits() const { return limits_; }
+  const RequestLimits& limits() const { return limits_; }
   kv::CacheDType cache_dtype() const { return cache_dtype_; }
 
  private:
   std::shared_ptr<const Model> model_;
-  PipelineLimits limits_;
+  RequestLimits limits_;
   kv::CacheDType cache_dtype_;
 };
 

@@ -137,62 +137,84 @@ at::Generator request_generator(uint64_t seed) {
   return gen;
 }
 
-SamplerResult generate(const GenerationOptions& opts_in, const SamplerIds& sids,
-                       const LogitsFn& logits_fn, const StepFn& on_step) {
-  GenerationOptions o = opts_in;
-  const std::string err = resolve_options(o);
+SamplerState::SamplerState(const GenerationOptions& opts_in, const SamplerIds& sids)
+    : opts_(opts_in), sids_(sids) {
+  const std::string err = resolve_options(opts_);
   if (!err.empty()) throw std::invalid_argument("sampler: " + err);
-  if (sids.mask < 0) throw std::invalid_argument("sampler: the mask id is not set");
+  if (sids_.mask < 0) throw std::invalid_argument("sampler: the mask id is not set");
+  ids_ = at::full({opts_.gen_length}, sids_.mask, at::TensorOptions().dtype(at::kLong));
+  gen_ = request_generator(opts_.seed);
+  per_block_ = block_steps(opts_);
+  load_block();
+}
+
+void SamplerState::load_block() {
+  schedule_ =
+      transfer_schedule(opts_.block_length, per_block_[block_], opts_.schedule, opts_.shift);
+  in_block_ = 0;
+}
+
+void SamplerState::step(const at::Tensor& logits) {
+  if (done()) throw std::logic_error("sampler: step() after the answer is final");
+  const int64_t len = opts_.gen_length, bl = opts_.block_length;
+  const int64_t start = block_ * bl;
+  int64_t* x = ids_.data_ptr<int64_t>();
+  auto r = restrict_logits(logits, sids_, len);
+  at::Tensor x0;
+  if (opts_.temperature > 0) {
+    auto ld = r.to(at::kDouble);
+    auto u = at::rand(ld.sizes(), gen_, ld.options());
+    auto noisy = (ld - std::get<0>(ld.max(1, true))).exp() / (-u.log()).pow(opts_.temperature);
+    x0 = noisy.argmax(1);
+  } else {
+    x0 = r.argmax(1);
+  }
+  auto conf = confidence(r, x0, opts_.remasking, gen_).contiguous();
+  const double* cp = conf.data_ptr<double>();
+  const int64_t* xp = x0.data_ptr<int64_t>();
+  std::vector<int64_t> cand;
+  for (int64_t i = start; i < start + bl; ++i) {
+    if (x[i] == sids_.mask) cand.push_back(i);
+  }
+  // Highest confidence first; ties to the lower position. NaN confidence sorts last.
+  std::stable_sort(cand.begin(), cand.end(), [&](int64_t a, int64_t c) {
+    const double ca = std::isnan(cp[a]) ? -kInf : cp[a];
+    const double cc = std::isnan(cp[c]) ? -kInf : cp[c];
+    return ca > cc;
+  });
+  const int64_t n_commit = schedule_[static_cast<size_t>(in_block_)];
+  const int64_t n = std::min<int64_t>(n_commit, static_cast<int64_t>(cand.size()));
+  for (int64_t k = 0; k < n; ++k)
+    x[cand[static_cast<size_t>(k)]] = xp[cand[static_cast<size_t>(k)]];
+  ++steps_run_;
+  if (sids_.stop_early && answer_final(ids_, sids_)) {
+    stop_token_ = true;
+    return;
+  }
+  if (++in_block_ == static_cast<int64_t>(schedule_.size()) &&
+      ++block_ < static_cast<int64_t>(per_block_.size()))
+    load_block();
+}
+
+bool SamplerState::done() const {
+  return stop_token_ || block_ >= static_cast<int64_t>(per_block_.size());
+}
+
+SamplerResult generate(const GenerationOptions& opts, const SamplerIds& sids,
+                       const LogitsFn& logits_fn, const StepFn& on_step) {
   if (!logits_fn) throw std::invalid_argument("sampler: no logits function");
-
-  const int64_t len = o.gen_length, bl = o.block_length;
+  SamplerState state(opts, sids);
   SamplerResult res;
-  res.ids = at::full({len}, sids.mask, at::TensorOptions().dtype(at::kLong));
-  int64_t* x = res.ids.data_ptr<int64_t>();
-  at::Generator gen = request_generator(o.seed);
-  const auto per_block = block_steps(o);
-
-  for (size_t b = 0; b < per_block.size(); ++b) {
-    const int64_t start = static_cast<int64_t>(b) * bl;
-    const auto sched = transfer_schedule(bl, per_block[b], o.schedule, o.shift);
-    for (int64_t n_commit : sched) {
-      auto r = restrict_logits(logits_fn(res.ids), sids, len);
-      at::Tensor x0;
-      if (o.temperature > 0) {
-        auto ld = r.to(at::kDouble);
-        auto u = at::rand(ld.sizes(), gen, ld.options());
-        auto noisy = (ld - std::get<0>(ld.max(1, true))).exp() / (-u.log()).pow(o.temperature);
-        x0 = noisy.argmax(1);
-      } else {
-        x0 = r.argmax(1);
-      }
-      auto conf = confidence(r, x0, o.remasking, gen).contiguous();
-      const double* cp = conf.data_ptr<double>();
-      const int64_t* xp = x0.data_ptr<int64_t>();
-      std::vector<int64_t> cand;
-      for (int64_t i = start; i < start + bl; ++i) {
-        if (x[i] == sids.mask) cand.push_back(i);
-      }
-      // Highest confidence first; ties to the lower position. NaN confidence sorts last.
-      std::stable_sort(cand.begin(), cand.end(), [&](int64_t a, int64_t c) {
-        const double ca = std::isnan(cp[a]) ? -kInf : cp[a];
-        const double cc = std::isnan(cp[c]) ? -kInf : cp[c];
-        return ca > cc;
-      });
-      const int64_t n = std::min<int64_t>(n_commit, static_cast<int64_t>(cand.size()));
-      for (int64_t k = 0; k < n; ++k)
-        x[cand[static_cast<size_t>(k)]] = xp[cand[static_cast<size_t>(k)]];
-      ++res.steps_run;
-      if (on_step && !on_step(res.steps_run, o.steps, res.ids)) {
-        res.stopped = true;
-        return res;
-      }
-      if (sids.stop_early && answer_final(res.ids, sids)) {
-        res.stop_token = true;
-        return res;
-      }
+  while (!state.done()) {
+    state.step(logits_fn(state.ids()));
+    if (on_step && !on_step(state.steps_run(), state.total_steps(), state.ids())) {
+      res.stopped = true;
+      break;
     }
   }
+  res.ids = state.ids();
+  res.steps_run = state.steps_run();
+  res.stop_token = !res.stopped && state.stop_token();
   return res;
 }
 

@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/runtime/request.h"
+#include "engine/api/request.h"
 
 namespace shirg::sampler {
 
@@ -93,8 +93,43 @@ at::Tensor confidence(const at::Tensor& logits, const at::Tensor& x0, Remasking 
 // mt19937 state from both 32-bit halves (PyTorch itself would drop the high half).
 at::Generator request_generator(uint64_t seed);
 
-// Runs the sampler. opts must have passed resolve_options (checked again: throws
-// std::invalid_argument otherwise). `logits` is called once per step.
+// One request's sampler, advanced one denoising step at a time by whoever computes the logits
+// (the scheduler batches the LLaDA call across requests; generate() below is the one-request
+// loop). Owns the answer ids, the block/step position and the request's random stream.
+// Not thread-safe; one owner at a time.
+class SamplerState {
+ public:
+  // opts must pass resolve_options (checked again: throws std::invalid_argument otherwise);
+  // sids.mask must be set.
+  SamplerState(const GenerationOptions& opts, const SamplerIds& sids);
+
+  // The current answer ids [L] int64 (CPU): feed them to the model for the next step's logits.
+  const at::Tensor& ids() const { return ids_; }
+  // Commits this step's tokens from `logits` [L, V] (any float dtype/device; copied to fp32 CPU).
+  // Throws std::logic_error when done(), std::invalid_argument for a wrong logits shape.
+  void step(const at::Tensor& logits);
+  // No more steps: every block ran its schedule, or a stop token made the answer final.
+  bool done() const;
+  int64_t steps_run() const { return steps_run_; }
+  int64_t total_steps() const { return opts_.steps; }
+  bool stop_token() const { return stop_token_; }             // ended early on a stop token
+  const GenerationOptions& options() const { return opts_; }  // resolved
+
+ private:
+  void load_block();
+
+  GenerationOptions opts_;
+  SamplerIds sids_;
+  at::Tensor ids_;
+  at::Generator gen_;
+  std::vector<int64_t> per_block_, schedule_;
+  int64_t block_ = 0, in_block_ = 0, steps_run_ = 0;
+  bool stop_token_ = false;
+};
+
+// Runs the sampler to the end: a loop of SamplerState::step. opts must have passed
+// resolve_options (checked again: throws std::invalid_argument otherwise). `logits` is called
+// once per step.
 SamplerResult generate(const GenerationOptions& opts, const SamplerIds& ids, const LogitsFn& logits,
                        const StepFn& on_step);
 

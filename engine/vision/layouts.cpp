@@ -61,7 +61,7 @@ LayoutTokens layout_lowres384(const Model& m, const RgbImage& img, const LayerHo
 }
 
 LayoutTokens layout_full672(const Model& m, const RgbImage& img, const LayerHook& after_layer) {
-  return single_view(m, img, 672, after_layer);
+  return single_view(m, img, m.config.shirg.hires_image_size, after_layer);
 }
 
 LayoutTokens layout_lavida_hd(const Model& m, const RgbImage& img, const LayerHook& after_layer) {

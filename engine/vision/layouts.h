@@ -38,7 +38,8 @@ LayoutTokens layout_lavida384(const Model& m, const RgbImage& img,
 LayoutTokens layout_lavida_hd(const Model& m, const RgbImage& img,
                               const LayerHook& after_layer = {});
 
-// One 672x672 view, no pooling: 2304 tokens (SHIRG's input resolution).
+// One hi-res view (m.config.shirg.hires_image_size: 672x672), no pooling: 2304 tokens (SHIRG's
+// input resolution).
 LayoutTokens layout_full672(const Model& m, const RgbImage& img, const LayerHook& after_layer = {});
 
 }  // namespace shirg::vision

@@ -3,7 +3,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "engine/runtime/request.h"
+#include "engine/api/request.h"
 
 namespace shirg::rpc::openai {
 namespace {

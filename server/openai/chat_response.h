@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "engine/runtime/request.h"
+#include "engine/api/request.h"
 
 namespace shirg::rpc::openai {
 

@@ -262,3 +262,39 @@ TEST_CASE(
   CHECK_THROWS_WITH(llada::prefill(odd, m.cfg, prefix, CacheDType::kBf16),
                     Catch::Matchers::Contains("not supported"));
 }
+
+TEST_CASE("a batched step equals each request's step alone (different prefix and answer lengths)",
+          "[llada]") {
+  Fixture f;
+  const auto& cfg = f.m.cfg;
+  for (auto dtype : {at::kFloat, at::kBFloat16}) {
+    const LladaW w = dtype == at::kFloat ? f.m.w : testing::cast_llada(f.m.w, dtype);
+    std::vector<kv::PrefixCache> caches;
+    std::vector<at::Tensor> answers;
+    const std::vector<std::pair<int64_t, int64_t>> shapes = {{23, 16}, {7, 8}, {41, 32}, {1, 4}};
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      auto prefix = testing::random_prefix(shapes[i].first, cfg.d_model, 10 + i).to(dtype);
+      caches.push_back(llada::prefill(w, cfg, prefix, CacheDType::kBf16));
+      auto a = at::full({shapes[i].second}, f.mask(), at::kLong);
+      a[0] = static_cast<int64_t>(3 + i);
+      answers.push_back(a);
+    }
+    std::vector<llada::AnswerRows> rows;
+    for (size_t i = 0; i < caches.size(); ++i) rows.push_back({&caches[i], answers[i]});
+    const auto batched = llada::answer_logits_batch(w, cfg, rows);
+    REQUIRE(batched.size() == caches.size());
+    for (size_t i = 0; i < caches.size(); ++i) {
+      const auto alone = llada::answer_logits(w, cfg, caches[i], answers[i]);
+      REQUIRE(batched[i].sizes() == alone.sizes());
+      const float d = max_abs_diff(batched[i], alone);
+      INFO("request " << i << " " << c10::toString(dtype) << ": max |batched - alone| " << d);
+      // fp32: the same arithmetic up to the GEMM's blocking; bf16: one bf16 rounding of the
+      // activations may differ (documented tolerance, docs/architecture.md).
+      CHECK(d < (dtype == at::kFloat ? 1e-4f : 0.25f));
+      if (dtype == at::kFloat) CHECK(at::equal(batched[i].argmax(1), alone.argmax(1)));
+    }
+  }
+  CHECK(llada::answer_logits_batch(f.m.w, cfg, {}).empty());
+  CHECK_THROWS_AS(llada::answer_logits_batch(f.m.w, cfg, {{nullptr, ids_tensor({1})}}),
+                  std::invalid_argument);
+}

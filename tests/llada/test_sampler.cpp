@@ -447,3 +447,28 @@ TEST_CASE("resolve_options clamps and rejects by the documented rules", "[sample
     }
   }
 }
+
+TEST_CASE("SamplerState stepped by hand equals generate() and refuses a step after the end",
+          "[sampler]") {
+  auto model = toy_model(12, 20, 3);
+  for (double temperature : {0.0, 0.8}) {
+    auto o = opts(12, 4, 7);
+    o.temperature = temperature;
+    o.seed = 5;
+    REQUIRE(resolve_options(o).empty());
+    const auto whole = generate(o, ids_for(19), model, nullptr);
+    SamplerState st(o, ids_for(19));
+    CHECK(st.total_steps() == 7);
+    while (!st.done()) st.step(model(st.ids()));
+    CHECK(st.steps_run() == whole.steps_run);
+    CHECK(at::equal(st.ids(), whole.ids));
+    CHECK_THROWS_AS(st.step(model(st.ids())), std::logic_error);
+  }
+  // A wrong logits shape is refused without committing anything.
+  auto o = opts(12, 4, 7);
+  REQUIRE(resolve_options(o).empty());
+  SamplerState st(o, ids_for(19));
+  CHECK_THROWS_AS(st.step(at::zeros({3, 20})), std::invalid_argument);
+  CHECK(st.steps_run() == 0);
+  CHECK((st.ids() == 19).all().item<bool>());
+}

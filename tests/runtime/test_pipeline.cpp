@@ -256,7 +256,7 @@ TEST_CASE("bad input gives INVALID_ARGUMENT with a message a person understands"
   CHECK_THAT(s.message, Contains("UTF-8"));
   r = request(SelectionMode::kShirg);
   r.question = std::string(3000, 'a') + " " + std::string(3000, 'b');
-  PipelineLimits lim;
+  RequestLimits lim;
   lim.max_question_tokens = 64;
   Pipeline strict(testing::tiny_model(), lim);
   s = run_status(strict, r);

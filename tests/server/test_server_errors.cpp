@@ -208,7 +208,7 @@ TEST_CASE("a message gRPC cannot parse answers INVALID_ARGUMENT, is counted and 
 }
 
 TEST_CASE("a full queue answers RESOURCE_EXHAUSTED") {
-  ServerProcess server(ServerLaunch{{"--workers", "1", "--max-queue", "1"}});
+  ServerProcess server(ServerLaunch{{"--workers", "1", "--max-batch", "1", "--max-queue", "1"}});
   auto ch = server.channel();
   // A: running (its first step event arrived). B: waiting in the queue (its queued event arrived).
   std::promise<void> a_running, b_queued;

@@ -78,8 +78,8 @@ TEST_CASE("health goes NOT_SERVING -> SERVING -> NOT_SERVING at shutdown") {
 }
 
 TEST_CASE("SIGTERM with requests in flight: each gets an answer or a clear status, exit 0") {
-  ServerProcess server(
-      ServerLaunch{{"--workers", "1", "--max-queue", "8", "--grace-period-seconds", "1"}});
+  ServerProcess server(ServerLaunch{
+      {"--workers", "1", "--max-batch", "1", "--max-queue", "8", "--grace-period-seconds", "1"}});
   std::vector<std::future<grpc::Status>> calls;
   std::atomic<int> steps{0};
   for (int i = 0; i < 4; ++i)

@@ -265,8 +265,8 @@ TEST_CASE("openai: SDK and curl answers equal the gRPC API's and streams send on
 TEST_CASE("openai: every error status in OpenAI's error shape (SDK and curl)") {
   require_openai_sdk();
   ServerProcess server(ServerLaunch{{"--http-port", "0", "--auth-token", "tok3n", "--workers", "1",
-                                     "--max-queue", "1", "--max-receive-mib", "1",
-                                     "--max-image-mib", "1", "--max-gen-length", "256"}});
+                                     "--max-batch", "1", "--max-queue", "1", "--max-receive-mib",
+                                     "1", "--max-image-mib", "1", "--max-gen-length", "256"}});
   auto ch = server.channel();
   const v1::GenerateRequest quick = quick_request(1);
   const std::string image = write_temp_file(server.dir(), "image.png", quick.image());

@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
     if (!cpu.warning.empty()) std::fprintf(stderr, "warning: %s\n", cpu.warning.c_str());
     auto model = shirg::load_model(load);
     if (summary) std::printf("%s", model->summary.to_table().c_str());
-    shirg::Pipeline pipeline(model, shirg::PipelineLimits{}, cache_dtype);
+    shirg::Pipeline pipeline(model, shirg::RequestLimits{}, cache_dtype);
     req.image_bytes = read_file(image_path);
     req.request_id = "offline";
     if (shirg::Status s = pipeline.validate(req); !s.ok()) {

@@ -1,4 +1,4 @@
-#include "engine/runtime/status.h"
+#include "engine/api/status.h"
 
 namespace shirg {
 
