@@ -66,6 +66,8 @@ int main(int argc, char** argv) {
   args.option("csv", "OUT.csv", "write one CSV row per level");
   args.option("plot", "OUT.svg", "write a latency-versus-load SVG chart");
   args.flag("quiet", "no live progress on stderr");
+  args.flag("stream",
+            "closed loop: use GenerateStream and report the time to the first step event");
   args.flag("fail-on-error", "exit 1 if any measured request failed");
   add_request_options(args);
   add_connection_options(args, "120");
@@ -86,6 +88,7 @@ int main(int argc, char** argv) {
     cfg.max_inflight = args.get_int("max-inflight");
     cfg.seed = static_cast<uint64_t>(args.get_int("arrival-seed"));
     cfg.quiet = args.has("quiet");
+    cfg.stream = args.has("stream");
     cfg.live_progress = isatty(fileno(stderr)) != 0;
     if (cfg.max_requests < 1) throw UsageError("--requests must be >= 1");
     if (!(cfg.duration_s > 0)) throw UsageError("--duration must be > 0");
@@ -102,6 +105,8 @@ int main(int argc, char** argv) {
         concurrency.push_back(static_cast<int>(c));
       }
     }
+    if (cfg.stream && args.has("rate"))
+      throw UsageError("--stream measures the closed loop (--concurrency) only");
     if (args.has("rate")) {
       rates = args.get_double_list("rate");
       for (double r : rates) {

@@ -170,8 +170,22 @@ LevelResult run_closed_loop(const RunConfig& cfg, const Workload& w, int concurr
         prepare_context(ctx, cfg.conn);
         v1::GenerateResponse resp;
         const auto t0 = Clock::now();
-        const grpc::Status st = stub->Generate(&ctx, req, &resp);
-        rec.add(to_sample(st, resp, ms_between(t0, Clock::now())));
+        if (!cfg.stream) {
+          const grpc::Status st = stub->Generate(&ctx, req, &resp);
+          rec.add(to_sample(st, resp, ms_between(t0, Clock::now())));
+          continue;
+        }
+        double first_step_ms = -1;
+        auto reader = stub->GenerateStream(&ctx, req);
+        v1::GenerateEvent ev;
+        while (reader->Read(&ev)) {
+          if (ev.has_step() && first_step_ms < 0) first_step_ms = ms_between(t0, Clock::now());
+          if (ev.has_result()) resp = ev.result();
+        }
+        const grpc::Status st = reader->Finish();
+        Sample s = to_sample(st, resp, ms_between(t0, Clock::now()));
+        s.first_step_ms = first_step_ms;
+        rec.add(std::move(s));
       }
     });
   }

@@ -23,6 +23,9 @@ struct RunConfig {
   uint64_t seed = 1;           // Poisson arrivals
   bool live_progress = false;  // redraw one stderr line (a terminal) or print a line every 5 s
   bool quiet = false;          // no progress at all
+  // Closed loop: call GenerateStream instead of Generate and record the time to the first step
+  // event (what a streaming client waits before it sees anything of the answer).
+  bool stream = false;
 };
 
 // Closed loop: `concurrency` workers, each sends its next request when the previous completes.

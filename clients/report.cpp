@@ -14,7 +14,7 @@ LevelResult make_level_result(const std::string& mode, double level,
   r.level = level;
   r.wall_s = wall_s;
   r.requests = samples.size();
-  std::vector<double> lat;
+  std::vector<double> lat, first_step;
   for (const Sample& s : samples) {
     if (s.code != "OK") {
       r.errors[s.code]++;
@@ -22,6 +22,7 @@ LevelResult make_level_result(const std::string& mode, double level,
     }
     r.successes++;
     lat.push_back(s.latency_ms);
+    if (s.first_step_ms >= 0) first_step.push_back(s.first_step_ms);
     r.answer_tokens += s.answer_tokens;
     for (std::size_t i = 0; i < kStageNames.size(); ++i) r.stage_mean_ms[i] += s.stage_ms[i];
   }
@@ -33,6 +34,7 @@ LevelResult make_level_result(const std::string& mode, double level,
     r.tokens_per_s = static_cast<double>(r.answer_tokens) / wall_s;
   }
   r.latency_ms = summarize(lat);
+  r.first_step_ms = summarize(first_step);
   r.latency_hist_ms = make_histogram(lat, latency_bounds(lat, 10));
   return r;
 }
@@ -89,6 +91,19 @@ std::string format_table(const std::vector<LevelResult>& levels) {
     for (double m : r.stage_mean_ms) o << fmt("%-10.1f", m);
     o << "\n";
   }
+  bool any_stream = false;
+  for (const LevelResult& r : levels) any_stream |= r.first_step_ms.count > 0;
+  if (any_stream) {
+    o << "\ntime to the first step event (ms, streamed successes)\n";
+    o << "level                         mean      p50       p95       p99       max\n";
+    for (const LevelResult& r : levels) {
+      std::string name = level_name(r);
+      name.resize(29, ' ');
+      const Summary& f = r.first_step_ms;
+      o << name << " " << fmt("%-9.1f ", f.mean) << fmt("%-9.1f ", f.p50) << fmt("%-9.1f ", f.p95)
+        << fmt("%-9.1f ", f.p99) << fmt("%.1f", f.max) << "\n";
+    }
+  }
   bool any_errors = false;
   for (const LevelResult& r : levels) any_errors |= !r.errors.empty();
   if (any_errors) {
@@ -124,6 +139,11 @@ nlohmann::json to_json(const std::vector<LevelResult>& levels, const nlohmann::j
     for (std::size_t i = 0; i < kStageNames.size(); ++i)
       stages[kStageNames[i]] = r.stage_mean_ms[i];
     j["server_stage_mean_ms"] = stages;
+    if (r.first_step_ms.count > 0) {
+      const Summary& f = r.first_step_ms;
+      j["first_step_ms"] = {{"count", f.count}, {"mean", f.mean}, {"p50", f.p50},
+                            {"p95", f.p95},     {"p99", f.p99},   {"max", f.max}};
+    }
     out["levels"].push_back(j);
   }
   return out;

@@ -24,6 +24,7 @@ struct Sample {
   double latency_ms = 0;             // client-side, from the (scheduled) send to the completion
   int64_t answer_tokens = 0;         // successes only
   std::array<double, 8> stage_ms{};  // the response's StageTimings, successes only
+  double first_step_ms = -1;  // --stream: send to the first step event; -1: none / not streamed
 };
 
 struct LevelResult {
@@ -39,6 +40,7 @@ struct LevelResult {
   Summary latency_ms;       // successes only
   Histogram latency_hist_ms;
   std::array<double, 8> stage_mean_ms{};  // mean over successes, kStageNames order
+  Summary first_step_ms;  // successes that streamed a step event (--stream); count 0 otherwise
 };
 
 // Folds the samples of one level (throws std::invalid_argument if wall_s < 0).

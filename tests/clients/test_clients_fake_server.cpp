@@ -294,6 +294,26 @@ TEST_CASE("loadtest at two concurrency levels counts add up and JSON CSV SVG are
   for (const auto& p : {json, csv, svg}) fs::remove(p);
 }
 
+TEST_CASE("loadtest --stream uses GenerateStream and reports the time to the first step") {
+  const std::string json = tmp_path("lt-stream.json");
+  const int unary_before = fake().service.generate_calls.load();
+  auto r = run({kLoadtest, "--addr", fake().addr, "--concurrency", "2", "--requests", "6",
+                "--warmup", "0", "--stream", "--json", json});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(fake().service.generate_calls.load() == unary_before);  // no unary call at all
+  const auto l = nlohmann::json::parse(shirg::test::slurp(json))["levels"][0];
+  CHECK(l["successes"] == 6);
+  CHECK(l["answer_tokens"] == 30);
+  REQUIRE(l.contains("first_step_ms"));
+  CHECK(l["first_step_ms"]["count"] == 6);
+  CHECK(l["first_step_ms"]["p50"].get<double>() <= l["latency_ms"]["p50"].get<double>());
+  CHECK(r.out.find("time to the first step event") != std::string::npos);
+  // The open loop has no streaming mode.
+  CHECK(run({kLoadtest, "--addr", fake().addr, "--rate", "5", "--stream"}).exit_code == 2);
+  fs::remove(json);
+}
+
 TEST_CASE("loadtest counts errors by status code from a questions file") {
   const std::string q = tmp_path("q.txt"), json = tmp_path("lt2.json");
   std::ofstream(q) << "fine question\nfail:14\nfail:8\nanother fine one\n";
