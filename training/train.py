@@ -276,11 +276,13 @@ class Oracle:
     teaches LLaDA to answer from these; stage 'vision' teaches SigLIP + projector to produce them
     (distillation per patch); both stages run in parallel. See docs/demo-model.md."""
 
-    def __init__(self, d, seed):
+    def __init__(self, d, seed, use_index=True):
         g = torch.Generator().manual_seed(seed + 101)
         r = lambda n: torch.randn(n, d, generator=g) * 0.3
         self.bg, self.blur = r(1)[0], r(1)[0]
         self.digit, self.index, self.tag = r(10), r(N_INDEX), r(N_TAG)
+        if not use_index:  # E_d + E_t only: the LM orders the digits by their positions
+            self.index = torch.zeros_like(self.index)
 
     def tokens(self, targets):
         digit, index, tag = targets
@@ -575,6 +577,8 @@ def parse_args():
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--eval-count", type=int, default=24)
     ap.add_argument("--hires-every", type=int, default=3, help="a 672x672 view every N vision steps")
+    ap.add_argument("--no-oracle-index", action="store_true",
+                    help="oracle tokens without the digit's index in its number (E_d + E_t)")
     ap.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                     help="matmul precision of training (auto: bf16 autocast where the CPU has native bf16)")
     ap.add_argument("--stage", choices=("all", "lm", "vision"), default="all", help=argparse.SUPPRESS)
@@ -602,7 +606,7 @@ def main():
         config, tokens = load_setup(a)
         model = lm.LavidaModel(config)
         init_weights(model, gen)
-        oracle = Oracle(config["d_model"], a.seed)
+        oracle = Oracle(config["d_model"], a.seed, not a.no_oracle_index)
         if a.stage == "lm":
             torch.save(stage_lm(a, model, tokens, oracle, rng, gen), os.path.join(a.out, ".stage_lm.pt"))
         else:
@@ -625,7 +629,8 @@ def main():
     common = [sys.executable, os.path.abspath(__file__), "--out", a.out, "--build", a.build, "--seed", str(a.seed),
               "--threads", str(half), "--batch", str(a.batch), "--lr", str(a.lr), "--t-min", str(a.t_min), "--eval-every", str(a.eval_every),
               "--eval-count", str(a.eval_count), "--hires-every", str(a.hires_every), "--precision", a.precision,
-              "--steps-lm", str(a.steps_lm), "--steps-vision", str(a.steps_vision)]
+              "--steps-lm", str(a.steps_lm), "--steps-vision", str(a.steps_vision)] + (
+                  ["--no-oracle-index"] if a.no_oracle_index else [])
     procs = [subprocess.Popen(common + ["--stage", s]) for s in ("lm", "vision")]
     if any(p.wait() != 0 for p in procs):
         raise SystemExit("a training stage failed")
@@ -638,7 +643,7 @@ def main():
     state.update(sv["model"])
     model.load_state_dict(state)
     heads.load_state_dict(sv["heads"])
-    stage_projector(a, model, Oracle(config["d_model"], a.seed), rng)
+    stage_projector(a, model, Oracle(config["d_model"], a.seed, not a.no_oracle_index), rng)
     log(f"base model: held-out 384 {eval_end_to_end(model, tokens, a, 384, False)} | "
         f"672 {eval_end_to_end(model, tokens, a, 672, False)} | shirg {eval_end_to_end(model, tokens, a, 672, True)}")
     stage_shirg_lora(a, model, heads, tokens, rng, gen)
