@@ -3,7 +3,7 @@
 # there, then gives each libFuzzer target a time-boxed run (clang build of the fuzzers only).
 #
 #   scripts/sanitize.sh address,undefined [ctest args]   every test (the full suite)
-#   scripts/sanitize.sh thread [ctest args]              the executor and server tests
+#   scripts/sanitize.sh thread [ctest args]              the executor, batching and server unit tests
 #   scripts/test.sh --sanitize LIST [ctest args]         the same
 #
 # Environment: SHIRG_SANITIZE_SUBSET=unit   only tests labelled unit
@@ -38,9 +38,15 @@ ctest_args=(--output-on-failure --timeout 3600 -j "${SHIRG_TEST_JOBS:-2}")
 if [[ "$list" == thread ]]; then
   # OpenMP's worker threads are invisible to TSan (uninstrumented libgomp): one intra-op thread.
   export OMP_NUM_THREADS=1
-  cmake --build "$build" -j "$jobs" --target test_executor test_server_unit \
-    test_server_integration shirg-server shirg-offline model_tiny
-  ctest_args+=(-R "test_executor|test_server_unit|test_server_integration")
+  # The engine's own threading (executor queue, prefix workers, the batching step loop, cancel,
+  # shutdown) and the server's units. Not test_server_integration: a real server answers
+  # through gRPC's callback threads, and Debian's libgrpc/libgrpc++ are not instrumented, so
+  # every hand-off between gRPC's threads and ours (a reactor's promise, a call object gRPC
+  # allocated) is reported as a race; the reports triaged on 2026-11-29 all had both stacks in
+  # gRPC / OpenSSL or in a test's promise set from a gRPC callback (scripts/sanitizers/tsan.supp).
+  cmake --build "$build" -j "$jobs" --target test_executor test_batching test_server_unit \
+    model_tiny
+  ctest_args+=(-R "test_executor|test_batching|test_server_unit")
 elif [[ "${SHIRG_SANITIZE_SUBSET:-}" == core ]]; then
   core_tests=(test_safetensors test_tokenizer_units test_vision_image test_model_config
     test_weight_binder test_kvcache test_sampler test_shirg_select test_shirg_core test_llada

@@ -152,7 +152,7 @@ TEST_CASE("requests batched together give the same tokens as each run alone (fp3
   CHECK(st.batched_steps == static_cast<int64_t>(sizes.size()));
 }
 
-TEST_CASE("a request joins a running batch and leaves it when done; the others are untouched") {
+TEST_CASE("a request joins a running batch and leaves it when done, the others are untouched") {
   const auto& alone = alone_answers();
   Executor ex(testing::tiny_model(), batching(4));
   // The long one (index 1: 12 steps) is running; the others join after its 3rd step.
