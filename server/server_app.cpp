@@ -96,8 +96,9 @@ std::string host_port(const std::string& host, int port) {
 int run_server(const ServerConfig& cfg) {
   SignalWatcher signals;  // before any other thread exists
   setup_logging(cfg.log_format == "json" ? LogFormat::kJson : LogFormat::kText, cfg.log_level);
-  spdlog::info("shirg-server {} starting (model {}, dtype {}, workers {}, max queue {})",
-               SHIRG_VERSION, cfg.model_dir, cfg.dtype, cfg.workers, cfg.max_queue);
+  spdlog::info(
+      "shirg-server {} starting (model {}, dtype {}, workers {}, max batch {}, max queue {})",
+      SHIRG_VERSION, cfg.model_dir, cfg.dtype, cfg.workers, cfg.max_batch, cfg.max_queue);
 
   prom::Registry registry;
   ServerMetrics metrics(registry);
