@@ -36,6 +36,10 @@ const at::Tensor& PrefixCache::values(int64_t layer) const {
   return values_[static_cast<size_t>(layer)];
 }
 
+int64_t cache_bytes_for(int64_t n_layers, int64_t prefix_len, int64_t width, CacheDType dtype) {
+  return 2 * n_layers * prefix_len * width * element_size(dtype);
+}
+
 int64_t PrefixCache::bytes() const {
   int64_t total = 0;
   for (size_t i = 0; i < keys_.size(); ++i) {

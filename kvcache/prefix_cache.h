@@ -23,6 +23,11 @@ int64_t element_size(CacheDType d);                                 // 2 or 4
 const char* cache_dtype_name(CacheDType d);                         // "bf16" | "fp32"
 std::optional<CacheDType> parse_cache_dtype(const std::string& s);  // "bf16"/"fp32", else nullopt
 
+// The bytes a cache of `prefix_len` tokens takes: 2 (K, V) x n_layers x prefix_len x width
+// (n_heads x head_dim) x element_size(dtype). PrefixCache::bytes() of a built cache equals it
+// (tested); admission control uses it before the prefill.
+int64_t cache_bytes_for(int64_t n_layers, int64_t prefix_len, int64_t width, CacheDType dtype);
+
 class PrefixCache {
  public:
   PrefixCache() = default;  // empty: n_layers() == 0, prefix_len() == 0

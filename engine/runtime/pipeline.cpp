@@ -267,7 +267,7 @@ Status Pipeline::prepare(const GenerateRequest& req, const RunControl& ctl,
                      std::to_string(m.config.llm.max_sequence_length));
     if (ctl.reserve_cache) {
       const auto& c = m.config.llm;
-      const int64_t bytes = 2 * c.n_layers * P * c.d_model * kv::element_size(cache_dtype_);
+      const int64_t bytes = kv::cache_bytes_for(c.n_layers, P, c.d_model, cache_dtype_);
       if (Status s = ctl.reserve_cache(bytes); !s.ok()) return s;
     }
 
@@ -318,10 +318,7 @@ std::vector<at::Tensor> Pipeline::step_batch(const std::vector<RequestState*>& b
   std::vector<llada::AnswerRows> rows;
   const auto now = Clock::now();
   for (RequestState* st : batch) {
-    if (!st->stepped) {
-      st->first_step = now;
-      st->stepped = true;
-    }
+    if (st->sampler->steps_run() == 0) st->first_step = now;
     rows.push_back({&st->cache, st->sampler->ids()});
   }
   std::vector<at::Tensor> logits = llada::answer_logits_batch(m.llm, m.config.llm, rows);
@@ -357,8 +354,7 @@ Status Pipeline::after_step(const GenerateRequest& req, const RunControl& ctl, R
 void Pipeline::finish(const RunControl& ctl, RequestState& st) const {
   const Model& m = *model_;
   GenerateResult& out = st.result;
-  out.timings.steps_ms = st.stepped ? ms_since(st.first_step) : 0;
-  out.steps_run = st.sampler->steps_run();
+  out.timings.steps_ms = st.sampler->steps_run() > 0 ? ms_since(st.first_step) : 0;
   // 8. Decode: up to the first stop token, special tokens dropped.
   const at::Tensor answer = st.sampler->ids();
   const auto* p = answer.data_ptr<int64_t>();

@@ -54,8 +54,8 @@ struct RequestState {
   kv::PrefixCache cache;
   std::optional<sampler::SamplerState> sampler;
   GenerateResult result;  // timings, selection summary, prefix tokens, cache bytes so far
+  // When prepare began, and when the first step began (set once sampler->steps_run() > 0).
   std::chrono::steady_clock::time_point started, first_step;
-  bool stepped = false;  // first_step is set
 };
 
 class Pipeline {

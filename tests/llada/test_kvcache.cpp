@@ -27,6 +27,9 @@ TEST_CASE("cache bytes follow 2 x layers x P x d_model x element size", "[kvcach
   CHECK(bf.bytes() == 2 * layers * p * d * 2);
   CHECK(fp.bytes() == 2 * layers * p * d * 4);
   CHECK(fp.bytes() == 2 * bf.bytes());
+  // The formula admission control uses before a cache exists.
+  CHECK(cache_bytes_for(layers, p, d, CacheDType::kBf16) == bf.bytes());
+  CHECK(cache_bytes_for(layers, p, d, CacheDType::kFp32) == fp.bytes());
   CHECK(bf.prefix_len() == p);
   CHECK(bf.n_layers() == layers);
   CHECK(bf.keys(0).scalar_type() == at::kBFloat16);

@@ -14,6 +14,7 @@
 #include "engine/runtime/executor.h"
 #include "engine/runtime/pipeline.h"
 #include "tests/common/test_images.h"
+#include "tests/runtime/recorder.h"
 #include "tests/runtime/runtime_fixture.h"
 
 using namespace shirg;
@@ -52,32 +53,7 @@ GenerateRequest request(const Spec& s) {
   return r;
 }
 
-struct Recorder : RequestObserver {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  Status status;
-  GenerateResult result;
-  std::atomic<int> steps{0};
-  std::atomic<bool> prefix_ready{false};
-  std::function<void(const StepEvent&)> on_step_hook;
-  void on_prefix_ready(const PrefixReadyEvent&) override { prefix_ready = true; }
-  void on_step(const StepEvent& e) override {
-    ++steps;
-    if (on_step_hook) on_step_hook(e);
-  }
-  void on_done(const Status& s, const GenerateResult& r) override {
-    std::lock_guard<std::mutex> l(mu);
-    status = s;
-    result = r;
-    done = true;
-    cv.notify_all();
-  }
-  bool wait(std::chrono::seconds limit = 180s) {
-    std::unique_lock<std::mutex> l(mu);
-    return cv.wait_for(l, limit, [&] { return done; });
-  }
-};
+using testing::Recorder;
 
 // Each spec run alone through Pipeline::run (the one-request path).
 const std::vector<std::vector<int64_t>>& alone_answers() {

@@ -8,6 +8,7 @@
 
 #include "engine/runtime/executor.h"
 #include "tests/common/test_images.h"
+#include "tests/runtime/recorder.h"
 #include "tests/runtime/runtime_fixture.h"
 
 using namespace shirg;
@@ -28,31 +29,7 @@ GenerateRequest request(uint64_t seed, int64_t steps = 8) {
   return r;
 }
 
-// Records the outcome; wait() is bounded.
-struct Recorder : RequestObserver {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  Status status;
-  GenerateResult result;
-  int steps = 0;
-  std::function<void(const StepEvent&)> on_step_hook;
-  void on_step(const StepEvent& e) override {
-    ++steps;
-    if (on_step_hook) on_step_hook(e);
-  }
-  void on_done(const Status& s, const GenerateResult& r) override {
-    std::lock_guard<std::mutex> l(mu);
-    status = s;
-    result = r;
-    done = true;
-    cv.notify_all();
-  }
-  bool wait(std::chrono::seconds limit = 120s) {
-    std::unique_lock<std::mutex> l(mu);
-    return cv.wait_for(l, limit, [&] { return done; });
-  }
-};
+using testing::Recorder;
 
 ExecutorConfig config(int workers, std::size_t queue) {
   ExecutorConfig c;
