@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "bench/cpu_report.h"
+#include "bench/real_widths.h"
+#include "bench/samples.h"
 #include "engine/attention/blocked_attention.h"
 #include "engine/attention/legacy_attention.h"
 #include "engine/llada/llada.h"
@@ -29,26 +31,12 @@ namespace att = shirg::attention;
 
 namespace {
 
-struct Stats {
-  std::vector<double> ms;
-  double median() const {
-    auto v = ms;
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[v.size() / 2];
-  }
-  double lo() const { return ms.empty() ? 0 : *std::min_element(ms.begin(), ms.end()); }
-  double hi() const { return ms.empty() ? 0 : *std::max_element(ms.begin(), ms.end()); }
-};
-
-double time_ms(const std::function<void()>& fn) {
-  const auto t0 = std::chrono::steady_clock::now();
-  fn();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
+using bench::Samples;
+using bench::time_ms;
 
 // Runs before/after alternately (the order flips every rep), after one warm-up of each if asked.
 void interleave(int reps, const std::function<void()>& before, const std::function<void()>& after,
-                Stats& b, Stats& a, bool warmup) {
+                Samples& b, Samples& a, bool warmup) {
   const att::Kernel saved = att::kernel();
   if (warmup) {
     att::set_kernel(att::Kernel::kLegacy);
@@ -78,15 +66,13 @@ bool has(const std::vector<std::string>& v, const std::string& w) {
   return std::find(v.begin(), v.end(), w) != v.end();
 }
 
-at::Tensor rnd(std::vector<int64_t> shape, double a, at::ScalarType dt) {
-  return at::empty(shape, at::kFloat).uniform_(-a, a).to(dt);
-}
+using bench::uniform;
 
 struct Row {
   std::string what;
   int64_t len;
   double gflop;
-  Stats before, after;
+  Samples before, after;
 };
 
 void print_rows(const char* title, const std::vector<Row>& rows) {
@@ -114,54 +100,14 @@ void print_rows(const char* title, const std::vector<Row>& rows) {
   }
 }
 
-// LLaDA-8B widths.
-constexpr int64_t kD = 4096, kHeads = 32, kMlp = 12288;
-// SigLIP so400m widths.
-constexpr int64_t kDv = 1152, kVHeads = 16, kInter = 4304;
+// LLaDA-8B and SigLIP so400m widths (bench/real_widths.h).
+constexpr int64_t kD = bench::kLladaD, kHeads = bench::kLladaHeads, kVHeads = bench::kSiglipHeads;
 
 double llada_layer_gflop(double p) {
-  const double D = kD, H = kMlp;
-  return (2.0 * p * (4.0 * D * D + 3.0 * D * H) + 4.0 * p * p * D) / 1e9;
+  return bench::llada_layer_flops(p, p) / 1e9;
 }
 double siglip_layer_gflop(double n) {
-  return (2.0 * n * kDv * (4.0 * kDv + 2.0 * kInter) + 4.0 * n * n * kDv) / 1e9;
-}
-
-LladaW llada_weights(int64_t layers, at::ScalarType dt) {
-  LladaW w;
-  const double s = 1.0 / std::sqrt(static_cast<double>(kD));
-  w.wte = rnd({16, kD}, 1.0, dt);  // embeddings and LM head are not used by the prefill
-  for (int64_t i = 0; i < layers; ++i) {
-    LladaBlockW b;
-    b.attn_norm = at::ones({kD});
-    b.ff_norm = at::ones({kD});
-    b.wqkv = rnd({3 * kD, kD}, s, dt);
-    b.wo = rnd({kD, kD}, s, dt);
-    b.w_gate_up = rnd({2 * kMlp, kD}, s, dt);
-    b.w_down = rnd({kD, kMlp}, 1.0 / std::sqrt(static_cast<double>(kMlp)), dt);
-    w.blocks.push_back(b);
-  }
-  w.ln_f = at::ones({kD});
-  w.lm_head = rnd({16, kD}, s, dt);
-  w.compute_dtype = dt;
-  return w;
-}
-
-LladaConfig llada_config(int64_t layers) {
-  LladaConfig c;
-  c.d_model = kD;
-  c.n_layers = layers;
-  c.n_heads = kHeads;
-  c.n_kv_heads = kHeads;
-  c.mlp_hidden_size = kMlp;
-  c.vocab_size = 16;
-  c.embedding_size = 16;
-  c.rope_theta = 500000.0;
-  return c;
-}
-
-LinearW vlinear(int64_t out, int64_t in, at::ScalarType dt) {
-  return {rnd({out, in}, 1.0 / std::sqrt(static_cast<double>(in)), dt), at::zeros({out})};
+  return bench::siglip_layer_flops(n) / 1e9;
 }
 
 }  // namespace
@@ -222,8 +168,8 @@ int main(int argc, char** argv) {
         for (int64_t t : s.lens) {
           std::fprintf(stderr, "kernel %s %s %lld ...\n", compute_dtype_name(dt), s.name,
                        static_cast<long long>(t));
-          auto q = rnd({s.heads, t, s.hd}, 1.0, dt), k = rnd({s.heads, t, s.hd}, 1.0, dt),
-               v = rnd({s.heads, t, s.hd}, 1.0, dt);
+          auto q = uniform({s.heads, t, s.hd}, 1.0, dt), k = uniform({s.heads, t, s.hd}, 1.0, dt),
+               v = uniform({s.heads, t, s.hd}, 1.0, dt);
           const double scale = 1.0 / std::sqrt(static_cast<double>(s.hd));
           Row r{std::string(compute_dtype_name(dt)) + " " + s.name,
                 t,
@@ -254,20 +200,12 @@ int main(int argc, char** argv) {
   if (has(sections, "siglip")) {
     std::vector<Row> rows;
     for (auto dt : dts) {
-      SiglipLayerW l;
-      l.ln1 = {at::ones({kDv}), at::zeros({kDv})};
-      l.ln2 = {at::ones({kDv}), at::zeros({kDv})};
-      l.qkv = vlinear(3 * kDv, kDv, dt);
-      l.out = vlinear(kDv, kDv, dt);
-      l.fc1 = vlinear(kInter, kDv, dt);
-      l.fc2 = vlinear(kDv, kInter, dt);
-      VisionConfig cfg;
-      cfg.hidden_size = kDv, cfg.intermediate_size = kInter, cfg.num_attention_heads = kVHeads;
-      cfg.patch_size = 14, cfg.layers_used = 1;
+      const SiglipLayerW l = bench::siglip_layer_weights(dt);
+      const VisionConfig cfg = bench::siglip_config(1);
       for (int64_t n : {int64_t{729}, int64_t{2304}}) {
         std::fprintf(stderr, "siglip layer %s N %lld ...\n", compute_dtype_name(dt),
                      static_cast<long long>(n));
-        const at::Tensor x = at::randn({1, n, kDv});
+        const at::Tensor x = at::randn({1, n, bench::kSiglipD});
         Row r{std::string(compute_dtype_name(dt)) + " siglip layer",
               n,
               siglip_layer_gflop(n),
@@ -285,15 +223,15 @@ int main(int argc, char** argv) {
     for (auto dt : dts) {
       // A 2-layer prefill runs one full layer plus the K/V projection of the second; a 1-layer
       // prefill runs only that K/V projection. One layer = the difference (K/V part measured once).
-      const LladaW w2 = llada_weights(2, dt);
+      const LladaW w2 = bench::llada_weights(2, dt, /*vocab=*/16);
       LladaW w1 = w2;
       w1.blocks.resize(1);
-      const auto cfg2 = llada_config(2), cfg1 = llada_config(1);
+      const auto cfg2 = bench::llada_config(2, 16), cfg1 = bench::llada_config(1, 16);
       for (int64_t p : prefixes) {
         std::fprintf(stderr, "llada layer %s P %lld ...\n", compute_dtype_name(dt),
                      static_cast<long long>(p));
-        const at::Tensor prefix = rnd({p, kD}, 1.0, dt);
-        Stats kv_only;
+        const at::Tensor prefix = uniform({p, kD}, 1.0, dt);
+        Samples kv_only;
         for (int r = 0; r < std::max(1, reps / 2); ++r)
           kv_only.ms.push_back(
               time_ms([&] { llada::prefill(w1, cfg1, prefix, kv::CacheDType::kBf16); }));

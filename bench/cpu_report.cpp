@@ -8,9 +8,7 @@
 #include "engine/platform/cpu_threads.h"
 
 namespace shirg::bench {
-namespace {
 
-// The "model name" line of /proc/cpuinfo ("unknown" where there is none).
 std::string cpu_model_name() {
   std::ifstream in("/proc/cpuinfo");
   for (std::string line; std::getline(in, line);) {
@@ -20,8 +18,6 @@ std::string cpu_model_name() {
   }
   return "unknown";
 }
-
-}  // namespace
 
 int setup_and_report_cpu(int threads) {
   const CpuThreadSetup cpu = configure_cpu_threads(threads);

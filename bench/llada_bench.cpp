@@ -7,6 +7,8 @@
 // and extrapolated per layer to 32. P = 1290 prefix rows, 32 answer tokens.
 // Run: bench_llada [--threads 2] [--reps 3] [--real-layers 2] [--skip-real] [--skip-small]
 //                  [--prefix 1290]
+// The real config is measured in fp32 here; the dtype `auto` picks (bf16 on a CPU with native
+// bf16) is measured at the real widths, with spreads, by bench_stages.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <sys/resource.h>

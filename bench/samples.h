@@ -1,0 +1,39 @@
+#pragma once
+// Repeated wall-clock measurements and their spread. Benchmarks report the median with the
+// min-max range, and re-measure a quantity whose runs disagree instead of reporting noise.
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <vector>
+
+namespace shirg::bench {
+
+struct Samples {
+  std::vector<double> ms;  // one entry per timed run, milliseconds
+  double median() const {
+    if (ms.empty()) return 0;
+    auto v = ms;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  }
+  double lo() const { return ms.empty() ? 0 : *std::min_element(ms.begin(), ms.end()); }
+  double hi() const { return ms.empty() ? 0 : *std::max_element(ms.begin(), ms.end()); }
+  // (max - min) / median: 0 for one run.
+  double spread() const { return median() > 0 ? (hi() - lo()) / median() : 0; }
+};
+
+inline double time_ms(const std::function<void()>& fn) {
+  const auto t0 = std::chrono::steady_clock::now();
+  fn();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// `reps` timed runs of fn (after `warmup` untimed ones).
+inline Samples sample(const std::function<void()>& fn, int reps, int warmup = 0) {
+  for (int i = 0; i < warmup; ++i) fn();
+  Samples s;
+  for (int i = 0; i < std::max(1, reps); ++i) s.ms.push_back(time_ms(fn));
+  return s;
+}
+
+}  // namespace shirg::bench
