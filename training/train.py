@@ -415,7 +415,7 @@ def stage_vision(a, model, heads, oracle, rng):
         optimizer_step(opt, params, loss)
         progress("vision", step, a.steps_vision, t0, f"loss {loss.item():.3f}")
         if (step + 1) % a.eval_every == 0 or step + 1 == a.steps_vision:
-            log(f"[vision] held-out digit patches read (nearest oracle digit): {eval_vision(model, oracle, a)}")
+            log(f"[vision] held-out digit patches at 672 read (nearest oracle part): {eval_vision(model, oracle, a)}")
     keep = ("vision.", "projector.")
     return {"model": {k: v for k, v in model.state_dict().items() if k.startswith(keep)},
             "heads": heads.state_dict()}
@@ -529,7 +529,7 @@ def eval_oracle(model, tokens, oracle, a, kind):
 def eval_vision(model, oracle, a):
     """Held-out digit patches of 672x672 views read right (nearest oracle digit of the projector
     output, after removing the index and cue parts), per family."""
-    right = {f: [0, 0] for f in vqa_data.FAMILIES}
+    right = {f: [0, 0, 0] for f in vqa_data.FAMILIES}
     for i in range(a.eval_count):
         img, ex = vqa_data.make_example(HELDOUT_SEED, i)
         with a.autocast():
@@ -539,8 +539,11 @@ def eval_vision(model, oracle, a):
         rest = proj[on] - oracle.index[index[on]] - oracle.tag[tag[on]]
         pred = torch.cdist(rest, oracle.digit).argmin(-1)
         right[ex["family"]][0] += int((pred == digit[on]).sum())
-        right[ex["family"]][1] += int(on.sum())
-    return " ".join(f"{f} {r}/{n}" for f, (r, n) in right.items())
+        if bool(oracle.index.any()):  # the index part, the digit and cue parts removed
+            rest = proj[on] - oracle.digit[digit[on]] - oracle.tag[tag[on]]
+            right[ex["family"]][1] += int((torch.cdist(rest, oracle.index).argmin(-1) == index[on]).sum())
+        right[ex["family"]][2] += int(on.sum())
+    return " ".join(f"{f} digit {r}/{n} index {ri}/{n}" for f, (r, ri, n) in right.items())
 
 
 @torch.no_grad()

@@ -9,7 +9,8 @@ what the generator knows about it:
 
 Task families (FAMILIES):
   boxes    FINE detail: coloured boxes, each holding a 3-digit number in a ~9 px font whose digits
-           sit in 14-px cells (one SigLIP patch each at 672x672). At 384x384 a digit is ~5 px and
+           sit in the 14-px cells of a ruled field (one SigLIP patch each at 672x672; a dark frame
+           around the field, light dividers between the cells, as on printed forms). At 384x384 a digit is ~5 px and
            two digits share one patch: legible at 672, not at 384 (docs/demo-model.md shows both).
            "What number is in the red box?"
   chart    a bar chart of coloured bars with 2-digit value labels inside the bars (~18 px font,
@@ -62,6 +63,17 @@ def _draw_digits(draw, number, x0, y0, cell, font, fill, tag, glyphs):
                        "tag": TAGS.index(tag)})
 
 
+def _draw_comb(draw, x0, y0, cell, n):
+    """The ruling of a form's digit field ("comb"): a dark frame around the n cells and light
+    dividers between them, each line 1 px wide and inside a cell. It makes a digit's place in its
+    number visible in the digit's own cell (frame on the left: first; frame on the right: last),
+    as on printed forms; at 384x384 the lines are a third of a pixel wide and blur away."""
+    dark, light = (30, 30, 30), (235, 235, 235)
+    draw.rectangle([x0, y0, x0 + cell * n - 1, y0 + cell - 1], outline=dark, width=1)
+    for i in range(1, n):
+        draw.line([x0 + cell * i, y0 + 1, x0 + cell * i, y0 + cell - 2], fill=light, width=1)
+
+
 def _evidence(glyphs, tag):
     """The answer's evidence box: the union of the digit cells of the number with this cue."""
     cells = [g["box"] for g in glyphs if TAGS[g["tag"]] == tag]
@@ -89,6 +101,7 @@ def gen_boxes(rng):
         d.rectangle(box, fill=COLOURS[name])
         number = str(rng.randint(100, 999))
         _draw_digits(d, number, x0 + 14, y0 + 14, 14, font, (255, 255, 255), name, glyphs)
+        _draw_comb(d, x0 + 14, y0 + 14, 14, len(number))
         boxes[name] = number
     # Small distractor marks so that not every coloured region is a box with a number.
     for _ in range(rng.randint(3, 8)):
