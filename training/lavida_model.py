@@ -116,10 +116,13 @@ def rms_norm(x, w, eps):
 
 
 def rope_tables(n, hd, theta):
-    inv = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
-    f = torch.outer(torch.arange(n, dtype=torch.float64), inv)
+    """cos, sin [n, hd] fp32 with the angles computed in fp32, as LLaDA's own code and the engine
+    (engine/llada/llada.cpp) compute them: at positions in the thousands float64 angles differ by
+    ~1e-4 rad, which moved a trained model's logits by ~2e-3 between training and serving."""
+    inv = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd))
+    f = torch.outer(torch.arange(n, dtype=torch.float32), inv)
     emb = torch.cat([f, f], dim=-1)
-    return emb.cos().float(), emb.sin().float()
+    return emb.cos(), emb.sin()
 
 
 def apply_rope(x, cos, sin):

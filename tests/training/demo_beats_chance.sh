@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The shipped demo model (models/demo + its SHIRG adapter) beats chance clearly, end to end through
 # the real server: 24 held-out examples (seed 2, the first 8 of each family, written by
-# training/vqa_data.py), shirg-eval over gRPC in full-672 and shirg modes, exact match on the whole
-# answer. Chance is about 1 in 90-900 per answer (2- or 3-digit numbers) and random weights score
-# 0, so the threshold (half of the examples in each mode) cannot be met by a broken model,
-# tokenizer, chat template, selection or adapter merge.
+# training/vqa_data.py), shirg-eval over gRPC in baseline-384, full-672 and shirg modes, exact
+# match on the whole answer. Chance is about 1 in 900 per 3-digit answer (1 in 90 for 2 digits)
+# and random weights score 0, so these thresholds cannot be met by a broken model, tokenizer,
+# chat template, selection or adapter merge:
+#   boxes (the fine family, legible at 672x672 only): >= 6/8 in full-672 and in shirg, and
+#          <= 2/8 in baseline-384 (what the data was built for: SHIRG's reason to exist);
+#   chart (large labels): >= 6/8 in baseline-384.
+# (Measured when the model was trained, 30 per family: docs/demo-model.md.)
 #   demo_beats_chance.sh PYTHON BUILD_DIR WORK_DIR
 set -euo pipefail
 python="$1" build="$2" work="$3"
@@ -40,16 +44,21 @@ for _ in $(seq 1 240); do
   kill -0 "$pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
   sleep 0.5
 done
-"$build/clients/shirg-eval" --addr "127.0.0.1:$port" --data "$work/set.jsonl" --modes full-672,shirg \
+"$build/clients/shirg-eval" --addr "127.0.0.1:$port" --data "$work/set.jsonl" --modes baseline-384,full-672,shirg \
   --gen-length 8 --steps 8 --json "$work/eval.json"
 "$python" - "$work/eval.json" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
-bad = []
+right = {}
 for m in j["modes"]:
-    em = m["overall"]["em"]
-    print(f"{m['mode']}: exact match {em:.2f} over {m['answered']} answers")
-    if m["answered"] != 24 or em < 0.5:
-        bad.append(m["mode"])
-sys.exit(f"below the threshold (0.5 exact match, 24 answers): {bad}" if bad else 0)
+    assert m["answered"] == 24, f"{m['mode']}: {m['answered']} of 24 answered"
+    for fam in ("boxes", "chart", "receipt"):
+        right[(m["mode"], fam)] = round(m["families"][fam]["em"] * 8)
+    print(m["mode"], {f: right[(m["mode"], f)] for f in ("boxes", "chart", "receipt")}, "of 8 exact")
+bad = []
+for mode, fam, lo, hi in (("full-672", "boxes", 6, 8), ("shirg", "boxes", 6, 8), ("baseline-384", "boxes", 0, 2),
+                          ("baseline-384", "chart", 6, 8)):
+    if not lo <= right[(mode, fam)] <= hi:
+        bad.append(f"{mode} {fam}: {right[(mode, fam)]}/8 exact, expected {lo}-{hi}")
+sys.exit("\n".join(bad) if bad else 0)
 PY
