@@ -12,7 +12,10 @@
 // time budget). With --shallow-model-dir, the same modes also run on a second checkpoint that
 // differs only in depth; each stage's per-layer cost is the difference between the two, its
 // fixed cost (LM head, embeddings, decode, selection) the rest, and the real model's stage time
-// is fixed + L x per-layer (LLaDA layers L, SigLIP layers V, default 26).
+// is fixed + L x per-layer (LLaDA layers L, SigLIP layers V, default 26). Every measured stage
+// keeps its runs: the tables give the total's min-max, and an extrapolated stage whose per-layer
+// difference is not clearly above the spread of the two depths' runs is printed as UNSTABLE
+// (re-run with more --reps; bench_stages re-measures such stages by itself).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -27,6 +30,7 @@
 
 #include "bench/cpu_report.h"
 #include "bench/gemm_peak.h"
+#include "bench/samples.h"
 #include "engine/model/model.h"
 #include "engine/runtime/options_parse.h"
 #include "engine/runtime/pipeline.h"
@@ -58,14 +62,10 @@ std::string read_file(const std::string& p) {
   return ss.str();
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
 struct Row {
   std::string mode;
-  shirg::StageTimings t;  // medians, ms
+  shirg::StageTimings t;                              // medians, ms
+  std::map<std::string, shirg::bench::Samples> runs;  // every measured run per stage, ms
   int64_t visual = 0, prefix = 0, cache_bytes = 0;
   double peak_mib = 0;  // max over the runs (weights included)
 };
@@ -130,7 +130,7 @@ Measured measure(const std::string& dir, const BenchArgs& a, const std::string& 
     if (shirg::Status s = pipeline.validate(req); !s.ok()) throw std::runtime_error(s.message);
     Row row;
     row.mode = mode_name;
-    std::map<std::string, std::vector<double>> t;
+    std::map<std::string, shirg::bench::Samples>& t = row.runs;
     for (int r = 0; r < a.warmup + a.reps; ++r) {
       reset_peak_rss();
       shirg::GenerateResult out;
@@ -142,21 +142,21 @@ Measured measure(const std::string& dir, const BenchArgs& a, const std::string& 
       row.cache_bytes = out.cache_bytes;
       if (r < a.warmup) continue;
       const auto& o = out.timings;
-      t["decode"].push_back(o.decode_ms);
-      t["vision"].push_back(o.vision_ms);
-      t["selection"].push_back(o.selection_ms);
-      t["projector"].push_back(o.projector_ms);
-      t["prefill"].push_back(o.prefill_ms);
-      t["steps"].push_back(o.steps_ms);
-      t["total"].push_back(o.total_ms);
+      t["decode"].ms.push_back(o.decode_ms);
+      t["vision"].ms.push_back(o.vision_ms);
+      t["selection"].ms.push_back(o.selection_ms);
+      t["projector"].ms.push_back(o.projector_ms);
+      t["prefill"].ms.push_back(o.prefill_ms);
+      t["steps"].ms.push_back(o.steps_ms);
+      t["total"].ms.push_back(o.total_ms);
     }
-    row.t.decode_ms = median(t["decode"]);
-    row.t.vision_ms = median(t["vision"]);
-    row.t.selection_ms = median(t["selection"]);
-    row.t.projector_ms = median(t["projector"]);
-    row.t.prefill_ms = median(t["prefill"]);
-    row.t.steps_ms = median(t["steps"]);
-    row.t.total_ms = median(t["total"]);
+    row.t.decode_ms = t["decode"].median();
+    row.t.vision_ms = t["vision"].median();
+    row.t.selection_ms = t["selection"].median();
+    row.t.projector_ms = t["projector"].median();
+    row.t.prefill_ms = t["prefill"].median();
+    row.t.steps_ms = t["steps"].median();
+    row.t.total_ms = t["total"].median();
     m.rows.push_back(row);
   }
 
@@ -165,15 +165,19 @@ Measured measure(const std::string& dir, const BenchArgs& a, const std::string& 
       "%lld SigLIP layers\n",
       a.reps, a.warmup, static_cast<long long>(a.gen_length), static_cast<long long>(a.steps),
       static_cast<long long>(m.llm_layers), static_cast<long long>(m.vision_layers));
-  std::printf("%-14s %7s %7s %9s %9s %9s %9s %9s %10s %10s %11s %10s\n", "mode", "visual", "prefix",
-              "decode", "vision", "select", "project", "prefill", "steps", "total ms", "cache MiB",
-              "peak MiB");
-  for (const auto& r : m.rows)
-    std::printf("%-14s %7lld %7lld %9.1f %9.1f %9.2f %9.1f %9.1f %10.1f %10.1f %11.2f %10.0f\n",
-                r.mode.c_str(), static_cast<long long>(r.visual), static_cast<long long>(r.prefix),
-                r.t.decode_ms, r.t.vision_ms, r.t.selection_ms, r.t.projector_ms, r.t.prefill_ms,
-                r.t.steps_ms, r.t.total_ms, static_cast<double>(r.cache_bytes) / (1 << 20),
-                r.peak_mib);
+  std::printf("%-14s %7s %7s %9s %9s %9s %9s %9s %10s %10s %19s %11s %10s\n", "mode", "visual",
+              "prefix", "decode", "vision", "select", "project", "prefill", "steps", "total ms",
+              "total min-max", "cache MiB", "peak MiB");
+  for (const auto& r : m.rows) {
+    const auto& total = r.runs.at("total");
+    std::printf(
+        "%-14s %7lld %7lld %9.1f %9.1f %9.2f %9.1f %9.1f %10.1f %10.1f %9.1f-%-9.1f %11.2f "
+        "%10.0f\n",
+        r.mode.c_str(), static_cast<long long>(r.visual), static_cast<long long>(r.prefix),
+        r.t.decode_ms, r.t.vision_ms, r.t.selection_ms, r.t.projector_ms, r.t.prefill_ms,
+        r.t.steps_ms, r.t.total_ms, total.lo(), total.hi(),
+        static_cast<double>(r.cache_bytes) / (1 << 20), r.peak_mib);
+  }
   std::printf(
       "(baseline-384 and full-672 have no selection; their projector runs inside the "
       "vision stage)\n");
@@ -220,6 +224,14 @@ void print_extrapolation(const Measured& deep, const Measured& shallow, int64_t 
     auto llm = [&](double dv, double sv) {
       return at_depth(dv, sv, deep.llm_layers, shallow.llm_layers, layers_real);
     };
+    // A per-layer difference smaller than the runs' own spread is noise, not a layer's cost.
+    std::string unstable;
+    for (const char* stage : {"vision", "prefill", "steps"}) {
+      const auto &a = d.runs.at(stage), &b = s->runs.at(stage);
+      const double diff = a.median() - b.median();
+      const double noise = 0.5 * ((a.hi() - a.lo()) + (b.hi() - b.lo()));
+      if (!(diff > 0) || noise > 0.25 * diff) unstable += std::string(" ") + stage;
+    }
     const double vision = at_depth(d.t.vision_ms, s->t.vision_ms, deep.vision_layers,
                                    shallow.vision_layers, vision_layers_real) /
                           1000;
@@ -231,11 +243,15 @@ void print_extrapolation(const Measured& deep, const Measured& shallow, int64_t 
         llm(static_cast<double>(d.cache_bytes), static_cast<double>(s->cache_bytes));
     // Peak memory: both stacks grow per layer; the LLaDA layers dominate (SigLIP layer ~17 MB).
     const double peak = llm(d.peak_mib, s->peak_mib) / 1024;
-    std::printf("%-14s %10.1f %10.1f %10.1f %10.2f %10.1f %11.2f %11.1f\n", d.mode.c_str(), vision,
-                prefill, steps_s, steps_s / static_cast<double>(std::max<int64_t>(1, steps)), total,
-                cache / (1 << 30), peak);
+    std::printf(
+        "%-14s %10.1f %10.1f %10.1f %10.2f %10.1f %11.2f %11.1f  %s\n", d.mode.c_str(), vision,
+        prefill, steps_s, steps_s / static_cast<double>(std::max<int64_t>(1, steps)), total,
+        cache / (1 << 30), peak,
+        unstable.empty() ? "ok" : ("UNSTABLE:" + unstable + " (re-run with more --reps)").c_str());
   }
-  std::printf("(step s = one denoising step; peak GiB holds the weights in the compute dtype)\n");
+  std::printf(
+      "(step s = one denoising step; peak GiB holds the weights in the compute dtype; UNSTABLE = "
+      "the stage's per-layer difference is within its runs' spread: those numbers are noise)\n");
 }
 
 }  // namespace
