@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/cli.h"
 #include "bench/cpu_report.h"
 #include "bench/real_widths.h"
 #include "bench/samples.h"
@@ -52,14 +53,6 @@ void interleave(int reps, const std::function<void()>& before, const std::functi
     }
   }
   att::set_kernel(saved);
-}
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string w; std::getline(in, w, ',');)
-    if (!w.empty()) out.push_back(w);
-  return out;
 }
 
 bool has(const std::vector<std::string>& v, const std::string& w) {
@@ -140,14 +133,10 @@ int main(int argc, char** argv) {
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   bench::setup_and_report_cpu(threads);
-  std::vector<at::ScalarType> dts;
-  for (const auto& d : split(dtypes_arg)) {
-    const auto t = parse_compute_dtype(d, at::Device(at::kCPU));
-    if (std::find(dts.begin(), dts.end(), t) == dts.end()) dts.push_back(t);
-  }
+  const std::vector<at::ScalarType> dts = bench::compute_dtypes(bench::split_commas(dtypes_arg));
   std::vector<int64_t> prefixes;
-  for (const auto& p : split(prefixes_arg)) prefixes.push_back(std::stoll(p));
-  const auto sections = split(sections_arg);
+  for (const auto& p : bench::split_commas(prefixes_arg)) prefixes.push_back(std::stoll(p));
+  const auto sections = bench::split_commas(sections_arg);
   std::printf(
       "bench_attention: %d threads, %d interleaved reps (before = the former attention, "
       "after = blocked online softmax)\n",

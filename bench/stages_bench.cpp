@@ -18,12 +18,14 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iomanip>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench/cli.h"
 #include "bench/cpu_report.h"
 #include "bench/gemm_peak.h"
 #include "bench/real_widths.h"
@@ -91,9 +93,9 @@ Stage two_depth(const std::function<void()>& shallow, const std::function<void()
     st.stable = per_layer > 0 && s1.spread() <= a.max_spread && s2.spread() <= a.max_spread &&
                 uncertainty <= a.max_spread * per_layer;
     std::ostringstream how;
-    how << "1-layer " << s1.median() << " ms (" << s1.lo() << "-" << s1.hi() << "), 2-layer "
-        << s2.median() << " ms (" << s2.lo() << "-" << s2.hi() << "), per layer " << per_layer
-        << " ms x " << layers_real;
+    how << std::fixed << std::setprecision(1) << "1-layer " << s1.median() << " ms (" << s1.lo()
+        << "-" << s1.hi() << "), 2-layer " << s2.median() << " ms (" << s2.lo() << "-" << s2.hi()
+        << "), per layer " << per_layer << " ms x " << layers_real;
     st.how = how.str();
     if (st.stable) break;
     std::fprintf(stderr, "  %s: the two depths disagree (%s): measuring again\n", what.c_str(),
@@ -141,8 +143,10 @@ json measure_dtype(at::ScalarType dt, const Args& a, double read_gbps) {
   vision.lo = (embed.lo() + bench::kSiglipLayers * layer.lo()) / 1e3;
   vision.hi = (embed.hi() + bench::kSiglipLayers * layer.hi()) / 1e3;
   vision.stable = embed_ok && layer_ok;
-  vision.how = "embedding " + std::to_string(embed.median()) + " ms + 26 x layer " +
-               std::to_string(layer.median()) + " ms";
+  std::ostringstream vhow;
+  vhow << std::fixed << std::setprecision(1) << "embedding " << embed.median()
+       << " ms + 26 x layer " << layer.median() << " ms";
+  vision.how = vhow.str();
   row("SigLIP 672x672, 26 layers", vision,
       gflops(bench::kSiglipLayers * bench::siglip_layer_flops(kFullVisual), vision.seconds));
   out["vision_672"] = vision.to_json();
@@ -233,14 +237,6 @@ json measure_dtype(at::ScalarType dt, const Args& a, double read_gbps) {
   return out;
 }
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string w; std::getline(in, w, ',');)
-    if (!w.empty()) out.push_back(w);
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -264,10 +260,10 @@ int main(int argc, char** argv) {
       else if (arg == "--steps")
         a.steps = std::stoll(v);
       else if (arg == "--dtypes")
-        a.dtypes = split(v);
+        a.dtypes = bench::split_commas(v);
       else if (arg == "--prefixes") {
         a.prefixes.clear();
-        for (const auto& p : split(v)) a.prefixes.push_back(std::stoll(p));
+        for (const auto& p : bench::split_commas(v)) a.prefixes.push_back(std::stoll(p));
       } else if (arg == "--json")
         a.json_path = v;
       else {
@@ -286,11 +282,7 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   try {
     const int threads = bench::setup_and_report_cpu(a.threads);
-    std::vector<at::ScalarType> dts;
-    for (const auto& d : a.dtypes) {
-      const auto t = parse_compute_dtype(d, at::Device(at::kCPU));
-      if (std::find(dts.begin(), dts.end(), t) == dts.end()) dts.push_back(t);
-    }
+    const std::vector<at::ScalarType> dts = bench::compute_dtypes(a.dtypes);
     at::manual_seed(0);
     const double read_gbps = read_bandwidth_gbps();
     std::printf("memory read bandwidth (sum over 1 GiB fp32): %.1f GB/s\n", read_gbps);

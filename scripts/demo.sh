@@ -64,15 +64,15 @@ else
   # clients/samples/demo/questions.jsonl: the first held-out examples of each trained family
   # (tools/make_demo_samples.py; never seen in training, not picked by the answers).
   right_shirg=0 right_384=0 n=0
+  mark() { if [ "$1" = "$2" ]; then echo "$1 right"; else echo "$1 WRONG"; fi; }  # ANSWER EXPECTED
   printf '[demo] %-13s %-37s %-9s %-18s %s\n' image question expected "shirg (default)" baseline-384
   while IFS=$'\t' read -r img q expected; do
     a_shirg=$(ask "$samples/$img" "$q")
     a_384=$(ask "$samples/$img" "$q" baseline-384)
-    mark() { if [ "$1" = "$expected" ]; then echo "$1 right"; else echo "$1 WRONG"; fi; }
     [ "$a_shirg" = "$expected" ] && right_shirg=$((right_shirg + 1))
     [ "$a_384" = "$expected" ] && right_384=$((right_384 + 1))
     n=$((n + 1))
-    printf '[demo] %-13s %-37s %-9s %-18s %s\n' "$img" "$q" "$expected" "$(mark "$a_shirg")" "$(mark "$a_384")"
+    printf '[demo] %-13s %-37s %-9s %-18s %s\n' "$img" "$q" "$expected" "$(mark "$a_shirg" "$expected")" "$(mark "$a_384" "$expected")"
   done < <(/usr/bin/python3 -c '
 import json, sys
 for line in open(sys.argv[1]):

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The shipped demo model (models/demo + its SHIRG adapter) beats chance clearly, end to end through
 # the real server: 24 held-out examples (seed 2, the first 8 of each family, written by
-# training/vqa_data.py), shirg-eval over gRPC in baseline-384, full-672 and shirg modes, exact
-# match on the whole answer. Chance is about 1 in 900 per 3-digit answer (1 in 90 for 2 digits)
-# and random weights score 0, so these thresholds cannot be met by a broken model, tokenizer,
-# chat template, selection or adapter merge:
+# tools/make_demo_samples.py like the bundled ones), shirg-eval over gRPC in baseline-384,
+# full-672 and shirg modes, exact match on the whole answer. Chance is about 1 in 900 per
+# 3-digit answer (1 in 90 for 2 digits) and random weights score 0, so these thresholds cannot be
+# met by a broken model, tokenizer, chat template, selection or adapter merge:
 #   boxes (the fine family, legible at 672x672 only): >= 6/8 in full-672 and in shirg, and
 #          <= 2/8 in baseline-384 (what the data was built for: SHIRG's reason to exist);
 #   chart (large labels): >= 6/8 in baseline-384.
@@ -14,26 +14,7 @@ set -euo pipefail
 python="$1" build="$2" work="$3"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 rm -rf "$work" && mkdir -p "$work"
-"$python" - "$root" "$work" <<'PY'
-import json, os, sys
-sys.path.insert(0, os.path.join(sys.argv[1], "training"))
-import vqa_data
-out = sys.argv[2]
-os.makedirs(os.path.join(out, "images"))
-with open(os.path.join(out, "set.jsonl"), "w") as f:
-    for fam in vqa_data.FAMILIES:
-        n = 0
-        i = 0
-        while n < 8:
-            img, ex = vqa_data.make_example(2, i)
-            i += 1
-            if ex["family"] != fam:
-                continue
-            ex["image"] = f"images/{fam}_{n}.png"
-            img.save(os.path.join(out, ex["image"]))
-            f.write(json.dumps(ex) + "\n")
-            n += 1
-PY
+"$python" "$root/tools/make_demo_samples.py" --per-family 8 --out "$work"
 port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$build/server/shirg-server" --model-dir "$root/models/demo" --adapter-dir "$root/models/demo/shirg-lora" \
   --host 127.0.0.1 --port "$port" --metrics-port 0 --threads 1 >"$work/server.log" 2>&1 &
@@ -44,7 +25,7 @@ for _ in $(seq 1 240); do
   kill -0 "$pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
   sleep 0.5
 done
-"$build/clients/shirg-eval" --addr "127.0.0.1:$port" --data "$work/set.jsonl" --modes baseline-384,full-672,shirg \
+"$build/clients/shirg-eval" --addr "127.0.0.1:$port" --data "$work/questions.jsonl" --modes baseline-384,full-672,shirg \
   --gen-length 8 --steps 8 --json "$work/eval.json"
 "$python" - "$work/eval.json" <<'PY'
 import json, sys
