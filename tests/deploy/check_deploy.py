@@ -363,6 +363,11 @@ def check_image(image, root, arch, dep, compose, kinds):
     executable(cfg["Entrypoint"][0], "entrypoint")
     executable(hc[1], "health check")
     model_dir(flags_of(cfg["Cmd"])["model-dir"], "CMD")
+    adapter = flags_of(cfg["Cmd"]).get("adapter-dir")
+    if adapter:
+        check(os.path.isfile(os.path.join(in_root(root, adapter), "adapter_config.json"))
+              and os.path.isfile(os.path.join(in_root(root, adapter), "adapter_model.safetensors")),
+              f"{name}: CMD adapter {adapter} holds adapter_config.json and adapter_model.safetensors")
     env = dict(e.split("=", 1) for e in cfg.get("Env", []))
     samples = env.get("SHIRG_SAMPLES_DIR", "")
     check(samples and os.path.isfile(in_root(root, samples + "/questions.jsonl")),

@@ -47,6 +47,7 @@ TEST_CASE("kustomize renders the base and both overlays") {
     if (std::string(dir) == "overlays/demo") {
       CHECK(r.out.find("PersistentVolumeClaim") == std::string::npos);
       CHECK(r.out.find("--model-dir=/opt/shirg/models/demo") != std::string::npos);
+      CHECK(r.out.find("--adapter-dir=/opt/shirg/models/demo/shirg-lora") != std::string::npos);
     }
   }
 }
