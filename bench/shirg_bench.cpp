@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "bench/cpu_report.h"
+#include "engine/platform/blas_core.h"
 #include "shirg/shirg.h"
 
 using namespace shirg;
@@ -75,6 +76,7 @@ void row(const char* what, const Stats& s, const std::string& note = "") {
 }  // namespace
 
 int main(int argc, char** argv) {
+  shirg::reexec_with_better_openblas_core(argv);  // first: before any thread starts
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   int runs = 50;
   for (int i = 1; i + 1 < argc; ++i) {

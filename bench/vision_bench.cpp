@@ -14,6 +14,7 @@
 
 #include "bench/cpu_report.h"
 #include "bench/gemm_peak.h"
+#include "engine/platform/blas_core.h"
 #include "engine/vision/image.h"
 #include "engine/vision/siglip.h"
 
@@ -83,6 +84,7 @@ double layer_gflop(int64_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  shirg::reexec_with_better_openblas_core(argv);  // first: before any thread starts
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   int64_t layers = 2;
   int reps = 3;

@@ -1,5 +1,7 @@
 #include "engine/platform/cpu_threads.h"
 
+#include "engine/platform/blas_core.h"
+
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 
@@ -59,6 +61,7 @@ CpuThreadSetup configure_cpu_threads(int threads) {
   s.torch_threads = at::get_num_threads();
   s.blas = detect_blas_flavour();
   if (auto cfg = openblas_symbol<GetConfigFn>("openblas_get_config")) s.blas_config = cfg();
+  s.blas_core_note = openblas_core_note();
 
   auto get_threads = openblas_symbol<GetIntFn>("openblas_get_num_threads");
   auto set_threads = openblas_symbol<SetIntFn>("openblas_set_num_threads");
@@ -89,6 +92,7 @@ std::string CpuThreadSetup::describe() const {
       "torch threads " + std::to_string(torch_threads) + ", blas " + blas_flavour_name(blas);
   if (blas_threads >= 0) d += " (" + std::to_string(blas_threads) + " threads)";
   if (!blas_config.empty()) d += ", " + blas_config;
+  if (!blas_core_note.empty()) d += ", " + blas_core_note;
   return d;
 }
 

@@ -16,9 +16,10 @@ const char* blas_flavour_name(BlasFlavour f);  // "openblas-openmp" | ... | "oth
 struct CpuThreadSetup {
   int torch_threads = 0;  // at::get_num_threads() after the call
   BlasFlavour blas = BlasFlavour::kOther;
-  int blas_threads = -1;    // OpenBLAS's thread count after the call; -1 when not OpenBLAS
-  std::string blas_config;  // openblas_get_config(), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... Zen"
-  std::string warning;      // non-empty: something the operator should read (log it as a warning)
+  int blas_threads = -1;       // OpenBLAS's thread count after the call; -1 when not OpenBLAS
+  std::string blas_config;     // openblas_get_config(), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... Zen"
+  std::string blas_core_note;  // openblas_core_note() (blas_core.h): who set OPENBLAS_CORETYPE
+  std::string warning;  // non-empty: something the operator should read (log it as a warning)
   std::string describe() const;  // one line for start-up logs
 };
 
