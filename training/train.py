@@ -14,8 +14,8 @@ adapter to OUT/shirg-lora/ (~70-90 min on 2 cores; docs/demo-model.md). Stages (
   projector  the two stages merged; SigLIP frozen, the projector distilled again to the oracle
           tokens with the digit patches weighted as much as the background (cached features);
   align   SigLIP frozen; the projector and LLaDA trained together on the real projector outputs
-          of the cached views in the server's layouts (full-672, SHIRG, baseline-384); added after
-          attempt 5 (--steps-align 0 is the command that trained attempt 5);
+          of the cached views in the server's layouts (full-672, SHIRG, baseline-384); added
+          after attempt 5 (--steps-align 0 is attempt 5's recipe, which also had float64 RoPE);
   shirg   base frozen; PEFT LoRA on the projector, SigLIP q/k/v and coord_rotary at 672x672 with
           the training-side SHIRG selection in the loop.
 Every stage runs a fixed number of optimizer steps, so a run is reproducible given the seed and the
