@@ -1,9 +1,10 @@
 // bench_attention: the former attention paths ("before": full score rows per head/row chunk) vs
-// the blocked online-softmax kernel ("after"), measured in the same process, interleaved rep by
-// rep, at real widths: (A) the attention op alone at the LLaDA prefill (32 heads x 128) and SigLIP
-// (16 heads x 72) shapes; (B) one LLaDA-8B-width prefill layer at two prefix lengths; (C) one
-// SigLIP so400m layer at 384 and 672. Every row gives the median and the min-max spread, and the
-// growth of the time from the short to the long length next to the growth of the FLOP count.
+// the default online-softmax kernel ("after": the fused CPU kernel), measured in the same process,
+// interleaved rep by rep, at real widths: (A) the attention op alone at the LLaDA prefill (32 heads
+// x 128) and SigLIP (16 heads x 72) shapes; (B) one LLaDA-8B-width prefill layer at two prefix
+// lengths; (C) one SigLIP so400m layer at 384 and 672. Every row gives the median and the min-max
+// spread, and the growth of the time from the short to the long length next to the growth of the
+// FLOP count.
 //   bench_attention [--threads 2] [--reps 3] [--dtypes auto,fp32] [--prefixes 1350,2438]
 //                   [--sections kernel,llada,siglip]
 #include <ATen/ATen.h>
@@ -43,13 +44,13 @@ void interleave(int reps, const std::function<void()>& before, const std::functi
   if (warmup) {
     att::set_kernel(att::Kernel::kLegacy);
     before();
-    att::set_kernel(att::Kernel::kBlocked);
+    att::set_kernel(att::Kernel::kFused);
     after();
   }
   for (int r = 0; r < reps; ++r) {
     for (int i = 0; i < 2; ++i) {
       const bool legacy = (i == 0) == (r % 2 == 0);
-      att::set_kernel(legacy ? att::Kernel::kLegacy : att::Kernel::kBlocked);
+      att::set_kernel(legacy ? att::Kernel::kLegacy : att::Kernel::kFused);
       (legacy ? b : a).ms.push_back(time_ms(legacy ? before : after));
     }
   }

@@ -30,8 +30,10 @@ std::string shape_of(const at::Tensor& t) {
   throw std::invalid_argument("attention: " + what);
 }
 
-// Checks shapes; returns the total key count.
-int64_t check(const at::Tensor& q, const std::vector<KvPart>& parts, const at::Tensor& mask) {
+}  // namespace
+
+int64_t check_attention_inputs(const at::Tensor& q, const std::vector<KvPart>& parts,
+                               const at::Tensor& mask) {
   if (!q.defined() || q.dim() != 3 || !at::isFloatingType(q.scalar_type()))
     bad("q must be a floating [N, Tq, hd] tensor, got " + shape_of(q));
   if (parts.empty()) bad("no key/value parts");
@@ -51,6 +53,8 @@ int64_t check(const at::Tensor& q, const std::vector<KvPart>& parts, const at::T
         "], got " + shape_of(mask));
   return tk;
 }
+
+namespace {
 
 // Running state of the online softmax for one [g, bq] block of query rows.
 struct Online {
@@ -98,7 +102,7 @@ void fold(Online& st, const at::Tensor& qs, const at::Tensor& k, const at::Tenso
 
 at::Tensor blocked_attention(const at::Tensor& q, const std::vector<KvPart>& parts,
                              const at::Tensor& mask, double scale, BlockSizes sizes) {
-  check(q, parts, mask);
+  check_attention_inputs(q, parts, mask);
   const auto dt = q.scalar_type();
   const int64_t n = q.size(0), tq = q.size(1), hd = q.size(2);
   const int64_t g_max = std::min(n, sizes.heads > 0 ? sizes.heads : kHeads);
@@ -143,7 +147,7 @@ at::Tensor blocked_attention(const at::Tensor& q, const std::vector<KvPart>& par
 
 at::Tensor reference_attention(const at::Tensor& q, const std::vector<KvPart>& parts,
                                const at::Tensor& mask, double scale) {
-  check(q, parts, mask);
+  check_attention_inputs(q, parts, mask);
   std::vector<at::Tensor> ks, vs;
   for (const auto& p : parts) {
     ks.push_back(p.k.to(at::kFloat));

@@ -37,6 +37,11 @@ struct BlockSizes {
 at::Tensor blocked_attention(const at::Tensor& q, const std::vector<KvPart>& parts,
                              const at::Tensor& mask, double scale, BlockSizes sizes = {});
 
+// Checks the shapes and dtypes of the contract above; returns the total key count. Throws
+// std::invalid_argument naming what is wrong. Shared by the kernels of engine/attention.
+int64_t check_attention_inputs(const at::Tensor& q, const std::vector<KvPart>& parts,
+                               const at::Tensor& mask);
+
 // The plain reference: full scores in fp32 (inputs upcast), one softmax. Tests and benchmarks.
 at::Tensor reference_attention(const at::Tensor& q, const std::vector<KvPart>& parts,
                                const at::Tensor& mask, double scale);

@@ -12,9 +12,7 @@ constexpr int64_t kScoreBudgetBytes = int64_t{64} << 20;
 constexpr int64_t kConvertBudgetBytes = int64_t{2} << 20;
 constexpr int64_t kRowBudgetElements = int64_t{24} << 20;  // fp32 elements (96 MiB)
 
-// The former paths stay the default: the blocked kernel, built from ATen ops, measured ~7x slower
-// on the issue-16 machine (docs/benchmarks.md) and is opt-in until that is understood.
-std::atomic<Kernel> g_kernel{Kernel::kLegacy};
+std::atomic<Kernel> g_kernel{Kernel::kFused};
 
 }  // namespace
 

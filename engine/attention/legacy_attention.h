@@ -24,10 +24,11 @@ at::Tensor legacy_row_chunked(const at::Tensor& q, const at::Tensor& k, const at
                               double scale);
 
 // Which kernel llada::attend and the SigLIP encoder run. Process-wide; for benchmarks that time
-// before/after in one process. Default kLegacy: the blocked kernel is exact (tests) but measured
-// ~7x slower with LibTorch 1.13 on the development CPU (docs/benchmarks.md, issue 16), so it is
-// opt-in. Thread-safe to read and set.
-enum class Kernel { kBlocked, kLegacy };
+// before/after in one process. Default kFused: the fused CPU kernel (fused_cpu_attention.h) for
+// fp32/bf16 CPU tensors, the blocked ATen kernel for other devices and dtypes; measured 5-6x
+// faster than kLegacy on the development CPU (docs/benchmarks.md, issue 16). kBlocked forces the
+// ATen kernel (measured ~7x slower than kLegacy on CPU). Thread-safe to read and set.
+enum class Kernel { kFused, kBlocked, kLegacy };
 void set_kernel(Kernel k);
 Kernel kernel();
 

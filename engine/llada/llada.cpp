@@ -1,5 +1,6 @@
 #include "engine/llada/llada.h"
 
+#include "engine/attention/fused_cpu_attention.h"
 #include "engine/attention/legacy_attention.h"
 #include "engine/llada/attention.h"
 
@@ -129,15 +130,16 @@ std::string shape_str(const at::Tensor& t) {
 
 }  // namespace
 
-// Blocked online-softmax attention (engine/attention): no [Tq, Tk] score matrix, GEMMs in q's
-// dtype, softmax statistics and the output accumulator in fp32, when selected with
-// attention::set_kernel; otherwise (the default, see legacy_attention.h) the former head-chunked
-// path.
+// Online-softmax attention (engine/attention, no [Tq, Tk] score matrix): by default the fused
+// CPU kernel for fp32/bf16 CPU tensors and the blocked ATen kernel elsewhere; the former
+// head-chunked path when selected with attention::set_kernel (benchmarks).
 at::Tensor attend(const at::Tensor& q, const std::vector<KvPart>& parts, const at::Tensor& mask,
                   int64_t max_heads_per_chunk) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2)));
   if (attention::kernel() == attention::Kernel::kLegacy)
     return attention::legacy_head_chunked(q, parts, mask, scale, max_heads_per_chunk);
+  if (attention::kernel() == attention::Kernel::kFused && attention::fused_cpu_supported(q, parts))
+    return attention::fused_cpu_attention(q, parts, mask, scale);
   attention::BlockSizes sizes;
   sizes.heads = max_heads_per_chunk;
   return attention::blocked_attention(q, parts, mask, scale, sizes);

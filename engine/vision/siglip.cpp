@@ -3,6 +3,7 @@
 #include "engine/vision/siglip.h"
 
 #include "engine/attention/blocked_attention.h"
+#include "engine/attention/fused_cpu_attention.h"
 #include "engine/attention/legacy_attention.h"
 
 #include <ATen/ATen.h>
@@ -35,17 +36,23 @@ at::Tensor activation(const at::Tensor& x, const std::string& act) {
   throw std::invalid_argument("SigLIP: unsupported hidden_act '" + act + "'");
 }
 
-// Softmax attention over [B, H, N, hd] in the compute dtype: the blocked online-softmax kernel
-// (engine/attention) per image, no [N, N] score matrix, when selected with attention::set_kernel;
-// otherwise (the default, see legacy_attention.h) the former query-chunked path. Returns [B, H, N,
-// hd].
+// Softmax attention over [B, H, N, hd] in the compute dtype, per image, no [N, N] score matrix:
+// by default the fused CPU kernel (fp32/bf16 CPU tensors) or the blocked ATen kernel
+// (engine/attention); the former query-chunked path when selected with attention::set_kernel.
+// Returns [B, H, N, hd].
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
-  const bool legacy = attention::kernel() == attention::Kernel::kLegacy;
+  const attention::Kernel kernel = attention::kernel();
   std::vector<at::Tensor> outs;
-  for (int64_t i = 0; i < q.size(0); ++i)
-    outs.push_back(legacy ? attention::legacy_row_chunked(q[i], k[i], v[i], scale)
-                          : attention::blocked_attention(q[i], {{k[i], v[i]}}, {}, scale));
+  for (int64_t i = 0; i < q.size(0); ++i) {
+    const std::vector<attention::KvPart> kv = {{k[i], v[i]}};
+    if (kernel == attention::Kernel::kLegacy)
+      outs.push_back(attention::legacy_row_chunked(q[i], k[i], v[i], scale));
+    else if (kernel == attention::Kernel::kFused && attention::fused_cpu_supported(q[i], kv))
+      outs.push_back(attention::fused_cpu_attention(q[i], kv, {}, scale));
+    else
+      outs.push_back(attention::blocked_attention(q[i], kv, {}, scale));
+  }
   return at::stack(outs, 0);
 }
 
