@@ -1,7 +1,7 @@
 #pragma once
 // Blocked softmax attention with the online softmax (flash-attention style), built from ATen ops
-// so it runs on any device LibTorch supports. Shared by the LLaDA prefill / denoising steps and
-// the SigLIP encoder.
+// so it runs on any device LibTorch supports. LLaDA and SigLIP use it where the fused CPU kernel
+// (fused_cpu_attention.h) does not apply (other devices, other dtypes) or when selected.
 //
 // Per head group and query block it walks the keys block by block, keeping a running row max m,
 // row sum l and an fp32 output accumulator: the full [Tq, Tk] score matrix never exists, and
