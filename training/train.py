@@ -33,6 +33,17 @@ import time
 
 # OpenMP threads that spin while they wait lose ~3x on a machine shared with other work.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# glibc malloc mmaps every large temporary and unmaps it on free, so each one is page-faulted in
+# afresh: on this project's virtual machines that made stage lm's steps on the real layouts 7-11 s
+# instead of ~1 s (docs/demo-model.md). glibc reads its settings only at start-up, so the script
+# re-executes itself once with those the C++ programs apply through mallopt
+# (engine/platform/malloc_tuning.h); SHIRG_MALLOC_TUNING=0 or the operator's own MALLOC_* /
+# glibc.malloc tunables leave malloc alone. Numerics are unaffected.
+MALLOC_ENV = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": str(1 << 30),
+              "MALLOC_TRIM_THRESHOLD_": str((1 << 31) - 1), "MALLOC_TOP_PAD_": str(256 << 20)}
+if (os.environ.get("SHIRG_MALLOC_TUNING") != "0" and not any(os.environ.get(k) for k in MALLOC_ENV)
+        and "glibc.malloc." not in os.environ.get("GLIBC_TUNABLES", "")):
+    os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, **MALLOC_ENV})
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
