@@ -26,7 +26,7 @@
 #include "engine/attention/legacy_attention.h"
 #include "engine/llada/llada.h"
 #include "engine/model/compute_dtype.h"
-#include "engine/platform/blas_core.h"
+#include "engine/platform/process_setup.h"
 #include "engine/vision/siglip.h"
 
 using namespace shirg;
@@ -108,7 +108,7 @@ double siglip_layer_gflop(double n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  shirg::reexec_with_better_openblas_core(argv);  // first: before any thread starts
+  shirg::prepare_process(argv);  // first: before any thread starts
   int threads = 2, reps = 3;
   std::string dtypes_arg = "auto,fp32", prefixes_arg = "1350,2438",
               sections_arg = "kernel,llada,siglip";

@@ -10,10 +10,10 @@
 
 #include "bench/cpu_report.h"
 #include "bench/gemm_peak.h"
-#include "engine/platform/blas_core.h"
+#include "engine/platform/process_setup.h"
 
 int main(int argc, char** argv) {
-  shirg::reexec_with_better_openblas_core(argv);  // first: before any thread starts
+  shirg::prepare_process(argv);  // first: before any thread starts
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   for (int i = 1; i + 1 < argc; ++i)
     if (std::string(argv[i]) == "--threads") threads = std::stoi(argv[i + 1]);

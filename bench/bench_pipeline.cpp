@@ -32,7 +32,7 @@
 #include "bench/gemm_peak.h"
 #include "bench/samples.h"
 #include "engine/model/model.h"
-#include "engine/platform/blas_core.h"
+#include "engine/platform/process_setup.h"
 #include "engine/runtime/options_parse.h"
 #include "engine/runtime/pipeline.h"
 #include "engine/vision/image.h"
@@ -258,7 +258,7 @@ void print_extrapolation(const Measured& deep, const Measured& shallow, int64_t 
 }  // namespace
 
 int main(int argc, char** argv) {
-  shirg::reexec_with_better_openblas_core(argv);  // first: before any thread starts
+  shirg::prepare_process(argv);  // first: before any thread starts
   std::string model_dir, shallow_dir, image_path;
   BenchArgs a;
   int threads = static_cast<int>(std::thread::hardware_concurrency());

@@ -21,7 +21,7 @@
 #include "bench/cpu_report.h"
 #include "bench/gemm_peak.h"
 #include "engine/llada/llada.h"
-#include "engine/platform/blas_core.h"
+#include "engine/platform/process_setup.h"
 #include "engine/sampler/sampler.h"
 
 using namespace shirg;
@@ -182,7 +182,7 @@ Gen measure_generation(const Dims& d, at::ScalarType dt, int64_t p, int64_t step
 }  // namespace
 
 int main(int argc, char** argv) {
-  shirg::reexec_with_better_openblas_core(argv);  // first: before any thread starts
+  shirg::prepare_process(argv);  // first: before any thread starts
   int threads = 2, reps = 3;
   int64_t real_layers = 2, p = 1290, p_bf16 = 256;
   bool skip_real = false, skip_small = false;

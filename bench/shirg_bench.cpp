@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "bench/cpu_report.h"
-#include "engine/platform/blas_core.h"
+#include "engine/platform/process_setup.h"
 #include "shirg/shirg.h"
 
 using namespace shirg;
@@ -76,7 +76,7 @@ void row(const char* what, const Stats& s, const std::string& note = "") {
 }  // namespace
 
 int main(int argc, char** argv) {
-  shirg::reexec_with_better_openblas_core(argv);  // first: before any thread starts
+  shirg::prepare_process(argv);  // first: before any thread starts
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   int runs = 50;
   for (int i = 1; i + 1 < argc; ++i) {

@@ -32,7 +32,7 @@
 #include "bench/samples.h"
 #include "engine/llada/llada.h"
 #include "engine/model/compute_dtype.h"
-#include "engine/platform/blas_core.h"
+#include "engine/platform/process_setup.h"
 #include "engine/vision/siglip.h"
 
 using namespace shirg;
@@ -241,7 +241,7 @@ json measure_dtype(at::ScalarType dt, const Args& a, double read_gbps) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  shirg::reexec_with_better_openblas_core(argv);  // first: before any thread starts
+  shirg::prepare_process(argv);  // first: before any thread starts
   Args a;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];

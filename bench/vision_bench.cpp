@@ -14,7 +14,7 @@
 
 #include "bench/cpu_report.h"
 #include "bench/gemm_peak.h"
-#include "engine/platform/blas_core.h"
+#include "engine/platform/process_setup.h"
 #include "engine/vision/image.h"
 #include "engine/vision/siglip.h"
 
@@ -84,7 +84,7 @@ double layer_gflop(int64_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  shirg::reexec_with_better_openblas_core(argv);  // first: before any thread starts
+  shirg::prepare_process(argv);  // first: before any thread starts
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   int64_t layers = 2;
   int reps = 3;

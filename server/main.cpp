@@ -1,12 +1,12 @@
 // shirg-server: the gRPC inference server (see docs/server.md).
 #include <cstdio>
 
-#include "engine/platform/blas_core.h"
+#include "engine/platform/process_setup.h"
 #include "server/server_app.h"
 #include "server/server_config.h"
 
 int main(int argc, char** argv) {
-  shirg::reexec_with_better_openblas_core(argv);  // first: before any thread starts
+  shirg::prepare_process(argv);  // first: before any thread starts
   shirg::rpc::ParsedArgs args;
   try {
     args = shirg::rpc::parse_server_args(argc, argv);

@@ -1,6 +1,7 @@
 #include "engine/platform/cpu_threads.h"
 
 #include "engine/platform/blas_core.h"
+#include "engine/platform/malloc_tuning.h"
 
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
@@ -62,6 +63,7 @@ CpuThreadSetup configure_cpu_threads(int threads) {
   s.blas = detect_blas_flavour();
   if (auto cfg = openblas_symbol<GetConfigFn>("openblas_get_config")) s.blas_config = cfg();
   s.blas_core_note = openblas_core_note();
+  s.malloc_note = malloc_tuning_note();
 
   auto get_threads = openblas_symbol<GetIntFn>("openblas_get_num_threads");
   auto set_threads = openblas_symbol<SetIntFn>("openblas_set_num_threads");
@@ -93,6 +95,7 @@ std::string CpuThreadSetup::describe() const {
   if (blas_threads >= 0) d += " (" + std::to_string(blas_threads) + " threads)";
   if (!blas_config.empty()) d += ", " + blas_config;
   if (!blas_core_note.empty()) d += ", " + blas_core_note;
+  if (!malloc_note.empty()) d += ", " + malloc_note;
   return d;
 }
 

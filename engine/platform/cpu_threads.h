@@ -19,6 +19,7 @@ struct CpuThreadSetup {
   int blas_threads = -1;       // OpenBLAS's thread count after the call; -1 when not OpenBLAS
   std::string blas_config;     // openblas_get_config(), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... Zen"
   std::string blas_core_note;  // openblas_core_note() (blas_core.h): who set OPENBLAS_CORETYPE
+  std::string malloc_note;     // malloc_tuning_note() (malloc_tuning.h)
   std::string warning;  // non-empty: something the operator should read (log it as a warning)
   std::string describe() const;  // one line for start-up logs
 };

@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "engine/model/model.h"
-#include "engine/platform/blas_core.h"
+#include "engine/platform/process_setup.h"
 #include "engine/platform/cpu_threads.h"
 #include "engine/runtime/options_parse.h"
 #include "engine/runtime/pipeline.h"
@@ -64,7 +64,7 @@ std::string read_file(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  shirg::reexec_with_better_openblas_core(argv);  // first: before any thread starts
+  shirg::prepare_process(argv);  // first: before any thread starts
   shirg::LoadOptions load;
   load.dtype = shirg::parse_dtype_flag("auto");
   shirg::GenerateRequest req;
