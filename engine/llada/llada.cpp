@@ -1,6 +1,6 @@
 #include "engine/llada/llada.h"
 
-#include "engine/attention/fused_cpu_attention.h"
+#include "engine/attention/dispatch.h"
 #include "engine/attention/legacy_attention.h"
 #include "engine/llada/attention.h"
 
@@ -138,11 +138,9 @@ at::Tensor attend(const at::Tensor& q, const std::vector<KvPart>& parts, const a
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2)));
   if (attention::kernel() == attention::Kernel::kLegacy)
     return attention::legacy_head_chunked(q, parts, mask, scale, max_heads_per_chunk);
-  if (attention::kernel() == attention::Kernel::kFused && attention::fused_cpu_supported(q, parts))
-    return attention::fused_cpu_attention(q, parts, mask, scale);
   attention::BlockSizes sizes;
   sizes.heads = max_heads_per_chunk;
-  return attention::blocked_attention(q, parts, mask, scale, sizes);
+  return attention::online_softmax_attention(q, parts, mask, scale, sizes);
 }
 
 void validate(const LladaW& w, const LladaConfig& cfg) {

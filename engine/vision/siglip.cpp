@@ -2,8 +2,7 @@
 // softmax in fp32; every matmul in the compute dtype (the dtype of the linear weights).
 #include "engine/vision/siglip.h"
 
-#include "engine/attention/blocked_attention.h"
-#include "engine/attention/fused_cpu_attention.h"
+#include "engine/attention/dispatch.h"
 #include "engine/attention/legacy_attention.h"
 
 #include <ATen/ATen.h>
@@ -48,10 +47,8 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     const std::vector<attention::KvPart> kv = {{k[i], v[i]}};
     if (kernel == attention::Kernel::kLegacy)
       outs.push_back(attention::legacy_row_chunked(q[i], k[i], v[i], scale));
-    else if (kernel == attention::Kernel::kFused && attention::fused_cpu_supported(q[i], kv))
-      outs.push_back(attention::fused_cpu_attention(q[i], kv, {}, scale));
     else
-      outs.push_back(attention::blocked_attention(q[i], kv, {}, scale));
+      outs.push_back(attention::online_softmax_attention(q[i], kv, {}, scale));
   }
   return at::stack(outs, 0);
 }
