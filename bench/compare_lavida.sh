@@ -30,8 +30,18 @@ results="$out/lavida"
 rm -rf "$results" && mkdir -p "$results"
 dtypes="fp32"
 if grep -qE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then dtypes="bf16 fp32"; fi
-work="$(mktemp -d)"  # the baseline runs from a neutral directory (its README)
-trap 'rm -rf "$work"' EXIT
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+work="$tmp/run"  # the baseline runs from a neutral directory (its README)
+mkdir -p "$work"
+# The harness's LLaDA part reads small_config.json beside its own scripts, which the shared folder
+# does not ship (FileNotFoundError, session 11): run a copy of the harness with LLaDA-8B's
+# architecture keys (bench/lavida_llada_config.json) as that file.
+if [ ! -f "$baseline/small_config.json" ]; then
+  cp -r "$baseline" "$tmp/harness"
+  cp "$root/bench/lavida_llada_config.json" "$tmp/harness/small_config.json"
+  baseline="$tmp/harness"
+fi
 for dt in $dtypes; do
   (cd "$work" &&
     /usr/bin/python3 "$baseline/bench_lavida.py" --part vision --dtype "$dt" --sizes 672x672 --tag 672 \
