@@ -5,7 +5,7 @@
 Writes a LaViDa-format checkpoint to OUT/ (config.json, model.safetensors in F32, tokenizer.json,
 tokenizer_config.json, generation_config.json: the directory layout and tensor names are written by
 `shirg-make-checkpoint --preset demo`, whose random weights are replaced) and the SHIRG PEFT LoRA
-adapter to OUT/shirg-lora/ (~70-90 min on 2 cores; docs/demo-model.md). Stages (docs/demo-model.md):
+adapter to OUT/shirg-lora/ (~30 min on 2 cores; docs/demo-model.md). Stages (docs/demo-model.md):
   lm      LLaDA on fixed oracle visual tokens (class Oracle): masked diffusion on the answer (mask
           ratio t ~ U(0.2, 1] per example, loss weighted by 1/t, the prefix never attends to the
           answer) plus a grounding loss on the last block's attention;
