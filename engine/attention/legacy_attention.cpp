@@ -12,7 +12,7 @@ constexpr int64_t kScoreBudgetBytes = int64_t{64} << 20;
 constexpr int64_t kConvertBudgetBytes = int64_t{2} << 20;
 constexpr int64_t kRowBudgetElements = int64_t{24} << 20;  // fp32 elements (96 MiB)
 
-std::atomic<Kernel> g_kernel{Kernel::kFused};
+std::atomic<Kernel> g_kernel{Kernel::kLegacy};
 
 }  // namespace
 

@@ -24,10 +24,13 @@ at::Tensor legacy_row_chunked(const at::Tensor& q, const at::Tensor& k, const at
                               double scale);
 
 // Which kernel llada::attend and the SigLIP encoder run. Process-wide; for benchmarks that time
-// before/after in one process. Default kFused: the fused CPU kernel (fused_cpu_attention.h) for
-// fp32/bf16 CPU tensors, the blocked ATen kernel for other devices and dtypes; measured 5-6x
-// faster than kLegacy on the development CPU (docs/benchmarks.md, issue 16). kBlocked forces the
-// ATen kernel (measured ~7x slower than kLegacy on CPU). Thread-safe to read and set.
+// before/after in one process. Default kLegacy: with the programs' malloc tuning
+// (engine/platform/malloc_tuning.h) the former paths measured 1.1-1.5x faster than the fused CPU
+// kernel (fused_cpu_attention.h) in both dtypes, alone and inside the SigLIP and LLaDA layers
+// (AMD EPYC, docs/benchmarks.md "glibc malloc and large temporaries"); the fused kernel's earlier
+// 5-6x lead was the former paths' page-faulted score rows. kFused: the fused kernel for fp32/bf16
+// CPU tensors, else the blocked ATen kernel; kBlocked forces the ATen kernel (measured ~7x slower
+// than kLegacy on CPU). Thread-safe to read and set.
 enum class Kernel { kFused, kBlocked, kLegacy };
 void set_kernel(Kernel k);
 Kernel kernel();

@@ -130,9 +130,9 @@ std::string shape_str(const at::Tensor& t) {
 
 }  // namespace
 
-// Online-softmax attention (engine/attention, no [Tq, Tk] score matrix): by default the fused
-// CPU kernel for fp32/bf16 CPU tensors and the blocked ATen kernel elsewhere; the former
-// head-chunked path when selected with attention::set_kernel (benchmarks).
+// Attention of the prefill and the steps: by default the former head-chunked path (the fastest
+// measured with the malloc tuning, legacy_attention.h); the online-softmax kernels (no [Tq, Tk]
+// score matrix: fused CPU or blocked ATen) when selected with attention::set_kernel.
 at::Tensor attend(const at::Tensor& q, const std::vector<KvPart>& parts, const at::Tensor& mask,
                   int64_t max_heads_per_chunk) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2)));

@@ -35,9 +35,9 @@ at::Tensor activation(const at::Tensor& x, const std::string& act) {
   throw std::invalid_argument("SigLIP: unsupported hidden_act '" + act + "'");
 }
 
-// Softmax attention over [B, H, N, hd] in the compute dtype, per image, no [N, N] score matrix:
-// by default the fused CPU kernel (fp32/bf16 CPU tensors) or the blocked ATen kernel
-// (engine/attention); the former query-chunked path when selected with attention::set_kernel.
+// Softmax attention over [B, H, N, hd] in the compute dtype, per image: by default the former
+// query-row-chunked path (the fastest measured with the malloc tuning, legacy_attention.h); the
+// online-softmax kernels (no [N, N] score matrix) when selected with attention::set_kernel.
 // Returns [B, H, N, hd].
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
