@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -10,8 +11,7 @@
 namespace shirg {
 namespace {
 
-MallocTuning g_state = MallocTuning::kNotGlibc;
-bool g_called = false;
+std::optional<MallocTuning> g_state;  // the last tune_malloc_for_large_temporaries() outcome
 
 }  // namespace
 
@@ -45,13 +45,12 @@ MallocTuning tune_malloc_for_large_temporaries() {
   }
 #endif
   g_state = d;
-  g_called = true;
   return d;
 }
 
 std::string malloc_tuning_note() {
-  if (!g_called) return "malloc: glibc defaults";
-  switch (g_state) {
+  if (!g_state) return "malloc: glibc defaults";
+  switch (*g_state) {
     case MallocTuning::kApplied:
       return "malloc: large temporaries reused (arena max 1, mmap above 1 GiB, trim above 2 GiB; "
              "SHIRG_MALLOC_TUNING=0 turns this off)";
