@@ -264,6 +264,10 @@ std::vector<at::Tensor> answer_logits_batch(const LladaW& w, const LladaConfig& 
   const auto dev = w.wte.device();
   std::vector<int64_t> offset, len;
   std::vector<at::Tensor> ids, cos, sin;
+  // The rows whose logits are wanted: per request (local positions) and stacked (global rows).
+  std::vector<at::Tensor> wanted;
+  std::vector<int64_t> wanted_rows, wanted_len;
+  bool every_row = true;
   int64_t rows = 0;
   for (const AnswerRows& r : batch) {
     if (r.cache == nullptr) throw std::invalid_argument("answer_logits: no prefix cache");
@@ -279,6 +283,20 @@ std::vector<at::Tensor> answer_logits_batch(const LladaW& w, const LladaConfig& 
     cos.push_back(rope.cos);
     sin.push_back(rope.sin);
     ids.push_back(r.answer_ids.to(dev));
+    std::vector<int64_t> local = r.logit_rows;
+    if (local.empty()) {
+      for (int64_t i = 0; i < l; ++i) local.push_back(i);
+    } else {
+      every_row = false;
+    }
+    for (int64_t i : local) {
+      if (i < 0 || i >= l)
+        throw std::invalid_argument("answer_logits: logit row " + std::to_string(i) +
+                                    " outside the answer [0, " + std::to_string(l) + ")");
+      wanted_rows.push_back(rows + i);
+    }
+    wanted.push_back(at::tensor(local, at::TensorOptions().dtype(at::kLong)).to(dev));
+    wanted_len.push_back(static_cast<int64_t>(local.size()));
     offset.push_back(rows);
     len.push_back(l);
     rows += l;
@@ -290,26 +308,34 @@ std::vector<at::Tensor> answer_logits_batch(const LladaW& w, const LladaConfig& 
   for (int64_t i = 0; i < n_layers; ++i) {
     const auto& b = w.blocks[static_cast<size_t>(i)];
     auto qkv = project_qkv(x, b, cfg, rope, dt);  // [H, rows, hd]: every request's answer rows
+    // The last layer only needs the wanted rows' outputs: their queries attend to every key.
+    const bool prune = !every_row && i == n_layers - 1;
     // Attention per request: its rows see its own frozen prefix and its own answer rows.
     std::vector<at::Tensor> attn;
     for (size_t r = 0; r < batch.size(); ++r) {
       auto rows_of = [&](const at::Tensor& t) { return t.narrow(1, offset[r], len[r]); };
       const kv::PrefixCache& cache = *batch[r].cache;
-      attn.push_back(attend(rows_of(qkv.q),
-                            {{cache.keys(i), cache.values(i)}, {rows_of(qkv.k), rows_of(qkv.v)}},
-                            {}));
+      const at::Tensor q = prune ? rows_of(qkv.q).index_select(1, wanted[r]) : rows_of(qkv.q);
+      attn.push_back(
+          attend(q, {{cache.keys(i), cache.values(i)}, {rows_of(qkv.k), rows_of(qkv.v)}}, {}));
     }
-    x = finish_block(x, single ? attn[0] : at::cat(attn, 1), b, cfg, dt);
+    if (prune)
+      x = x.index_select(0, at::tensor(wanted_rows, at::TensorOptions().dtype(at::kLong)).to(dev));
+    x = finish_block(x, attn.size() == 1 ? attn[0] : at::cat(attn, 1), b, cfg, dt);
   }
   auto logits = lm_head(w, cfg, x);
   std::vector<at::Tensor> out;
-  for (size_t r = 0; r < batch.size(); ++r) out.push_back(logits.narrow(0, offset[r], len[r]));
+  int64_t at_row = 0;
+  for (size_t r = 0; r < batch.size(); ++r) {
+    out.push_back(logits.narrow(0, at_row, wanted_len[r]));
+    at_row += wanted_len[r];
+  }
   return out;
 }
 
 at::Tensor answer_logits(const LladaW& w, const LladaConfig& cfg, const kv::PrefixCache& cache,
                          const at::Tensor& answer_ids) {
-  return answer_logits_batch(w, cfg, {AnswerRows{&cache, answer_ids}})[0];
+  return answer_logits_batch(w, cfg, {AnswerRows{&cache, answer_ids, {}}})[0];
 }
 
 at::Tensor prefix_dlm_logits(const LladaW& w, const LladaConfig& cfg, const at::Tensor& prefix,

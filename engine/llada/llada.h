@@ -50,16 +50,23 @@ kv::PrefixCache prefill(const LladaW& w, const LladaConfig& cfg, const at::Tenso
 at::Tensor answer_logits(const LladaW& w, const LladaConfig& cfg, const kv::PrefixCache& cache,
                          const at::Tensor& answer_ids);
 
-// One request's rows in a batched denoising step: its frozen prefix cache and its answer ids.
+// One request's rows in a batched denoising step: its frozen prefix cache, its answer ids and
+// the answer positions whose logits are wanted.
 struct AnswerRows {
   const kv::PrefixCache* cache = nullptr;  // not owned; must outlive the call
   at::Tensor answer_ids;                   // [L] int64
+  // Positions in [0, L) whose logits are returned, in this order (the sampler's logit_rows():
+  // the still-masked positions of the current block); empty = all L. The last layer's attention
+  // queries, output projection and MLP and the LM head then run on these rows only: the other
+  // rows' keys and values are still computed, so the wanted rows' logits are unchanged.
+  std::vector<int64_t> logit_rows;
 };
 
 // One denoising step for several requests at once (continuous batching): the linear layers and
 // the LM head run on the stacked answer rows of every request (one GEMM per weight), attention
 // runs per request against its own cache (prefix lengths and answer lengths may differ; nothing
-// is padded). Returns each request's logits [L_r, V] fp32, in batch order. Each result equals
+// is padded). Returns each request's logits [L_r, V] fp32 (or [logit_rows.size(), V]), in batch
+// order. Each result equals
 // answer_logits() of that request alone up to the GEMM's summation order (fp32: ~1e-6).
 std::vector<at::Tensor> answer_logits_batch(const LladaW& w, const LladaConfig& cfg,
                                             const std::vector<AnswerRows>& batch);

@@ -31,16 +31,6 @@ Status invalid(std::string m) {
   return Status::Error(StatusCode::kInvalidArgument, std::move(m));
 }
 
-// At a control point: cancellation first, then the deadline.
-Status check_control(const RunControl& ctl, const char* where) {
-  if (ctl.on_check) ctl.on_check(where);
-  if (ctl.cancelled && ctl.cancelled->load(std::memory_order_relaxed))
-    return Status::Error(StatusCode::kCancelled, std::string("request cancelled ") + where);
-  if (ctl.deadline && Clock::now() >= *ctl.deadline)
-    return Status::Error(StatusCode::kDeadlineExceeded, std::string("deadline exceeded ") + where);
-  return Status::Ok();
-}
-
 Status check_image_bytes(const std::string& bytes, int64_t max_bytes) {
   if (bytes.empty()) return invalid("image is empty");
   if (static_cast<int64_t>(bytes.size()) > max_bytes)
@@ -180,6 +170,15 @@ Status build_visual(const Model& m, const vision::RgbImage& img, const GenerateR
 
 }  // namespace
 
+Status check_control(const RunControl& ctl, const char* where) {
+  if (ctl.on_check) ctl.on_check(where);
+  if (ctl.cancelled && ctl.cancelled->load(std::memory_order_relaxed))
+    return Status::Error(StatusCode::kCancelled, std::string("request cancelled ") + where);
+  if (ctl.deadline && Clock::now() >= *ctl.deadline)
+    return Status::Error(StatusCode::kDeadlineExceeded, std::string("deadline exceeded ") + where);
+  return Status::Ok();
+}
+
 Pipeline::Pipeline(std::shared_ptr<const Model> model, RequestLimits limits,
                    kv::CacheDType cache_dtype)
     : model_(std::move(model)), limits_(limits), cache_dtype_(cache_dtype) {}
@@ -305,6 +304,7 @@ Status Pipeline::prepare(const GenerateRequest& req, const RunControl& ctl,
     ids.stop = m.ids.stop;
     ids.never_choose = {m.ids.mask};
     st->sampler.emplace(g, ids);
+    st->all_logits = ctl.dump != nullptr;
     return check_control(ctl, "after prefill");
   } catch (const Stopped& s) {
     return s.status;
@@ -319,7 +319,9 @@ std::vector<at::Tensor> Pipeline::step_batch(const std::vector<RequestState*>& b
   const auto now = Clock::now();
   for (RequestState* st : batch) {
     if (st->sampler->steps_run() == 0) st->first_step = now;
-    rows.push_back({&st->cache, st->sampler->ids()});
+    // The LM head runs on the rows the sampler reads, unless the dump wants every row.
+    rows.push_back({&st->cache, st->sampler->ids(),
+                    st->all_logits ? std::vector<int64_t>{} : st->sampler->logit_rows()});
   }
   std::vector<at::Tensor> logits = llada::answer_logits_batch(m.llm, m.config.llm, rows);
   for (size_t i = 0; i < batch.size(); ++i) {

@@ -46,6 +46,10 @@ struct RunControl {
   std::function<Status(int64_t cache_bytes)> reserve_cache;
 };
 
+// At a control point: calls ctl.on_check, then CANCELLED when ctl.cancelled is set, then
+// DEADLINE_EXCEEDED when the deadline passed ("request cancelled <where>", ...), else OK.
+Status check_control(const RunControl& ctl, const char* where);
+
 // Everything one generate request owns between its stages (the whisper.cpp state): the frozen
 // prefix cache, the sampler (answer ids, schedule, RNG) and the result being filled in. Made by
 // Pipeline::prepare, advanced by Pipeline::step_batch, closed by Pipeline::finish. Owned by one
@@ -54,6 +58,9 @@ struct RequestState {
   kv::PrefixCache cache;
   std::optional<sampler::SamplerState> sampler;
   GenerateResult result;  // timings, selection summary, prefix tokens, cache bytes so far
+  // Every step computes the logits of all answer positions (the dump), not only the rows the
+  // sampler reads (SamplerState::logit_rows).
+  bool all_logits = false;
   // When prepare began, and when the first step began (set once sampler->steps_run() > 0).
   std::chrono::steady_clock::time_point started, first_step;
 };
@@ -79,7 +86,8 @@ class Pipeline {
   // `st` (its cache and sampler) and tells the observer on_prefix_ready. Same errors as run().
   Status prepare(const GenerateRequest& req, const RunControl& ctl, RequestState* st) const;
   // One denoising step for every request in `batch` (none may be done) in one batched LLaDA
-  // call (llada::answer_logits_batch). Returns each request's logits [L, V] fp32. Throws on an
+  // call (llada::answer_logits_batch). Returns each request's logits fp32: [L, V] when
+  // all_logits, else the rows of its sampler's logit_rows() only. Throws on an
   // internal error (the whole batch then fails).
   std::vector<at::Tensor> step_batch(const std::vector<RequestState*>& batch) const;
   // After a step: dump, step event (partial_answer rendered only when req.want_step_events),

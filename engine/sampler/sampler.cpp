@@ -56,12 +56,8 @@ bool answer_final(const at::Tensor& x, const SamplerIds& sids) {
   return false;
 }
 
-// logits [L, V] -> fp32 CPU copy with excluded ids at -inf.
-at::Tensor restrict_logits(const at::Tensor& logits, const SamplerIds& sids, int64_t gen_length) {
-  if (!logits.defined() || logits.dim() != 2 || logits.size(0) != gen_length ||
-      logits.size(1) < 1) {
-    throw std::invalid_argument("sampler: the logits function must return [gen_length, V]");
-  }
+// logits [n, V] -> fp32 CPU copy with excluded ids at -inf.
+at::Tensor restrict_logits(const at::Tensor& logits, const SamplerIds& sids) {
   auto r = logits.to(at::kCPU, at::kFloat, /*non_blocking=*/false, /*copy=*/true);
   const int64_t v = r.size(1);
   const int64_t limit = sids.vocab_limit > 0 ? std::min(sids.vocab_limit, v) : v;
@@ -154,38 +150,64 @@ void SamplerState::load_block() {
   in_block_ = 0;
 }
 
+std::vector<int64_t> SamplerState::logit_rows() const {
+  std::vector<int64_t> rows;
+  if (done()) return rows;
+  const int64_t start = block_ * opts_.block_length;
+  const int64_t* x = ids_.data_ptr<int64_t>();
+  for (int64_t i = start; i < start + opts_.block_length; ++i)
+    if (x[i] == sids_.mask) rows.push_back(i);
+  return rows;
+}
+
 void SamplerState::step(const at::Tensor& logits) {
   if (done()) throw std::logic_error("sampler: step() after the answer is final");
-  const int64_t len = opts_.gen_length, bl = opts_.block_length;
-  const int64_t start = block_ * bl;
+  const int64_t len = opts_.gen_length;
   int64_t* x = ids_.data_ptr<int64_t>();
-  auto r = restrict_logits(logits, sids_, len);
+  // The candidates: the still-masked positions of the current block, ascending.
+  const std::vector<int64_t> cand_rows = logit_rows();
+  const int64_t n_rows = static_cast<int64_t>(cand_rows.size());
+  if (!logits.defined() || logits.dim() != 2 || logits.size(1) < 1 ||
+      (logits.size(0) != len && logits.size(0) != n_rows)) {
+    throw std::invalid_argument(
+        "sampler: the logits must be [gen_length, V] or [logit_rows().size(), V]");
+  }
+  const auto index = at::tensor(cand_rows, at::TensorOptions().dtype(at::kLong));
+  // Row k of everything below belongs to position cand_rows[k]. The random draws cover all L
+  // positions (the request's stream does not depend on which rows were computed).
+  const bool select = logits.size(0) != n_rows;  // [L, V] given, some rows not needed
+  auto r =
+      restrict_logits(select ? logits.index_select(0, index.to(logits.device())) : logits, sids_);
+  auto rows_of = [&](const at::Tensor& all) { return all.index_select(0, index); };
   at::Tensor x0;
   if (opts_.temperature > 0) {
     auto ld = r.to(at::kDouble);
-    auto u = at::rand(ld.sizes(), gen_, ld.options());
+    auto u = rows_of(at::rand({len, r.size(1)}, gen_, ld.options()));
     auto noisy = (ld - std::get<0>(ld.max(1, true))).exp() / (-u.log()).pow(opts_.temperature);
     x0 = noisy.argmax(1);
   } else {
     x0 = r.argmax(1);
   }
-  auto conf = confidence(r, x0, opts_.remasking, gen_).contiguous();
+  auto conf = opts_.remasking == Remasking::kRandom
+                  ? rows_of(at::rand({len}, gen_, at::TensorOptions().dtype(at::kDouble)))
+                  : confidence(r, x0, opts_.remasking, gen_);
+  conf = conf.contiguous();
   const double* cp = conf.data_ptr<double>();
   const int64_t* xp = x0.data_ptr<int64_t>();
-  std::vector<int64_t> cand;
-  for (int64_t i = start; i < start + bl; ++i) {
-    if (x[i] == sids_.mask) cand.push_back(i);
-  }
+  std::vector<int64_t> order(static_cast<size_t>(n_rows));
+  std::iota(order.begin(), order.end(), int64_t{0});
   // Highest confidence first; ties to the lower position. NaN confidence sorts last.
-  std::stable_sort(cand.begin(), cand.end(), [&](int64_t a, int64_t c) {
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t c) {
     const double ca = std::isnan(cp[a]) ? -kInf : cp[a];
     const double cc = std::isnan(cp[c]) ? -kInf : cp[c];
     return ca > cc;
   });
   const int64_t n_commit = schedule_[static_cast<size_t>(in_block_)];
-  const int64_t n = std::min<int64_t>(n_commit, static_cast<int64_t>(cand.size()));
-  for (int64_t k = 0; k < n; ++k)
-    x[cand[static_cast<size_t>(k)]] = xp[cand[static_cast<size_t>(k)]];
+  const int64_t n = std::min<int64_t>(n_commit, n_rows);
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t row = order[static_cast<size_t>(k)];
+    x[cand_rows[static_cast<size_t>(row)]] = xp[row];
+  }
   ++steps_run_;
   if (sids_.stop_early && answer_final(ids_, sids_)) {
     stop_token_ = true;

@@ -9,7 +9,8 @@
 //    steps % blocks blocks.
 //    resolve_options() clamps steps to [blocks, gen_length] so every block gets between 1 and
 //    block_length steps (LaViDa crashes when steps exceed the mask count).
-//  - Each step: logits [L, V] fp32 for all answer positions. Ids >= vocab_limit and the ids in
+//  - Each step: logits [L, V] fp32 for all answer positions (or only the rows of logit_rows(),
+//    the only ones a step reads). Ids >= vocab_limit and the ids in
 //    never_choose (the mask token) get -inf first, so they are never chosen and carry no
 //    probability. T > 0: x0 = argmax exp(logits - rowmax) / (-log u)^T with u ~ U[0,1) float64
 //    drawn from the request's generator (request_generator(opts.seed)) for the whole [L, V] logits;
@@ -105,8 +106,14 @@ class SamplerState {
 
   // The current answer ids [L] int64 (CPU): feed them to the model for the next step's logits.
   const at::Tensor& ids() const { return ids_; }
-  // Commits this step's tokens from `logits` [L, V] (any float dtype/device; copied to fp32 CPU).
-  // Throws std::logic_error when done(), std::invalid_argument for a wrong logits shape.
+  // The answer positions whose logits the next step() reads, ascending: the still-masked
+  // positions of the current block (never empty before done()). No other position can change in
+  // that step, so a caller may compute the logits of these rows only.
+  std::vector<int64_t> logit_rows() const;
+  // Commits this step's tokens from `logits`: [L, V] (every position) or [logit_rows().size(), V]
+  // (those rows, in that order); any float dtype/device, copied to fp32 CPU. Both give the same
+  // tokens and consume the same random draws. Throws std::logic_error when done(),
+  // std::invalid_argument for a wrong logits shape.
   void step(const at::Tensor& logits);
   // No more steps: every block ran its schedule, or a stop token made the answer final.
   bool done() const;

@@ -280,7 +280,7 @@ TEST_CASE("a batched step equals each request's step alone (different prefix and
       answers.push_back(a);
     }
     std::vector<llada::AnswerRows> rows;
-    for (size_t i = 0; i < caches.size(); ++i) rows.push_back({&caches[i], answers[i]});
+    for (size_t i = 0; i < caches.size(); ++i) rows.push_back({&caches[i], answers[i], {}});
     const auto batched = llada::answer_logits_batch(w, cfg, rows);
     REQUIRE(batched.size() == caches.size());
     for (size_t i = 0; i < caches.size(); ++i) {
@@ -295,6 +295,51 @@ TEST_CASE("a batched step equals each request's step alone (different prefix and
     }
   }
   CHECK(llada::answer_logits_batch(f.m.w, cfg, {}).empty());
-  CHECK_THROWS_AS(llada::answer_logits_batch(f.m.w, cfg, {{nullptr, ids_tensor({1})}}),
+  CHECK_THROWS_AS(llada::answer_logits_batch(f.m.w, cfg, {{nullptr, ids_tensor({1}), {}}}),
                   std::invalid_argument);
+}
+
+TEST_CASE("a step on some logit rows returns exactly those rows of the full step", "[llada]") {
+  Fixture f;
+  const auto& cfg = f.m.cfg;
+  for (auto dtype : {at::kFloat, at::kBFloat16}) {
+    const LladaW w = dtype == at::kFloat ? f.m.w : testing::cast_llada(f.m.w, dtype);
+    std::vector<kv::PrefixCache> caches;
+    std::vector<at::Tensor> answers;
+    const std::vector<std::pair<int64_t, int64_t>> shapes = {{23, 16}, {7, 8}, {41, 32}};
+    // Per request: some rows, all rows (empty), one row.
+    const std::vector<std::vector<int64_t>> wanted = {{1, 2, 5, 15}, {}, {31}};
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      auto prefix = testing::random_prefix(shapes[i].first, cfg.d_model, 20 + i).to(dtype);
+      caches.push_back(llada::prefill(w, cfg, prefix, CacheDType::kBf16));
+      auto a = at::full({shapes[i].second}, f.mask(), at::kLong);
+      a[0] = static_cast<int64_t>(7 + i);
+      answers.push_back(a);
+    }
+    std::vector<llada::AnswerRows> all, some;
+    for (size_t i = 0; i < caches.size(); ++i) {
+      all.push_back({&caches[i], answers[i], {}});
+      some.push_back({&caches[i], answers[i], wanted[i]});
+    }
+    const auto full = llada::answer_logits_batch(w, cfg, all);
+    const auto part = llada::answer_logits_batch(w, cfg, some);
+    REQUIRE(part.size() == 3);
+    for (size_t i = 0; i < caches.size(); ++i) {
+      at::Tensor expect = full[i];
+      if (!wanted[i].empty()) expect = full[i].index_select(0, at::tensor(wanted[i], at::kLong));
+      REQUIRE(part[i].sizes() == expect.sizes());
+      const float d = max_abs_diff(part[i], expect);
+      INFO("request " << i << " " << c10::toString(dtype) << ": max |some rows - full| " << d);
+      CHECK(d < (dtype == at::kFloat ? 1e-4f : 0.25f));
+      if (dtype == at::kFloat) CHECK(at::equal(part[i].argmax(1), expect.argmax(1)));
+    }
+    // Alone, too (the one-request path).
+    const auto one = llada::answer_logits_batch(w, cfg, {some[0]});
+    CHECK(max_abs_diff(one[0], part[0]) < (dtype == at::kFloat ? 1e-4f : 0.25f));
+  }
+  kv::PrefixCache c =
+      llada::prefill(f.m.w, cfg, testing::random_prefix(5, cfg.d_model, 3), CacheDType::kBf16);
+  CHECK_THROWS_WITH(
+      llada::answer_logits_batch(f.m.w, cfg, {{&c, at::full({4}, f.mask(), at::kLong), {4}}}),
+      Catch::Matchers::Contains("outside the answer"));
 }

@@ -472,3 +472,50 @@ TEST_CASE("SamplerState stepped by hand equals generate() and refuses a step aft
   CHECK(st.steps_run() == 0);
   CHECK((st.ids() == 19).all().item<bool>());
 }
+
+TEST_CASE("stepping on the logit_rows() rows only gives the same answer as on every row",
+          "[sampler]") {
+  // gen 12 in blocks of 4: logit_rows() is the masked part of the current block; the random
+  // draws (Gumbel noise, random remasking) must not depend on which rows were passed.
+  auto model = toy_model(12, 20, 4);
+  for (Remasking rule :
+       {Remasking::kLowConfidence, Remasking::kRandom, Remasking::kEntropy, Remasking::kMargin}) {
+    for (double temperature : {0.0, 0.7}) {
+      auto o = opts(12, 4, 9);
+      o.temperature = temperature;
+      o.remasking = rule;
+      o.seed = 11;
+      REQUIRE(resolve_options(o).empty());
+      SamplerState all(o, ids_for(19)), some(o, ids_for(19));
+      while (!all.done()) {
+        REQUIRE_FALSE(some.done());
+        const std::vector<int64_t> rows = some.logit_rows();
+        REQUIRE_FALSE(rows.empty());
+        // Ascending, inside the current block, and exactly the still-masked positions there.
+        const int64_t block = rows.front() / 4;
+        for (size_t k = 0; k < rows.size(); ++k) {
+          CHECK(rows[k] / 4 == block);
+          CHECK(some.ids()[rows[k]].item<int64_t>() == 19);
+          if (k > 0) CHECK(rows[k] > rows[k - 1]);
+        }
+        CHECK(static_cast<int64_t>(rows.size()) ==
+              (some.ids().narrow(0, block * 4, 4) == 19).sum().item<int64_t>());
+        const at::Tensor full = model(all.ids());
+        all.step(full);
+        some.step(full.index_select(0, at::tensor(rows, at::kLong)).clone());
+        INFO("rule " << static_cast<int>(rule) << " T " << temperature << " step "
+                     << all.steps_run());
+        REQUIRE(at::equal(all.ids(), some.ids()));
+      }
+      CHECK(some.done());
+      CHECK(some.logit_rows().empty());
+    }
+  }
+  // Neither [L, V] nor [logit_rows().size(), V]: refused.
+  auto o = opts(12, 4, 7);
+  REQUIRE(resolve_options(o).empty());
+  SamplerState st(o, ids_for(19));
+  REQUIRE(st.logit_rows().size() == 4);
+  CHECK_THROWS_AS(st.step(at::zeros({5, 20})), std::invalid_argument);
+  CHECK_NOTHROW(st.step(model(st.ids()).narrow(0, 0, 4)));
+}
