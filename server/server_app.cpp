@@ -97,8 +97,10 @@ int run_server(const ServerConfig& cfg) {
   SignalWatcher signals;  // before any other thread exists
   setup_logging(cfg.log_format == "json" ? LogFormat::kJson : LogFormat::kText, cfg.log_level);
   spdlog::info(
-      "shirg-server {} starting (model {}, dtype {}, workers {}, max batch {}, max queue {})",
-      SHIRG_VERSION, cfg.model_dir, cfg.dtype, cfg.workers, cfg.max_batch, cfg.max_queue);
+      "shirg-server {} starting (model {}, dtype {}, workers {}, max batch {}, schedule {}, max "
+      "queue {})",
+      SHIRG_VERSION, cfg.model_dir, cfg.dtype, cfg.workers, cfg.max_batch, cfg.schedule,
+      cfg.max_queue);
 
   prom::Registry registry;
   ServerMetrics metrics(registry);
@@ -206,6 +208,8 @@ int run_server(const ServerConfig& cfg) {
   ExecutorConfig ec;
   ec.workers = cfg.workers;
   ec.max_batch = cfg.max_batch;
+  ec.schedule =
+      cfg.schedule == "prefix-first" ? StepSchedule::kPrefixFirst : StepSchedule::kInterleave;
   ec.cache_budget_bytes = cache_budget_bytes(cfg.cache_budget_mib);
   ec.on_batch_step = [&metrics](int64_t n) { metrics.record_batch(n); };
   ec.max_queue = static_cast<std::size_t>(cfg.max_queue);

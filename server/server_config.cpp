@@ -138,6 +138,14 @@ const std::vector<Option>& options() {
       INT_OPT("max-batch", max_batch, 1, 256,
               "continuous batching: requests whose denoising steps run together in one batched "
               "call (1: one request at a time)"),
+      Option{"schedule", "interleave|prefix-first",
+             "interleave: denoising steps go on while new requests' prefixes are computed; "
+             "prefix-first: steps wait while a prefix is computed, so requests admitted together "
+             "step as one batch (more throughput, step events may pause for a prefix)",
+             [](const ServerConfig& c) { return c.schedule; },
+             [](ServerConfig& c, const std::string& v) {
+               c.schedule = one_of("schedule", v, {"interleave", "prefix-first"});
+             }},
       INT_OPT("cache-budget-mib", cache_budget_mib, -1, kMaxI,
               "prefix-cache memory of the running requests in MiB; a request that does not fit "
               "waits (-1: half the memory available after loading the model, 0: no limit)"),

@@ -41,6 +41,9 @@ struct ServerConfig {
   // Continuous batching: requests holding a slot (prefix stages to last step); every step of the
   // engine loop advances all of them in one batched LLaDA call. 1: one request at a time.
   int max_batch = 4;
+  // When batched steps run while a new request's prefix stages do (ExecutorConfig::schedule):
+  // interleave (steps never wait for a prefix) | prefix-first (larger batches).
+  std::string schedule = "interleave";
   // Prefix-cache budget in MiB for the requests holding a slot; -1: half the memory available
   // after the model is loaded; 0: no limit. A request whose cache does not fit waits.
   int64_t cache_budget_mib = -1;

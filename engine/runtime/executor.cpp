@@ -80,6 +80,7 @@ struct Executor::Impl {
   std::thread stepper;
   std::condition_variable step_cv;
   bool step_stop = false;
+  int preparing = 0;  // generate tasks in their prefix stages on a worker (StepSchedule)
   // Admission by memory.
   std::condition_variable budget_cv;
   int64_t cache_in_use = 0;
@@ -192,7 +193,10 @@ struct Executor::Impl {
         task = queue.front();
         queue.pop_front();
         ++stats.running;
-        if (is_generate(*task)) ++slots_in_use;
+        if (is_generate(*task)) {
+          ++slots_in_use;
+          ++preparing;
+        }
       }
       execute(task);
     }
@@ -226,6 +230,7 @@ struct Executor::Impl {
                                std::to_string(budget >> 20) +
                                " MiB; use fewer visual tokens or raise the budget");
     ++waiting_for_memory;
+    step_cv.notify_one();  // kPrefixFirst: a request waiting for memory holds no step back
     Status s = Status::Ok();
     while (budget > 0 && cache_in_use + bytes > budget) {
       if (task.cancelled.load()) {
@@ -274,15 +279,13 @@ struct Executor::Impl {
       ctl.reserve_cache = [this, &task](int64_t bytes) { return reserve_cache(task, bytes); };
       g->observer->on_started(task.queue_ms);
       Status s = pipeline.prepare(g->request, ctl, &task.state);
-      if (s.ok()) {
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          ready.push_back(owner);
-        }
-        step_cv.notify_one();
-        return;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        --preparing;
+        if (s.ok()) ready.push_back(owner);
       }
-      complete(task, s);
+      step_cv.notify_one();
+      if (!s.ok()) complete(task, s);
       return;
     }
     auto& sel = std::get<SelectionTask>(task.work);
@@ -297,16 +300,51 @@ struct Executor::Impl {
   // batched LLaDA call; requests join (from `ready`) and leave (done, cancelled, deadline)
   // between iterations. The prefix stages of new requests run meanwhile on the workers, so a
   // long prefill never holds back the running requests' steps.
+  // Called with mu held: kPrefixFirst holds the next step while a generate request is in its
+  // prefix stages (not waiting for memory) or at the queue's head with a slot free.
+  bool hold_for_prefix_locked() const {
+    if (config.schedule != StepSchedule::kPrefixFirst || step_stop) return false;
+    if (preparing - waiting_for_memory > 0) return true;
+    return can_start_locked() && is_generate(*queue.front());
+  }
+
+  // While a step is held: ends the running requests that were cancelled or whose deadline
+  // passed (called without mu).
+  void end_stopped(std::vector<std::shared_ptr<Task>>& running) {
+    std::vector<std::shared_ptr<Task>> still;
+    for (auto& t : running) {
+      Status s = check_control(t->ctl, "between denoising steps");
+      if (s.ok()) {
+        still.push_back(std::move(t));
+        continue;
+      }
+      complete(*t, s);
+    }
+    running = std::move(still);
+  }
+
   void step_loop() {
     std::vector<std::shared_ptr<Task>> running;
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mu);
-        step_cv.wait(lock, [&] { return !ready.empty() || !running.empty() || step_stop; });
-        if (ready.empty() && running.empty()) return;  // step_stop and drained
-        while (!ready.empty()) {
-          running.push_back(std::move(ready.front()));
-          ready.pop_front();
+        for (;;) {
+          while (!ready.empty()) {  // they join the running set between steps
+            running.push_back(std::move(ready.front()));
+            ready.pop_front();
+          }
+          if (running.empty() && step_stop) return;  // drained
+          if (!running.empty() && !hold_for_prefix_locked()) break;
+          if (running.empty()) {
+            step_cv.wait(lock);
+            continue;
+          }
+          // Held: polled (a queued request may leave without a notify), and the running
+          // requests still hear cancellation and their deadline.
+          step_cv.wait_for(lock, std::chrono::milliseconds(50));
+          lock.unlock();
+          end_stopped(running);
+          lock.lock();
         }
         stats.batched_steps += 1;
         stats.batched_rows += static_cast<int64_t>(running.size());

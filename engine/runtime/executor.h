@@ -39,6 +39,22 @@ struct SelectionMapResult {
   double selection_ms = 0;
 };
 
+// When the step loop runs its next batched step while generate requests are in their prefix
+// stages (decode, vision, selection, projector, prefill) on the workers.
+enum class StepSchedule {
+  // Steps go on while prefixes are computed (the two share the cores): a streaming client's
+  // step events never wait for another request's prefix. Requests reach the step loop one
+  // prefix time apart, so on a machine whose prefix stages take longer than the steps the
+  // batches stay small.
+  kInterleave,
+  // The step loop holds its next step while any generate request is in its prefix stages (not
+  // while one waits for cache memory): requests admitted together reach step 0 together and
+  // step as one batch (vLLM's prefill-first policy). A running request's steps may pause for
+  // one prefix time per newly admitted request (at most max_batch - 1 of them); cancellation
+  // and deadlines are still answered within 50 ms during the pause.
+  kPrefixFirst,
+};
+
 struct ExecutorConfig {
   // Prefix workers: threads that run the stages before step 0 (decode, vision, selection,
   // projector, prefill) and the selection-map requests. The denoising steps of every running
@@ -48,6 +64,7 @@ struct ExecutorConfig {
   // their prefix stages to their last step); each iteration of the step loop advances every
   // prepared one by one denoising step in ONE batched LLaDA call. 1 = one request at a time.
   int max_batch = 1;
+  StepSchedule schedule = StepSchedule::kInterleave;
   // Admission by memory: the prefix caches of the requests holding a slot may use at most this
   // many bytes together (0 = no limit). A request whose cache does not fit waits before its
   // prefill (cancellable, deadline honoured); one larger than the whole budget fails with

@@ -1,6 +1,7 @@
 #pragma once
 // A RequestObserver for executor tests: counts step events, runs an optional hook on each (it runs
-// on the executor's step loop), keeps the outcome; wait() is bounded.
+// on the executor's step loop) and on the prefix-ready event (on the prefix worker, inside the
+// prefix stages), keeps the outcome; wait() is bounded.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -20,7 +21,11 @@ struct Recorder : RequestObserver {
   std::atomic<int> steps{0};
   std::atomic<bool> prefix_ready{false};
   std::function<void(const StepEvent&)> on_step_hook;
-  void on_prefix_ready(const PrefixReadyEvent&) override { prefix_ready = true; }
+  std::function<void()> on_prefix_ready_hook;
+  void on_prefix_ready(const PrefixReadyEvent&) override {
+    prefix_ready = true;
+    if (on_prefix_ready_hook) on_prefix_ready_hook();
+  }
   void on_step(const StepEvent& e) override {
     ++steps;
     if (on_step_hook) on_step_hook(e);
@@ -35,6 +40,10 @@ struct Recorder : RequestObserver {
   bool wait(std::chrono::seconds limit = std::chrono::seconds(180)) {
     std::unique_lock<std::mutex> l(mu);
     return cv.wait_for(l, limit, [&] { return done; });
+  }
+  bool is_done() {
+    std::lock_guard<std::mutex> l(mu);
+    return done;
   }
 };
 

@@ -74,6 +74,13 @@ const std::vector<std::vector<int64_t>>& alone_answers() {
   return out;
 }
 
+// Waits (bounded) until `flag` is set.
+void wait_for_flag(const std::atomic<bool>& flag) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!flag && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
 ExecutorConfig batching(int max_batch, int workers = 1) {
   ExecutorConfig c;
   c.workers = workers;
@@ -246,4 +253,74 @@ TEST_CASE("unary requests get step events without a rendered partial answer") {
   REQUIRE(r->status.ok());
   CHECK(r->steps > 0);
   CHECK(rendered == 0);
+}
+
+TEST_CASE("prefix-first: requests admitted together reach step 0 together and step as one batch") {
+  const auto& alone = alone_answers();
+  std::mutex mu;
+  std::vector<int64_t> sizes;
+  ExecutorConfig c = batching(4, 1);
+  c.schedule = StepSchedule::kPrefixFirst;
+  c.on_batch_step = [&](int64_t n) {
+    std::lock_guard<std::mutex> l(mu);
+    sizes.push_back(n);
+  };
+  Executor ex(testing::tiny_model(), c);
+  std::vector<std::shared_ptr<Recorder>> recs;
+  for (size_t i = 0; i < 4; ++i) recs.push_back(std::make_shared<Recorder>());
+  // "Admitted together": the first prefix does not end before all four are queued.
+  std::atomic<bool> all_queued{false};
+  recs[0]->on_prefix_ready_hook = [&] { wait_for_flag(all_queued); };
+  for (size_t i = 0; i < 4; ++i) {
+    uint64_t id = 0;
+    REQUIRE(ex.enqueue(request(kSpecs[i]), recs[i], &id).ok());
+  }
+  all_queued = true;
+  for (size_t i = 0; i < recs.size(); ++i) {
+    REQUIRE(recs[i]->wait());
+    INFO("request " << i);
+    REQUIRE(recs[i]->status.ok());
+    CHECK(recs[i]->result.answer_ids == alone[i]);
+  }
+  std::lock_guard<std::mutex> l(mu);
+  REQUIRE(!sizes.empty());
+  // With one prefix worker the interleaved schedule would step the first request alone while
+  // the others are prepared; here the first step already holds all four.
+  CHECK(sizes.front() == 4);
+}
+
+TEST_CASE("prefix-first: a request held back by another's prefix still hears its cancellation") {
+  const auto& alone = alone_answers();
+  ExecutorConfig c = batching(4, 1);
+  c.schedule = StepSchedule::kPrefixFirst;
+  Executor ex(testing::tiny_model(), c);
+  Executor* exp = &ex;
+  auto first = std::make_shared<Recorder>(), second = std::make_shared<Recorder>();
+  uint64_t first_id = 0, second_id = 0;
+  std::atomic<bool> answered_during_prefix{false};
+  // The second request's prefix stages (this hook runs inside them) cancel the first, which is
+  // prepared and held, and wait (bounded) until it is answered: only the held step loop's own
+  // check can answer it while this prefix is still running.
+  second->on_prefix_ready_hook = [&] {
+    exp->cancel(first_id);
+    const auto until = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < until && !first->is_done())
+      std::this_thread::sleep_for(5ms);
+    answered_during_prefix = first->is_done();
+  };
+  std::atomic<bool> both_queued{false};
+  first->on_prefix_ready_hook = [&] { wait_for_flag(both_queued); };
+  REQUIRE(ex.enqueue(request(kSpecs[0]), first, &first_id).ok());
+  REQUIRE(ex.enqueue(request(kSpecs[2]), second, &second_id).ok());
+  both_queued = true;
+  REQUIRE(first->wait());
+  REQUIRE(second->wait());
+  CHECK(answered_during_prefix);
+  CHECK(first->status.code == StatusCode::kCancelled);
+  CHECK(first->steps == 0);  // held from the start: it never stepped
+  REQUIRE(second->status.ok());
+  CHECK(second->result.answer_ids == alone[2]);
+  const auto st = ex.stats();
+  CHECK(st.cache_bytes_in_use == 0);
+  CHECK(st.stepping == 0);
 }

@@ -47,6 +47,7 @@ TEST_CASE("defaults follow docs/architecture.md") {
   CHECK(c.dtype == "auto");
   CHECK(c.llm_weights == "auto");
   CHECK(c.cache_dtype == "bf16");
+  CHECK(c.schedule == "interleave");
   CHECK(c.log_format == "text");
 }
 
@@ -67,6 +68,8 @@ TEST_CASE("flags in both spellings, booleans") {
   CHECK(c.grace_period_seconds == 2.5);
   CHECK(parse_server_args({"--model-dir", "/m", "--cache-dtype", "fp32"}).config.cache_dtype ==
         "fp32");
+  CHECK(parse_server_args({"--model-dir", "/m", "--schedule", "prefix-first"}).config.schedule ==
+        "prefix-first");
   CHECK(c.log_format == "json");
   CHECK(parse_server_args({"--model-dir", "/m", "--warmup"}).config.warmup);
   CHECK_FALSE(parse_server_args({"--warmup=no", "--model-dir", "/m"}).config.warmup);
@@ -86,6 +89,8 @@ TEST_CASE("bad flags are refused with the flag named") {
              Contains("--llm-weights must be auto|bf16|fp32"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--cache-dtype", "fp16"}),
              Contains("--cache-dtype must be bf16|fp32"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--schedule", "fifo"}),
+             Contains("--schedule must be interleave|prefix-first"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--warmup", "maybe"}),
              Contains("--warmup takes true or false"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--tls-cert", "c.pem"}),
@@ -121,7 +126,8 @@ TEST_CASE("the JSON config file is applied first and flags win") {
   std::remove(path.c_str());
 }
 
-TEST_CASE("repeated --adapter-dir flags keep their order and the command line replaces the file list") {
+TEST_CASE(
+    "repeated --adapter-dir flags keep their order and the command line replaces the file list") {
   const auto c =
       parse_server_args({"--model-dir", "/m", "--adapter-dir", "/a", "--adapter-dir=/b"});
   CHECK(c.config.adapter_dirs == std::vector<std::string>{"/a", "/b"});
