@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Continuous batching, end to end: the real shirg-server with --max-batch 1 (one request at a
-# time) and --max-batch B, each loaded by shirg-loadtest (closed loop, GenerateStream) at every
-# concurrency level, one server process per setting, all in the same run on this machine.
+# time) and --max-batch B (optionally with a --schedule: "B:prefix-first"), each loaded by
+# shirg-loadtest (closed loop, GenerateStream) at every concurrency level, one server process per
+# setting, all in the same run on this machine.
 # Prints per setting and level: requests/s, answer tokens/s, p50/p95/p99 latency, time to the
 # first step event, and the mean batch size the server's shirg_batch_size histogram saw.
 #
-#   bench/batching.sh [--model-dir DIR] [--batches 1,4] [--concurrency 1,2,4,8] [--requests N]
+#   bench/batching.sh [--model-dir DIR] [--batches 1,4,4:prefix-first] [--concurrency 1,2,4,8]
+#                     [--requests N]
 #                     [--mode shirg] [--steps 16] [--gen-length 32] [--dtype auto]
 #
 # Defaults: the small preset (build/models/small), 16 measured requests per level, 1 warm-up.
@@ -14,7 +16,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SHIRG_BUILD_DIR:-$root/build}"
 model="$build/models/small"
-batches="1,4"
+batches="1,4,4:prefix-first"
 levels="1,2,4,8"
 requests=16
 mode=shirg
@@ -31,7 +33,8 @@ while [ $# -gt 0 ]; do
     --steps) steps="$2"; shift 2 ;;
     --gen-length) gen="$2"; shift 2 ;;
     --dtype) dtype="$2"; shift 2 ;;
-    *) echo "usage: $0 [--model-dir DIR] [--batches 1,4] [--concurrency 1,2,4,8] [--requests N]" \
+    *) echo "usage: $0 [--model-dir DIR] [--batches 1,4,4:prefix-first] [--concurrency 1,2,4,8]" \
+            "[--requests N]" \
             "[--mode M] [--steps N] [--gen-length N] [--dtype D]" >&2; exit 2 ;;
   esac
 done
@@ -56,8 +59,12 @@ IFS=, read -r -a batch_list <<<"$batches"
 IFS=, read -r -a level_list <<<"$levels"
 for b in "${batch_list[@]}"; do
   pf="$out/ports-$b"
+  max_batch="${b%%:*}"
+  schedule=interleave
+  [ "$b" != "$max_batch" ] && schedule="${b#*:}"
   "$build/server/shirg-server" --model-dir "$model" --host 127.0.0.1 --port 0 --metrics-port 0 \
-    --port-file "$pf" --max-batch "$b" --max-queue 64 --dtype "$dtype" --log-level warn \
+    --port-file "$pf" --max-batch "$max_batch" --schedule "$schedule" --max-queue 64 \
+    --dtype "$dtype" --log-level warn \
     >"$out/server-$b.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 600); do
@@ -94,7 +101,7 @@ python3 - "$rows" <<'PY'
 import sys
 rows = [l.split() for l in open(sys.argv[1])]
 print()
-print("| max batch | concurrency | ok | req/s | answer tok/s | p50 s | p95 s | p99 s "
+print("| max batch[:schedule] | concurrency | ok | req/s | answer tok/s | p50 s | p95 s | p99 s "
       "| first step p50 s | first step p95 s | mean batch |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 by = {}
@@ -103,9 +110,11 @@ for b, c, ok, n, rps, tps, p50, p95, p99, f50, f95, mb in rows:
     print(f"| {b} | {c} | {ok}/{n} | {float(rps):.3f} | {float(tps):.2f} | {float(p50)/1e3:.2f} "
           f"| {float(p95)/1e3:.2f} | {float(p99)/1e3:.2f} | {float(f50)/1e3:.2f} "
           f"| {float(f95)/1e3:.2f} | {float(mb):.2f} |")
-base = sorted({b for b, _ in by}, key=int)[0]
+def batch_key(b):
+    return (int(b.split(":")[0]), b)
+base = sorted({b for b, _ in by}, key=batch_key)[0]
 print()
-for (b, c), (rps, p50) in sorted(by.items(), key=lambda x: (int(x[0][0]), int(x[0][1]))):
+for (b, c), (rps, p50) in sorted(by.items(), key=lambda x: (batch_key(x[0][0]), int(x[0][1]))):
     if b == base or (base, c) not in by:
         continue
     r0, p0 = by[(base, c)]
