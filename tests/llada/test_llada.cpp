@@ -263,22 +263,36 @@ TEST_CASE(
                     Catch::Matchers::Contains("not supported"));
 }
 
+namespace {
+// Per (prefix length, answer length): the cache of a random prefix in `dtype` and an all-mask
+// answer whose first token is first_token + i (a different answer per request).
+struct StepInputs {
+  std::vector<kv::PrefixCache> caches;
+  std::vector<at::Tensor> answers;
+};
+StepInputs make_step_inputs(const LladaW& w, const LladaConfig& cfg, at::ScalarType dtype,
+                            int64_t mask, const std::vector<std::pair<int64_t, int64_t>>& shapes,
+                            uint64_t seed, int64_t first_token) {
+  StepInputs in;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    auto prefix = testing::random_prefix(shapes[i].first, cfg.d_model, seed + i).to(dtype);
+    in.caches.push_back(llada::prefill(w, cfg, prefix, CacheDType::kBf16));
+    auto a = at::full({shapes[i].second}, mask, at::kLong);
+    a[0] = first_token + static_cast<int64_t>(i);
+    in.answers.push_back(a);
+  }
+  return in;
+}
+}  // namespace
+
 TEST_CASE("a batched step equals each request's step alone (different prefix and answer lengths)",
           "[llada]") {
   Fixture f;
   const auto& cfg = f.m.cfg;
   for (auto dtype : {at::kFloat, at::kBFloat16}) {
     const LladaW w = dtype == at::kFloat ? f.m.w : testing::cast_llada(f.m.w, dtype);
-    std::vector<kv::PrefixCache> caches;
-    std::vector<at::Tensor> answers;
-    const std::vector<std::pair<int64_t, int64_t>> shapes = {{23, 16}, {7, 8}, {41, 32}, {1, 4}};
-    for (size_t i = 0; i < shapes.size(); ++i) {
-      auto prefix = testing::random_prefix(shapes[i].first, cfg.d_model, 10 + i).to(dtype);
-      caches.push_back(llada::prefill(w, cfg, prefix, CacheDType::kBf16));
-      auto a = at::full({shapes[i].second}, f.mask(), at::kLong);
-      a[0] = static_cast<int64_t>(3 + i);
-      answers.push_back(a);
-    }
+    auto [caches, answers] =
+        make_step_inputs(w, cfg, dtype, f.mask(), {{23, 16}, {7, 8}, {41, 32}, {1, 4}}, 10, 3);
     std::vector<llada::AnswerRows> rows;
     for (size_t i = 0; i < caches.size(); ++i) rows.push_back({&caches[i], answers[i], {}});
     const auto batched = llada::answer_logits_batch(w, cfg, rows);
@@ -304,18 +318,10 @@ TEST_CASE("a step on some logit rows returns exactly those rows of the full step
   const auto& cfg = f.m.cfg;
   for (auto dtype : {at::kFloat, at::kBFloat16}) {
     const LladaW w = dtype == at::kFloat ? f.m.w : testing::cast_llada(f.m.w, dtype);
-    std::vector<kv::PrefixCache> caches;
-    std::vector<at::Tensor> answers;
-    const std::vector<std::pair<int64_t, int64_t>> shapes = {{23, 16}, {7, 8}, {41, 32}};
+    auto [caches, answers] =
+        make_step_inputs(w, cfg, dtype, f.mask(), {{23, 16}, {7, 8}, {41, 32}}, 20, 7);
     // Per request: some rows, all rows (empty), one row.
     const std::vector<std::vector<int64_t>> wanted = {{1, 2, 5, 15}, {}, {31}};
-    for (size_t i = 0; i < shapes.size(); ++i) {
-      auto prefix = testing::random_prefix(shapes[i].first, cfg.d_model, 20 + i).to(dtype);
-      caches.push_back(llada::prefill(w, cfg, prefix, CacheDType::kBf16));
-      auto a = at::full({shapes[i].second}, f.mask(), at::kLong);
-      a[0] = static_cast<int64_t>(7 + i);
-      answers.push_back(a);
-    }
     std::vector<llada::AnswerRows> all, some;
     for (size_t i = 0; i < caches.size(); ++i) {
       all.push_back({&caches[i], answers[i], {}});
