@@ -628,7 +628,7 @@ def parse_args():
     ap.add_argument("--steps-lora", type=int, default=60)
     ap.add_argument("--steps-projector", type=int, default=1500)
     ap.add_argument("--projector-images", type=int, default=300)
-    ap.add_argument("--steps-align", type=int, default=240)
+    ap.add_argument("--steps-align", type=int, default=720)
     ap.add_argument("--batch-align", type=int, default=4)
     ap.add_argument("--lr-align", type=float, default=5e-4)
     ap.add_argument("--batch", type=int, default=8)
