@@ -5,8 +5,10 @@
 # full-672 and shirg modes, exact match on the whole answer. Chance is about 1 in 900 per
 # 3-digit answer (1 in 90 for 2 digits) and random weights score 0, so these thresholds cannot be
 # met by a broken model, tokenizer, chat template, selection or adapter merge:
-#   boxes (the fine family, legible at 672x672 only): >= 6/8 in full-672 and in shirg, and
-#          <= 2/8 in baseline-384 (what the data was built for: SHIRG's reason to exist);
+#   boxes (the fine family, legible at 672x672 only): >= 5/8 in full-672 and >= 6/8 in shirg,
+#          and <= 2/8 in baseline-384 (what the data was built for: SHIRG's reason to exist);
+#          (full-672 reads 80% of the 30 held-out boxes and 6 of these 8 on an AMD EPYC in bf16:
+#          5/8 leaves one example of room for another CPU's rounding, chance stays far below);
 #   chart (large labels): >= 6/8 in baseline-384.
 # (Measured when the model was trained, 30 per family: docs/demo-model.md.)
 #   demo_beats_chance.sh PYTHON BUILD_DIR WORK_DIR
@@ -37,7 +39,7 @@ for m in j["modes"]:
         right[(m["mode"], fam)] = round(m["families"][fam]["em"] * 8)
     print(m["mode"], {f: right[(m["mode"], f)] for f in ("boxes", "chart", "receipt")}, "of 8 exact")
 bad = []
-for mode, fam, lo, hi in (("full-672", "boxes", 6, 8), ("shirg", "boxes", 6, 8), ("baseline-384", "boxes", 0, 2),
+for mode, fam, lo, hi in (("full-672", "boxes", 5, 8), ("shirg", "boxes", 6, 8), ("baseline-384", "boxes", 0, 2),
                           ("baseline-384", "chart", 6, 8)):
     if not lo <= right[(mode, fam)] <= hi:
         bad.append(f"{mode} {fam}: {right[(mode, fam)]}/8 exact, expected {lo}-{hi}")
