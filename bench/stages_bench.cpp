@@ -4,7 +4,7 @@
 //   SigLIP so400m at 672x672 (2,304 tokens), 26 layers     = embedding + 26 x one layer
 //   projector (mlp2x_gelu) on 1,216 / 2,304 tokens          measured whole
 //   LLaDA prefill at each P, 32 layers                      = kv-only + 31 x (2-layer - 1-layer)
-//   cached denoising step at each P (32 answer tokens)      = fixed + 32 x (2-layer - 1-layer)
+//   cached denoising step at each P (32 answer tokens)      = fixed + 32 x (5-layer - 1-layer) / 4
 //   SHIRG request (P = first prefix, --steps steps)         = vision + projector(1,216) + prefill
 //                                                             + steps x cached step
 // Every quantity is the median of --reps runs with its min-max spread; a quantity whose runs
@@ -42,6 +42,7 @@ using json = nlohmann::json;
 namespace {
 
 constexpr int64_t kAnswer = 32, kShirgVisual = 1216, kFullVisual = 2304, kSide = 672;
+constexpr int64_t kStepExtra = 4;  // the step's deep run: 1 + kStepExtra layers
 
 struct Args {
   int threads = 2, reps = 3, retries = 2;
@@ -75,28 +76,31 @@ Samples stable_sample(const std::function<void()>& fn, const Args& a, int warmup
   return s;
 }
 
-// fixed + layers x per_layer from runs at two depths (deep = shallow + 1 layer): per layer =
-// deep - shallow. Re-measured while either run spreads too much or the per-layer difference is
-// not clearly above its own uncertainty.
+// fixed + layers x per_layer from runs at two depths (deep = shallow + `extra` layers): per
+// layer = (deep - shallow) / extra. Re-measured while either run spreads too much or the
+// per-layer difference is not clearly above its own uncertainty. A step's layer is small next to
+// its fixed part (the LM head), so the step uses extra = 4: one layer's difference drowns in noise.
 Stage two_depth(const std::function<void()>& shallow, const std::function<void()>& deep,
-                int64_t layers_real, const Args& a, const std::string& what,
+                int64_t extra, int64_t layers_real, const Args& a, const std::string& what,
                 const std::function<double(double, double)>& real) {
   Stage st;
   for (int round = 0; round <= a.retries; ++round) {
     Samples s1 = bench::sample(shallow, a.reps, round == 0 ? 1 : 0);
     Samples s2 = bench::sample(deep, a.reps, round == 0 ? 1 : 0);
-    const double per_layer = s2.median() - s1.median();
-    const double uncertainty = 0.5 * ((s2.hi() - s2.lo()) + (s1.hi() - s1.lo()));
+    const double per_layer = (s2.median() - s1.median()) / static_cast<double>(extra);
+    const double uncertainty =
+        0.5 * ((s2.hi() - s2.lo()) + (s1.hi() - s1.lo())) / static_cast<double>(extra);
     st.seconds = real(s1.median(), per_layer) / 1e3;
     // Range: the per-layer difference at its extremes, the fixed part at the shallow median.
-    st.lo = real(s1.median(), std::max(0.0, s2.lo() - s1.hi())) / 1e3;
-    st.hi = real(s1.median(), s2.hi() - s1.lo()) / 1e3;
+    const double x = static_cast<double>(extra);
+    st.lo = real(s1.median(), std::max(0.0, s2.lo() - s1.hi()) / x) / 1e3;
+    st.hi = real(s1.median(), (s2.hi() - s1.lo()) / x) / 1e3;
     st.stable = per_layer > 0 && s1.spread() <= a.max_spread && s2.spread() <= a.max_spread &&
                 uncertainty <= a.max_spread * per_layer;
     std::ostringstream how;
     how << std::fixed << std::setprecision(1) << "1-layer " << s1.median() << " ms (" << s1.lo()
-        << "-" << s1.hi() << "), 2-layer " << s2.median() << " ms (" << s2.lo() << "-" << s2.hi()
-        << "), per layer " << per_layer << " ms x " << layers_real;
+        << "-" << s1.hi() << "), " << 1 + extra << "-layer " << s2.median() << " ms (" << s2.lo()
+        << "-" << s2.hi() << "), per layer " << per_layer << " ms x " << layers_real;
     st.how = how.str();
     if (st.stable) break;
     std::fprintf(stderr, "  %s: the two depths disagree (%s): measuring again\n", what.c_str(),
@@ -168,13 +172,16 @@ json measure_dtype(at::ScalarType dt, const Args& a, double read_gbps) {
     proj[n] = s;
   }
 
-  // LLaDA: 2 layers with the full vocabulary (the step's LM head), and the same minus one layer.
-  std::fprintf(stderr, "[%s] LLaDA weights (2 layers, vocab %lld) ...\n", name,
-               static_cast<long long>(bench::kLladaVocab));
-  const LladaW w2 = bench::llada_weights(2, dt);
-  LladaW w1 = w2;
+  // LLaDA with the full vocabulary (the step's LM head) at 1, 2 (prefill) and 1 + kStepExtra
+  // (step) layers: the first blocks of one set of weights.
+  std::fprintf(stderr, "[%s] LLaDA weights (%lld layers, vocab %lld) ...\n", name,
+               static_cast<long long>(1 + kStepExtra), static_cast<long long>(bench::kLladaVocab));
+  const LladaW w5 = bench::llada_weights(1 + kStepExtra, dt);
+  LladaW w1 = w5, w2 = w5;
   w1.blocks.resize(1);
-  const LladaConfig c2 = bench::llada_config(2), c1 = bench::llada_config(1);
+  w2.blocks.resize(2);
+  const LladaConfig c2 = bench::llada_config(2), c1 = bench::llada_config(1),
+                    c5 = bench::llada_config(1 + kStepExtra);
   const at::Tensor ids = at::full({kAnswer}, bench::kLladaVocab - 1, at::kLong);
   const int64_t L = bench::kLladaLayers;
   std::map<int64_t, Stage> prefill, step;
@@ -185,8 +192,8 @@ json measure_dtype(at::ScalarType dt, const Args& a, double read_gbps) {
     const std::string P = std::to_string(p);
     // prefill(L) = (L - 1) full layers + the K/V projection of the last one.
     Stage pre = two_depth([&] { llada::prefill(w1, c1, prefix, kv::CacheDType::kBf16); },
-                          [&] { llada::prefill(w2, c2, prefix, kv::CacheDType::kBf16); }, L - 1, a,
-                          "prefill P " + P,
+                          [&] { llada::prefill(w2, c2, prefix, kv::CacheDType::kBf16); }, 1, L - 1,
+                          a, "prefill P " + P,
                           [&](double kv_only, double layer) { return kv_only + (L - 1) * layer; });
     row("prefill P " + P + ", 32 layers", pre,
         gflops((L - 1) * bench::llada_layer_flops(p, p), pre.seconds));
@@ -194,15 +201,16 @@ json measure_dtype(at::ScalarType dt, const Args& a, double read_gbps) {
     prefill[p] = pre;
 
     const kv::PrefixCache k1 = llada::prefill(w1, c1, prefix, kv::CacheDType::kBf16);
-    const kv::PrefixCache k2 = llada::prefill(w2, c2, prefix, kv::CacheDType::kBf16);
-    Stage st = two_depth([&] { llada::answer_logits(w1, c1, k1, ids); },
-                         [&] { llada::answer_logits(w2, c2, k2, ids); }, L, a, "step P " + P,
-                         [&](double one, double layer) { return one - layer + L * layer; });
+    const kv::PrefixCache k5 = llada::prefill(w5, c5, prefix, kv::CacheDType::kBf16);
+    Stage st =
+        two_depth([&] { llada::answer_logits(w1, c1, k1, ids); },
+                  [&] { llada::answer_logits(w5, c5, k5, ids); }, kStepExtra, L, a, "step P " + P,
+                  [&](double one, double layer) { return one - layer + L * layer; });
     // Bytes a step must read at the real depth: every block's matrices, the LM head, the cache.
     const double elt = static_cast<double>(c10::elementSize(dt));
     const double bytes = L * bench::llada_block_weight_bytes(elt) +
                          static_cast<double>(bench::kLladaVocab) * bench::kLladaD * elt +
-                         static_cast<double>(k2.bytes()) / 2 * L;
+                         static_cast<double>(k1.bytes()) * L;
     char rate[96];
     std::snprintf(rate, sizeof rate, "%.1f GB/s (%.0f%% of read bw; floor %.2f s)",
                   bytes / st.seconds / 1e9, 100 * bytes / st.seconds / 1e9 / read_gbps,
