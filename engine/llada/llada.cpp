@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -264,10 +265,12 @@ std::vector<at::Tensor> answer_logits_batch(const LladaW& w, const LladaConfig& 
   const auto dev = w.wte.device();
   std::vector<int64_t> offset, len;
   std::vector<at::Tensor> ids, cos, sin;
-  // The rows whose logits are wanted: per request (local positions) and stacked (global rows).
+  // Some logits not wanted: the last layer runs on the wanted rows only, given per request
+  // (local positions, `wanted`) and stacked (global rows, `wanted_rows`).
+  const bool prune_last = std::any_of(batch.begin(), batch.end(),
+                                      [](const AnswerRows& r) { return !r.logit_rows.empty(); });
   std::vector<at::Tensor> wanted;
   std::vector<int64_t> wanted_rows, wanted_len;
-  bool every_row = true;
   int64_t rows = 0;
   for (const AnswerRows& r : batch) {
     if (r.cache == nullptr) throw std::invalid_argument("answer_logits: no prefix cache");
@@ -283,20 +286,21 @@ std::vector<at::Tensor> answer_logits_batch(const LladaW& w, const LladaConfig& 
     cos.push_back(rope.cos);
     sin.push_back(rope.sin);
     ids.push_back(r.answer_ids.to(dev));
-    std::vector<int64_t> local = r.logit_rows;
-    if (local.empty()) {
-      for (int64_t i = 0; i < l; ++i) local.push_back(i);
-    } else {
-      every_row = false;
-    }
-    for (int64_t i : local) {
+    for (int64_t i : r.logit_rows) {
       if (i < 0 || i >= l)
         throw std::invalid_argument("answer_logits: logit row " + std::to_string(i) +
                                     " outside the answer [0, " + std::to_string(l) + ")");
-      wanted_rows.push_back(rows + i);
     }
-    wanted.push_back(at::tensor(local, at::TensorOptions().dtype(at::kLong)).to(dev));
-    wanted_len.push_back(static_cast<int64_t>(local.size()));
+    wanted_len.push_back(r.logit_rows.empty() ? l : static_cast<int64_t>(r.logit_rows.size()));
+    if (prune_last) {
+      std::vector<int64_t> local = r.logit_rows;
+      if (local.empty()) {
+        local.resize(static_cast<size_t>(l));
+        std::iota(local.begin(), local.end(), int64_t{0});
+      }
+      for (int64_t i : local) wanted_rows.push_back(rows + i);
+      wanted.push_back(at::tensor(local, at::TensorOptions().dtype(at::kLong)).to(dev));
+    }
     offset.push_back(rows);
     len.push_back(l);
     rows += l;
@@ -309,7 +313,7 @@ std::vector<at::Tensor> answer_logits_batch(const LladaW& w, const LladaConfig& 
     const auto& b = w.blocks[static_cast<size_t>(i)];
     auto qkv = project_qkv(x, b, cfg, rope, dt);  // [H, rows, hd]: every request's answer rows
     // The last layer only needs the wanted rows' outputs: their queries attend to every key.
-    const bool prune = !every_row && i == n_layers - 1;
+    const bool prune = prune_last && i == n_layers - 1;
     // Attention per request: its rows see its own frozen prefix and its own answer rows.
     std::vector<at::Tensor> attn;
     for (size_t r = 0; r < batch.size(); ++r) {
@@ -321,7 +325,7 @@ std::vector<at::Tensor> answer_logits_batch(const LladaW& w, const LladaConfig& 
     }
     if (prune)
       x = x.index_select(0, at::tensor(wanted_rows, at::TensorOptions().dtype(at::kLong)).to(dev));
-    x = finish_block(x, attn.size() == 1 ? attn[0] : at::cat(attn, 1), b, cfg, dt);
+    x = finish_block(x, single ? attn[0] : at::cat(attn, 1), b, cfg, dt);
   }
   auto logits = lm_head(w, cfg, x);
   std::vector<at::Tensor> out;
