@@ -41,10 +41,6 @@ struct Recorder : RequestObserver {
     std::unique_lock<std::mutex> l(mu);
     return cv.wait_for(l, limit, [&] { return done; });
   }
-  bool is_done() {
-    std::lock_guard<std::mutex> l(mu);
-    return done;
-  }
 };
 
 }  // namespace shirg::testing

@@ -303,10 +303,7 @@ TEST_CASE("prefix-first: a request held back by another's prefix still hears its
   // check can answer it while this prefix is still running.
   second->on_prefix_ready_hook = [&] {
     exp->cancel(first_id);
-    const auto until = std::chrono::steady_clock::now() + 30s;
-    while (std::chrono::steady_clock::now() < until && !first->is_done())
-      std::this_thread::sleep_for(5ms);
-    answered_during_prefix = first->is_done();
+    answered_during_prefix = first->wait(30s);
   };
   std::atomic<bool> both_queued{false};
   first->on_prefix_ready_hook = [&] { wait_for_flag(both_queued); };
