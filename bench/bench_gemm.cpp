@@ -42,17 +42,19 @@ int main(int argc, char** argv) {
                 static_cast<long long>(s.n), f, b, b / f);
   }
   // A denoising step multiplies every weight matrix by the answer rows of one request (M = 32).
-  // Rows of concurrent requests batched into one GEMM would share the weight pass: how much a
-  // step-level batch of B requests would gain per request (fp32, the wqkv shape).
-  std::printf("\nStep GEMM vs answer rows in one batch (fp32, K 4096, N 12288)\n");
-  std::printf("%-10s %8s %12s %14s %14s\n", "requests", "M", "fp32 GF/s", "ms per GEMM",
-              "ms per request");
-  for (int64_t b : {1, 2, 4, 8}) {
+  // Rows of concurrent requests batched into one GEMM share the weight pass: how much a step-level
+  // batch of B requests gains per request, in fp32 and bf16 (the wqkv shape).
+  std::printf("\nStep GEMM vs answer rows in one batch (K 4096, N 12288)\n");
+  std::printf("%-10s %8s %12s %12s %16s %16s\n", "requests", "M", "fp32 GF/s", "bf16 GF/s",
+              "fp32 ms/request", "bf16 ms/request");
+  for (int64_t b : {1, 2, 3, 4, 8}) {
     const int64_t m = 32 * b;
-    const double g = shirg::bench::measure_gemm_gflops(at::kFloat, m, 4096, 12288);
-    const double ms = 2.0 * static_cast<double>(m) * 4096 * 12288 / (g * 1e9) * 1e3;
-    std::printf("%-10lld %8lld %12.1f %14.1f %14.1f\n", static_cast<long long>(b),
-                static_cast<long long>(m), g, ms, ms / static_cast<double>(b));
+    const double flops = 2.0 * static_cast<double>(m) * 4096 * 12288;
+    const double f = shirg::bench::measure_gemm_gflops(at::kFloat, m, 4096, 12288);
+    const double h = shirg::bench::measure_gemm_gflops(at::kBFloat16, m, 4096, 12288);
+    const double per_request = 1e3 / (1e9 * static_cast<double>(b));  // ms per request per GFLOP/s
+    std::printf("%-10lld %8lld %12.1f %12.1f %16.1f %16.1f\n", static_cast<long long>(b),
+                static_cast<long long>(m), f, h, flops / f * per_request, flops / h * per_request);
   }
   std::printf(
       "\nSmall-M rows (answer-token steps) are limited by the GEMM kernel and memory, not the "

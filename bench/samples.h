@@ -20,6 +20,22 @@ struct Samples {
   double hi() const { return ms.empty() ? 0 : *std::max_element(ms.begin(), ms.end()); }
   // (max - min) / median: 0 for one run.
   double spread() const { return median() > 0 ? (hi() - lo()) / median() : 0; }
+  // The central range: the runs left after dropping the n/4 fastest and the n/4 slowest (n 5:
+  // the 2nd to 4th; n <= 3: min to max). One run slowed by another process's time slice moves it
+  // far less than the min-max range.
+  double central_lo() const { return sorted_at(ms.size() / 4); }
+  double central_hi() const { return ms.empty() ? 0 : sorted_at(ms.size() - 1 - ms.size() / 4); }
+  double central_spread() const {
+    return median() > 0 ? (central_hi() - central_lo()) / median() : 0;
+  }
+
+ private:
+  double sorted_at(size_t i) const {
+    if (ms.empty()) return 0;
+    auto v = ms;
+    std::sort(v.begin(), v.end());
+    return v[i];
+  }
 };
 
 inline double time_ms(const std::function<void()>& fn) {

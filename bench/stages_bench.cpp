@@ -7,11 +7,14 @@
 //   cached denoising step at each P (32 answer tokens)      = fixed + 32 x (5-layer - 1-layer) / 4
 //   SHIRG request (P = first prefix, --steps steps)         = vision + projector(1,216) + prefill
 //                                                             + steps x cached step
-// Every quantity is the median of --reps runs with its min-max spread; a quantity whose runs
-// spread by more than --max-spread (or a per-layer difference that is not clearly positive) is
+// Every quantity is the median of --reps runs, printed with its min-max range; a quantity whose
+// central runs (Samples::central_spread: the 2nd to 4th of 5, min to max for 3 or fewer) spread
+// by more than --max-spread (or a per-layer difference that is not clearly above that spread) is
 // measured again, up to --retries times, and marked UNSTABLE in the table and the JSON if it
-// still is (never silently extrapolated from noise). The cached step's bytes (weights + cache at
-// the real depth) are reported in GB/s next to this machine's read bandwidth measured in the run.
+// still is (never silently extrapolated from noise). The central range, not min-max, judges
+// agreement: one run slowed by a time slice of another process is not the stage's cost. The cached
+// step's bytes (weights + cache at the real depth) are reported in GB/s next to this machine's read
+// bandwidth measured in the run.
 //   bench_stages [--threads 2] [--reps 3] [--dtypes auto,fp32] [--prefixes 1290,2380]
 //                [--steps 16] [--max-spread 0.15] [--retries 2] [--json FILE]
 #include <ATen/ATen.h>
@@ -67,12 +70,12 @@ struct Stage {
 // Measures fn until its spread is within max_spread (at most 1 + retries rounds).
 Samples stable_sample(const std::function<void()>& fn, const Args& a, int warmup, bool* stable) {
   Samples s = bench::sample(fn, a.reps, warmup);
-  for (int r = 0; r < a.retries && s.spread() > a.max_spread; ++r) {
-    std::fprintf(stderr, "  spread %.0f%% > %.0f%%: measuring again\n", 100 * s.spread(),
+  for (int r = 0; r < a.retries && s.central_spread() > a.max_spread; ++r) {
+    std::fprintf(stderr, "  spread %.0f%% > %.0f%%: measuring again\n", 100 * s.central_spread(),
                  100 * a.max_spread);
     s = bench::sample(fn, a.reps, 0);
   }
-  *stable = s.spread() <= a.max_spread;
+  *stable = s.central_spread() <= a.max_spread;
   return s;
 }
 
@@ -89,14 +92,15 @@ Stage two_depth(const std::function<void()>& shallow, const std::function<void()
     Samples s2 = bench::sample(deep, a.reps, round == 0 ? 1 : 0);
     const double per_layer = (s2.median() - s1.median()) / static_cast<double>(extra);
     const double uncertainty =
-        0.5 * ((s2.hi() - s2.lo()) + (s1.hi() - s1.lo())) / static_cast<double>(extra);
+        0.5 * ((s2.central_hi() - s2.central_lo()) + (s1.central_hi() - s1.central_lo())) /
+        static_cast<double>(extra);
     st.seconds = real(s1.median(), per_layer) / 1e3;
     // Range: the per-layer difference at its extremes, the fixed part at the shallow median.
     const double x = static_cast<double>(extra);
     st.lo = real(s1.median(), std::max(0.0, s2.lo() - s1.hi()) / x) / 1e3;
     st.hi = real(s1.median(), (s2.hi() - s1.lo()) / x) / 1e3;
-    st.stable = per_layer > 0 && s1.spread() <= a.max_spread && s2.spread() <= a.max_spread &&
-                uncertainty <= a.max_spread * per_layer;
+    st.stable = per_layer > 0 && s1.central_spread() <= a.max_spread &&
+                s2.central_spread() <= a.max_spread && uncertainty <= a.max_spread * per_layer;
     std::ostringstream how;
     how << std::fixed << std::setprecision(1) << "1-layer " << s1.median() << " ms (" << s1.lo()
         << "-" << s1.hi() << "), " << 1 + extra << "-layer " << s2.median() << " ms (" << s2.lo()
