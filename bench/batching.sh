@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Continuous batching, end to end: the real shirg-server with --max-batch 1 (one request at a
-# time) and --max-batch B (optionally with a --schedule: "B:prefix-first"), each loaded by
+# time) and --max-batch B (optionally with a --schedule: "B:prefix-first", and a --max-hold-ms:
+# "B:prefix-first:3000"), each loaded by
 # shirg-loadtest (closed loop, GenerateStream) at every concurrency level, one server process per
 # setting, all in the same run on this machine.
 # Prints per setting and level: requests/s, answer tokens/s, p50/p95/p99 latency, time to the
@@ -61,10 +62,15 @@ for b in "${batch_list[@]}"; do
   pf="$out/ports-$b"
   max_batch="${b%%:*}"
   schedule=interleave
-  [ "$b" != "$max_batch" ] && schedule="${b#*:}"
+  hold=0
+  if [ "$b" != "$max_batch" ]; then
+    rest="${b#*:}"
+    schedule="${rest%%:*}"
+    [ "$rest" != "$schedule" ] && hold="${rest#*:}"
+  fi
   "$build/server/shirg-server" --model-dir "$model" --host 127.0.0.1 --port 0 --metrics-port 0 \
-    --port-file "$pf" --max-batch "$max_batch" --schedule "$schedule" --max-queue 64 \
-    --dtype "$dtype" --log-level warn \
+    --port-file "$pf" --max-batch "$max_batch" --schedule "$schedule" --max-hold-ms "$hold" \
+    --max-queue 64 --dtype "$dtype" --log-level warn \
     >"$out/server-$b.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 600); do

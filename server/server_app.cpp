@@ -210,6 +210,7 @@ int run_server(const ServerConfig& cfg) {
   ec.max_batch = cfg.max_batch;
   ec.schedule =
       cfg.schedule == "prefix-first" ? StepSchedule::kPrefixFirst : StepSchedule::kInterleave;
+  ec.max_hold = std::chrono::milliseconds(cfg.max_hold_ms);
   ec.cache_budget_bytes = cache_budget_bytes(cfg.cache_budget_mib);
   ec.on_batch_step = [&metrics](int64_t n) { metrics.record_batch(n); };
   ec.max_queue = static_cast<std::size_t>(cfg.max_queue);

@@ -146,6 +146,9 @@ const std::vector<Option>& options() {
              [](ServerConfig& c, const std::string& v) {
                c.schedule = one_of("schedule", v, {"interleave", "prefix-first"});
              }},
+      INT_OPT("max-hold-ms", max_hold_ms, 0, 3'600'000,
+              "prefix-first: the longest pause, in ms, of the running requests' steps while new "
+              "requests' prefixes are computed (then one step runs; 0: no limit)"),
       INT_OPT("cache-budget-mib", cache_budget_mib, -1, kMaxI,
               "prefix-cache memory of the running requests in MiB; a request that does not fit "
               "waits (-1: half the memory available after loading the model, 0: no limit)"),

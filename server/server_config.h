@@ -44,6 +44,9 @@ struct ServerConfig {
   // When batched steps run while a new request's prefix stages do (ExecutorConfig::schedule):
   // interleave (steps never wait for a prefix) | prefix-first (larger batches).
   std::string schedule = "interleave";
+  // prefix-first: the longest pause of the running requests' steps for prefix stages, in ms
+  // (ExecutorConfig::max_hold; 0: no limit).
+  int64_t max_hold_ms = 0;
   // Prefix-cache budget in MiB for the requests holding a slot; -1: half the memory available
   // after the model is loaded; 0: no limit. A request whose cache does not fit waits.
   int64_t cache_budget_mib = -1;

@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <variant>
 
@@ -328,6 +329,7 @@ struct Executor::Impl {
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mu);
+        std::optional<Clock::time_point> held_since;  // this step's hold began (kPrefixFirst)
         for (;;) {
           while (!ready.empty()) {  // they join the running set between steps
             running.push_back(std::move(ready.front()));
@@ -340,8 +342,19 @@ struct Executor::Impl {
             continue;
           }
           // Held: polled (a queued request may leave without a notify), and the running
-          // requests still hear cancellation and their deadline.
-          step_cv.wait_for(lock, std::chrono::milliseconds(50));
+          // requests still hear cancellation and their deadline; at most max_hold.
+          const auto now = Clock::now();
+          if (!held_since) held_since = now;
+          auto wait = std::chrono::milliseconds(50);
+          if (config.max_hold.count() > 0) {
+            const auto left = *held_since + config.max_hold - now;
+            if (left <= Clock::duration::zero()) {
+              ++stats.holds_expired;
+              break;
+            }
+            if (left < wait) wait = std::chrono::ceil<std::chrono::milliseconds>(left);
+          }
+          step_cv.wait_for(lock, wait);
           lock.unlock();
           end_stopped(running);
           lock.lock();

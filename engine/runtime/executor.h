@@ -50,8 +50,9 @@ enum class StepSchedule {
   // The step loop holds its next step while any generate request is in its prefix stages (not
   // while one waits for cache memory): requests admitted together reach step 0 together and
   // step as one batch (vLLM's prefill-first policy). A running request's steps may pause for
-  // one prefix time per newly admitted request (at most max_batch - 1 of them); cancellation
-  // and deadlines are still answered within 50 ms during the pause.
+  // one prefix time per newly admitted request (at most max_batch - 1 of them), or at most
+  // ExecutorConfig::max_hold; cancellation and deadlines are still answered within 50 ms during
+  // the pause.
   kPrefixFirst,
 };
 
@@ -65,6 +66,11 @@ struct ExecutorConfig {
   // prepared one by one denoising step in ONE batched LLaDA call. 1 = one request at a time.
   int max_batch = 1;
   StepSchedule schedule = StepSchedule::kInterleave;
+  // kPrefixFirst only: the longest time the step loop holds its next step for prefix stages
+  // (0: no limit, it holds while any is computed). When the hold runs out, the running requests
+  // take one step (sharing the cores with the prefix) and the next hold begins: a streaming
+  // client's step events pause at most max_hold plus one step.
+  std::chrono::milliseconds max_hold{0};
   // Admission by memory: the prefix caches of the requests holding a slot may use at most this
   // many bytes together (0 = no limit). A request whose cache does not fit waits before its
   // prefill (cancellable, deadline honoured); one larger than the whole budget fails with
@@ -87,6 +93,7 @@ struct ExecutorStats {
   int64_t cache_budget_bytes = 0;  // ExecutorConfig::cache_budget_bytes (0 = no limit)
   int64_t batched_steps = 0;       // step-loop iterations (batched LLaDA calls) so far
   int64_t batched_rows = 0;        // sum of their batch sizes (mean batch = rows / steps)
+  int64_t holds_expired = 0;       // kPrefixFirst: steps run because max_hold ran out
   int64_t completed = 0;           // finished OK
   int64_t failed = 0;              // finished with an error (incl. cancelled / deadline)
   int64_t rejected = 0;            // refused at enqueue

@@ -321,3 +321,38 @@ TEST_CASE("prefix-first: a request held back by another's prefix still hears its
   CHECK(st.cache_bytes_in_use == 0);
   CHECK(st.stepping == 0);
 }
+
+TEST_CASE("prefix-first with max_hold: a held request steps once the hold runs out") {
+  const auto& alone = alone_answers();
+  ExecutorConfig c = batching(4, 1);
+  c.schedule = StepSchedule::kPrefixFirst;
+  c.max_hold = std::chrono::milliseconds(20);
+  Executor ex(testing::tiny_model(), c);
+  auto first = std::make_shared<Recorder>(), second = std::make_shared<Recorder>();
+  std::atomic<bool> both_queued{false};
+  std::atomic<bool> stepped_during_prefix{false};
+  first->on_prefix_ready_hook = [&] { wait_for_flag(both_queued); };
+  // The second request's prefix stages wait (bounded) for the first request's first step: with
+  // no limit on the hold that step would wait for this prefix, so only the expired hold lets it
+  // happen here.
+  second->on_prefix_ready_hook = [&] {
+    const auto until = std::chrono::steady_clock::now() + 30s;
+    while (first->steps == 0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(1ms);
+    stepped_during_prefix = first->steps > 0;
+  };
+  uint64_t id = 0;
+  REQUIRE(ex.enqueue(request(kSpecs[0]), first, &id).ok());
+  REQUIRE(ex.enqueue(request(kSpecs[1]), second, &id).ok());
+  both_queued = true;
+  REQUIRE(first->wait());
+  REQUIRE(second->wait());
+  CHECK(stepped_during_prefix);
+  REQUIRE(first->status.ok());
+  REQUIRE(second->status.ok());
+  CHECK(first->result.answer_ids == alone[0]);
+  CHECK(second->result.answer_ids == alone[1]);
+  const auto st = ex.stats();
+  CHECK(st.holds_expired >= 1);
+  CHECK(st.cache_bytes_in_use == 0);
+}

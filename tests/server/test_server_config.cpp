@@ -48,6 +48,7 @@ TEST_CASE("defaults follow docs/architecture.md") {
   CHECK(c.llm_weights == "auto");
   CHECK(c.cache_dtype == "bf16");
   CHECK(c.schedule == "interleave");
+  CHECK(c.max_hold_ms == 0);
   CHECK(c.log_format == "text");
 }
 
@@ -70,6 +71,7 @@ TEST_CASE("flags in both spellings, booleans") {
         "fp32");
   CHECK(parse_server_args({"--model-dir", "/m", "--schedule", "prefix-first"}).config.schedule ==
         "prefix-first");
+  CHECK(parse_server_args({"--model-dir", "/m", "--max-hold-ms", "250"}).config.max_hold_ms == 250);
   CHECK(c.log_format == "json");
   CHECK(parse_server_args({"--model-dir", "/m", "--warmup"}).config.warmup);
   CHECK_FALSE(parse_server_args({"--warmup=no", "--model-dir", "/m"}).config.warmup);
@@ -83,6 +85,8 @@ TEST_CASE("bad flags are refused with the flag named") {
   CHECK_THAT(error_of({"--model-dir", "/m", "--port", "12x"}), Contains("--port: not an integer"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--workers", "0"}),
              Contains("--workers must be in [1, 256]"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--max-hold-ms", "-5"}),
+             Contains("--max-hold-ms must be in [0, 3600000]"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--dtype", "fp16"}),
              Contains("--dtype must be auto|bf16|fp32"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--llm-weights", "int8"}),
