@@ -27,13 +27,23 @@ at::Tensor layer_norm(const at::Tensor& x, const LayerNormW& n, double eps) {
   return at::layer_norm(x.to(at::kFloat), {x.size(-1)}, n.weight, n.bias, eps);
 }
 
+}  // namespace
+
+at::Tensor gelu_tanh(const at::Tensor& x) {
+  const auto dt = x.scalar_type();
+  if (x.is_cpu() && (dt == at::kBFloat16 || dt == at::kHalf))
+    return at::gelu(x.to(at::kFloat), "tanh").to(dt);
+  return at::gelu(x, "tanh");
+}
+
 at::Tensor activation(const at::Tensor& x, const std::string& act) {
-  if (act == "gelu_pytorch_tanh" || act == "gelu_new" || act == "gelu_fast")
-    return at::gelu(x, "tanh");
+  if (act == "gelu_pytorch_tanh" || act == "gelu_new" || act == "gelu_fast") return gelu_tanh(x);
   if (act == "gelu") return at::gelu(x);
   if (act == "quick_gelu") return x * at::sigmoid(1.702 * x);
   throw std::invalid_argument("SigLIP: unsupported hidden_act '" + act + "'");
 }
+
+namespace {
 
 // Softmax attention over [B, H, N, hd] in the compute dtype, per image: by default the former
 // query-row-chunked path (the fastest measured with the malloc tuning, legacy_attention.h); the

@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -313,6 +314,28 @@ TEST_CASE("projector is Linear -> erf GELU -> Linear on any leading shape", "[vi
   const at::Tensor got = project(p, x);
   REQUIRE(got.sizes() == at::IntArrayRef({2, 3, kD}));
   CHECK(rel_err(got, expect) < 1e-6);
+}
+
+TEST_CASE("tanh GELU: fp32 is the formula, bf16 is the fp32 result rounded once", "[vision]") {
+  const at::Tensor x = at::linspace(-8, 8, 4001, at::kFloat);
+  const double c = std::sqrt(2.0 / M_PI);
+  const at::Tensor formula =
+      (0.5 * x.to(at::kDouble) *
+       (1 + at::tanh(c * (x.to(at::kDouble) + 0.044715 * x.to(at::kDouble).pow(3)))))
+          .to(at::kFloat);
+  const at::Tensor f32 = gelu_tanh(x);
+  CHECK(f32.scalar_type() == at::kFloat);
+  CHECK((f32 - formula).abs().max().item<float>() < 1e-6);
+  // The same values in bf16: exactly the fp32 GELU of the bf16 input, rounded once to bf16.
+  const at::Tensor xb = x.to(at::kBFloat16);
+  const at::Tensor bf = gelu_tanh(xb);
+  CHECK(bf.scalar_type() == at::kBFloat16);
+  CHECK(at::equal(bf, at::gelu(xb.to(at::kFloat), "tanh").to(at::kBFloat16)));
+  // Every hidden_act name of the tanh family takes this path; an unknown one is refused.
+  for (const char* name : {"gelu_pytorch_tanh", "gelu_new", "gelu_fast"})
+    CHECK(at::equal(activation(xb, name), bf));
+  CHECK(at::equal(activation(x, "gelu"), at::gelu(x)));
+  CHECK_THROWS_WITH(activation(x, "swish"), Catch::Contains("unsupported hidden_act 'swish'"));
 }
 
 // bf16 rounding (8-bit mantissa) of pixels, weights and attention logits is amplified by this
