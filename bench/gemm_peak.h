@@ -9,6 +9,9 @@ namespace shirg::bench {
 
 // Median GFLOP/s of an [m,k] x [k,n] matmul in `dtype` over `reps` runs (after one warm-up).
 double measure_gemm_gflops(at::ScalarType dtype, int64_t m, int64_t k, int64_t n, int reps = 5);
+// The same for the engine's call: at::linear of [m,k] rows with an [n,k] weight (nn.Linear's
+// layout, the operand transposed), which LibTorch may run by another kernel than the [k,n] one.
+double measure_linear_gflops(at::ScalarType dtype, int64_t m, int64_t k, int64_t n, int reps = 5);
 
 // Median wall time in ms of `fn` over `reps` runs (after `warmup` runs).
 template <typename F>
