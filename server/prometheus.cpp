@@ -21,6 +21,12 @@ void Counter::inc(double v) {
   atomic_add(value_, v);
 }
 
+void Counter::advance_to(double total) {
+  double cur = value_.load();
+  while (total > cur && !value_.compare_exchange_weak(cur, total)) {
+  }
+}
+
 void Gauge::inc(double v) {
   atomic_add(value_, v);
 }

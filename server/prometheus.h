@@ -20,6 +20,9 @@ using LabelValues = std::vector<std::string>;
 class Counter {
  public:
   void inc(double v = 1.0);
+  // Raises the value to `total` when it is larger (never lowers it): a counter that mirrors a
+  // running total kept elsewhere, set from a collector (concurrent scrapes cannot count twice).
+  void advance_to(double total);
   double value() const { return value_.load(); }
 
  private:

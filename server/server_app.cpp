@@ -116,6 +116,7 @@ int run_server(const ServerConfig& cfg) {
     metrics.waiting_for_memory.set(static_cast<double>(st.waiting_for_memory));
     metrics.cache_budget_bytes.set(static_cast<double>(st.cache_budget_bytes));
     metrics.cache_reserved_bytes.set(static_cast<double>(st.cache_bytes_in_use));
+    metrics.step_holds_expired.advance_to(static_cast<double>(st.holds_expired));
   });
 
   // Declared before the gRPC server: destroyed after it, so every call has finished by then.

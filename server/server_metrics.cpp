@@ -42,6 +42,10 @@ ServerMetrics::ServerMetrics(prom::Registry& r)
       cache_reserved_bytes(r.gauge("shirg_prefix_cache_reserved_bytes",
                                    "Prefix-cache bytes reserved by running requests (admission).")
                                .with()),
+      step_holds_expired(r.counter("shirg_step_holds_expired_total",
+                                   "prefix-first: denoising steps run because --max-hold-ms ran "
+                                   "out while a prefix was computed.")
+                             .with()),
       requests_(r.counter("shirg_requests_total",
                           "Finished calls by method, gRPC status code and protocol (grpc: "
                           "shirg.v1, http: the OpenAI-compatible API).",

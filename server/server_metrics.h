@@ -49,6 +49,7 @@ class ServerMetrics {
   prom::Gauge& waiting_for_memory;    // shirg_requests_waiting_for_memory
   prom::Gauge& cache_budget_bytes;    // shirg_prefix_cache_budget_bytes (0: no limit)
   prom::Gauge& cache_reserved_bytes;  // shirg_prefix_cache_reserved_bytes
+  prom::Counter& step_holds_expired;  // shirg_step_holds_expired_total (--max-hold-ms)
 
  private:
   prom::Family<prom::Counter>& requests_;

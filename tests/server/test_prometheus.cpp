@@ -126,6 +126,17 @@ TEST_CASE("counters refuse to decrease and label arity is checked") {
   CHECK_THROWS_AS(c.with({"x", "y"}), std::invalid_argument);
 }
 
+TEST_CASE("a counter mirroring a total only moves up") {
+  prom::Registry r;
+  auto& c = r.counter("t_expired_total", "h").with();
+  c.advance_to(3);
+  CHECK(c.value() == 3);
+  c.advance_to(2);  // an older total (a slower scrape) never lowers it
+  CHECK(c.value() == 3);
+  c.advance_to(5);
+  CHECK_THAT(r.render(), Contains("t_expired_total 5\n"));
+}
+
 TEST_CASE("collectors run before rendering") {
   prom::Registry r;
   auto& g = r.gauge("t_depth", "h").with();

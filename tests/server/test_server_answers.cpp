@@ -179,6 +179,10 @@ TEST_CASE("concurrent clients get the same answers as sequential ones") {
   const auto m = scrape(server);
   CHECK(m.sum("shirg_batch_size_count") > 0);
   CHECK(m.sum("shirg_batch_size_sum") >= m.sum("shirg_batch_size_count"));
+  // The default schedule (interleave) never holds a step, so no hold ever runs out.
+  CHECK(m.types.at("shirg_step_holds_expired_total") == "counter");
+  CHECK(m.count("shirg_step_holds_expired_total") == 1);
+  CHECK(m.sum("shirg_step_holds_expired_total") == 0);
   CHECK(server.terminate() == std::optional<int>(0));
 }
 
