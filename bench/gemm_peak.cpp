@@ -2,22 +2,26 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
+
 namespace shirg::bench {
+namespace {
+
+// GFLOP/s of `op`, an [m,k] x [k,n] product, from its median over `reps` runs.
+double gflops_of(int64_t m, int64_t k, int64_t n, int reps, const std::function<void()>& op) {
+  return 2.0 * static_cast<double>(m) * k * n / (median_ms(op, reps, 1) * 1e6);
+}
+
+}  // namespace
 
 double measure_gemm_gflops(at::ScalarType dtype, int64_t m, int64_t k, int64_t n, int reps) {
-  at::Tensor a = at::randn({m, k}).to(dtype);
-  at::Tensor b = at::randn({k, n}).to(dtype);
-  at::Tensor c;
-  const double ms = median_ms([&] { c = at::matmul(a, b); }, reps, 1);
-  return 2.0 * static_cast<double>(m) * k * n / (ms * 1e6);
+  const at::Tensor a = at::randn({m, k}).to(dtype), b = at::randn({k, n}).to(dtype);
+  return gflops_of(m, k, n, reps, [&] { (void)at::matmul(a, b); });
 }
 
 double measure_linear_gflops(at::ScalarType dtype, int64_t m, int64_t k, int64_t n, int reps) {
-  at::Tensor x = at::randn({m, k}).to(dtype);
-  at::Tensor w = at::randn({n, k}).to(dtype);
-  at::Tensor y;
-  const double ms = median_ms([&] { y = at::linear(x, w); }, reps, 1);
-  return 2.0 * static_cast<double>(m) * k * n / (ms * 1e6);
+  const at::Tensor x = at::randn({m, k}).to(dtype), w = at::randn({n, k}).to(dtype);
+  return gflops_of(m, k, n, reps, [&] { (void)at::linear(x, w); });
 }
 
 }  // namespace shirg::bench
