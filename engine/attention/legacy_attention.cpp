@@ -68,6 +68,12 @@ at::Tensor legacy_head_chunked(const at::Tensor& q, const std::vector<KvPart>& p
   return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
 }
 
+at::Tensor softmax_rounded_once(const at::Tensor& scores) {
+  const auto dt = scores.scalar_type();
+  if (scores.is_cpu() && (dt == at::kBFloat16 || dt == at::kHalf)) return at::softmax(scores, -1);
+  return at::softmax(scores, -1, at::kFloat).to(dt);
+}
+
 at::Tensor legacy_row_chunked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                               double scale) {
   const int64_t h = q.size(0), n = q.size(1), kv = k.size(1);
@@ -76,14 +82,12 @@ at::Tensor legacy_row_chunked(const at::Tensor& q, const at::Tensor& k, const at
   const at::Tensor kt = k.transpose(-1, -2);
   const at::Tensor qs = q * scale;
   if (chunk >= n) {
-    const at::Tensor p = at::softmax(at::matmul(qs, kt), -1, at::kFloat).to(q.scalar_type());
-    return at::matmul(p, v);
+    return at::matmul(softmax_rounded_once(at::matmul(qs, kt)), v);
   }
   at::Tensor out = at::empty_like(q);
   for (int64_t s = 0; s < n; s += chunk) {
     const int64_t e = std::min(n, s + chunk);
-    const at::Tensor p =
-        at::softmax(at::matmul(qs.slice(1, s, e), kt), -1, at::kFloat).to(q.scalar_type());
+    const at::Tensor p = softmax_rounded_once(at::matmul(qs.slice(1, s, e), kt));
     out.slice(1, s, e).copy_(at::matmul(p, v));
   }
   return out;

@@ -14,6 +14,7 @@
 
 #include "engine/attention/blocked_attention.h"
 #include "engine/attention/fused_cpu_attention.h"
+#include "engine/attention/legacy_attention.h"
 
 using shirg::attention::blocked_attention;
 using shirg::attention::BlockSizes;
@@ -237,5 +238,20 @@ TEST_CASE("the fused CPU kernel matches the former path at LLaDA-like sizes, bf1
     INFO("fused error " << err << ", blocked error " << blocked_err);
     CHECK(err < (dt == at::kFloat ? 1e-5 : 2e-2));
     CHECK(err <= blocked_err + 1e-6);
+  }
+}
+
+TEST_CASE("softmax_rounded_once: bf16 equals the fp32 softmax rounded once; fp32 unchanged",
+          "[attention]") {
+  at::manual_seed(3);
+  // Rows of several lengths, including ones that do not fill a vector register, and large logits.
+  for (int64_t cols : {1, 7, 64, 1290, 2304}) {
+    const at::Tensor s = at::randn({3, 5, cols}) * 6;
+    INFO("cols " << cols);
+    const at::Tensor b = s.to(at::kBFloat16);
+    const at::Tensor got = shirg::attention::softmax_rounded_once(b);
+    CHECK(got.scalar_type() == at::kBFloat16);
+    CHECK(at::equal(got, at::softmax(b, -1, at::kFloat).to(at::kBFloat16)));
+    CHECK(at::equal(shirg::attention::softmax_rounded_once(s), at::softmax(s, -1)));
   }
 }
