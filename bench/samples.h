@@ -10,12 +10,7 @@ namespace shirg::bench {
 
 struct Samples {
   std::vector<double> ms;  // one entry per timed run, milliseconds
-  double median() const {
-    if (ms.empty()) return 0;
-    auto v = ms;
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  }
+  double median() const { return sorted_at(ms.size() / 2); }
   double lo() const { return ms.empty() ? 0 : *std::min_element(ms.begin(), ms.end()); }
   double hi() const { return ms.empty() ? 0 : *std::max_element(ms.begin(), ms.end()); }
   // (max - min) / median: 0 for one run.
@@ -24,12 +19,13 @@ struct Samples {
   // the 2nd to 4th; n <= 3: min to max). One run slowed by another process's time slice moves it
   // far less than the min-max range.
   double central_lo() const { return sorted_at(ms.size() / 4); }
-  double central_hi() const { return ms.empty() ? 0 : sorted_at(ms.size() - 1 - ms.size() / 4); }
+  double central_hi() const { return sorted_at(ms.size() - 1 - ms.size() / 4); }
   double central_spread() const {
     return median() > 0 ? (central_hi() - central_lo()) / median() : 0;
   }
 
  private:
+  // The i-th smallest run; 0 when there are none (then i is never read).
   double sorted_at(size_t i) const {
     if (ms.empty()) return 0;
     auto v = ms;

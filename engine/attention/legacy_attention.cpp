@@ -70,7 +70,7 @@ at::Tensor legacy_head_chunked(const at::Tensor& q, const std::vector<KvPart>& p
 
 at::Tensor softmax_rounded_once(const at::Tensor& scores) {
   const auto dt = scores.scalar_type();
-  if (scores.is_cpu() && (dt == at::kBFloat16 || dt == at::kHalf)) return at::softmax(scores, -1);
+  if (scores.is_cpu() && dt == at::kBFloat16) return at::softmax(scores, -1);
   return at::softmax(scores, -1, at::kFloat).to(dt);
 }
 

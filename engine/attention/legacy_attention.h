@@ -19,13 +19,13 @@ at::Tensor legacy_head_chunked(const at::Tensor& q, const std::vector<KvPart>& p
                                int64_t max_heads_per_chunk = 0);
 
 // softmax over the last dim of scores in their own dtype, computed in fp32 and rounded once: the
-// values of softmax(scores, -1, kFloat).to(dtype). On the CPU a bf16/fp16 tensor goes through
-// ATen's reduced-precision kernel, which accumulates in fp32 (no fp32 tensor of the scores:
-// 17.4 vs 21.8 ms on SigLIP's [16, 682, 2304] chunk, AMD EPYC, 2 threads); tested equal.
+// values of softmax(scores, -1, kFloat).to(dtype). On the CPU a bf16 tensor goes through ATen's
+// bf16 kernel, which accumulates in fp32 (no fp32 tensor of the scores: 17.4 vs 21.8 ms on
+// SigLIP's [16, 682, 2304] chunk, AMD EPYC, 2 threads); tested equal. Other dtypes: that formula.
 at::Tensor softmax_rounded_once(const at::Tensor& scores);
 
 // The former SigLIP attention of one image: q, k, v [H, N, hd] in the compute dtype, query-row
-// chunks whose fp32 probabilities stay under 96 MiB. Returns [H, N, hd] in q's dtype.
+// chunks whose probabilities, counted as fp32, stay under 96 MiB. Returns [H, N, hd] in q's dtype.
 at::Tensor legacy_row_chunked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                               double scale);
 
