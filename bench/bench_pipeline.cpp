@@ -77,7 +77,8 @@ struct Measured {
 };
 
 struct BenchArgs {
-  std::string dtype = "auto", llm_weights = "auto", modes = "baseline-384,full-672,shirg";
+  std::string dtype = "auto", llm_weights = "auto", gemm = "auto",
+              modes = "baseline-384,full-672,shirg";
   int reps = 3, warmup = 1;
   int64_t steps = 16, gen_length = 32;
 };
@@ -101,6 +102,7 @@ Measured measure(const std::string& dir, const BenchArgs& a, const std::string& 
   lo.model_dir = dir;
   lo.dtype = shirg::parse_dtype_flag(a.dtype);
   lo.llm_weight_dtype = shirg::parse_llm_weights_flag(a.llm_weights);
+  lo.gemm = shirg::gemm::parse_weight_layout(a.gemm);
   reset_peak_rss();
   const double rss_before = status_mib("VmRSS:");
   auto model = shirg::load_model(lo);
@@ -276,6 +278,8 @@ int main(int argc, char** argv) {
       a.dtype = next();
     else if (arg == "--llm-weights")
       a.llm_weights = next();
+    else if (arg == "--gemm")
+      a.gemm = next();
     else if (arg == "--warmup")
       a.warmup = std::stoi(next());
     else if (arg == "--threads")
@@ -295,7 +299,8 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: bench_pipeline --model-dir DIR [--dtype auto|bf16|fp32] "
-                   "[--llm-weights auto|bf16|fp32] [--threads N] [--reps N] [--warmup N] [--steps "
+                   "[--llm-weights auto|bf16|fp32] [--gemm auto|aten|packed] [--threads N] [--reps "
+                   "N] [--warmup N] [--steps "
                    "N] [--gen-length N] [--modes a,b] [--image FILE] "
                    "[--shallow-model-dir DIR --layers-real L [--vision-layers-real V]]\n");
       return 2;

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <string>
 
+#include "engine/gemm/linear_weight.h"
 #include "engine/model/compute_dtype.h"
 #include "engine/platform/cpu_threads.h"
 
@@ -27,6 +28,8 @@ int setup_and_report_cpu(int threads) {
                                     : "emulated (no avx512_bf16/amx_bf16)",
               compute_dtype_name(auto_compute_dtype(at::Device(at::kCPU))));
   std::printf("cpu threads: %s\n", cpu.describe().c_str());
+  std::printf("oneDNN ISA: %s (packed LLaDA GEMM where it offers a blocked layout)\n",
+              gemm::onednn_isa().c_str());
   if (!cpu.warning.empty()) std::printf("warning: %s\n", cpu.warning.c_str());
   return cpu.torch_threads;
 }

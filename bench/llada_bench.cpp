@@ -130,7 +130,7 @@ Measured measure(const Dims& d, at::ScalarType dt, int64_t p, int64_t ans, int r
     m.kv_only_ms = bench::median_ms(
         [&] { llada::prefill(one, cfg1, prefix, kv::CacheDType::kBf16); }, pre_reps, 0);
     auto x = rnd({ans, d.d}, 1.0, dt);
-    m.head_ms = bench::median_ms([&] { at::linear(x, w.lm_head); }, reps, 1);
+    m.head_ms = bench::median_ms([&] { w.lm_head.forward(x); }, reps, 1);
   }
   const auto main_cache = dt == at::kBFloat16 ? &c16 : &c32;
   m.step_ms = bench::median_ms([&] { llada::answer_logits(w, cfg, *main_cache, ids); }, reps, 1);

@@ -17,6 +17,7 @@
 // bandwidth measured in the run.
 //   bench_stages [--threads 2] [--reps 3] [--dtypes auto,fp32] [--prefixes 1290,2380]
 //                [--steps 16] [--max-spread 0.15] [--retries 2] [--json FILE]
+//                [--gemm auto|aten|packed]   (LLaDA matrices: packed by oneDNN as the loader does)
 #include <ATen/ATen.h>
 
 #include <cstdio>
@@ -54,6 +55,7 @@ struct Args {
   std::vector<std::string> dtypes{"auto", "fp32"};
   std::vector<int64_t> prefixes{1290, 2380};
   std::string json_path;
+  gemm::WeightLayout gemm = gemm::WeightLayout::kAuto;  // LLaDA matrices, as the loader packs them
 };
 
 // A stage at the real depth: seconds, how it was obtained, and whether its runs agreed.
@@ -180,7 +182,11 @@ json measure_dtype(at::ScalarType dt, const Args& a, double read_gbps) {
   // (step) layers: the first blocks of one set of weights.
   std::fprintf(stderr, "[%s] LLaDA weights (%lld layers, vocab %lld) ...\n", name,
                static_cast<long long>(1 + kStepExtra), static_cast<long long>(bench::kLladaVocab));
-  const LladaW w5 = bench::llada_weights(1 + kStepExtra, dt);
+  LladaW w5 = bench::llada_weights(1 + kStepExtra, dt);
+  const int packed = llada::pack_weights(w5, a.gemm);
+  std::printf("LLaDA GEMM (--gemm %s): %d of %lld matrices packed, %s\n", gemm::to_string(a.gemm),
+              packed, static_cast<long long>(4 * w5.blocks.size() + 1),
+              w5.lm_head.implementation().c_str());
   LladaW w1 = w5, w2 = w5;
   w1.blocks.resize(1);
   w2.blocks.resize(2);
@@ -280,6 +286,8 @@ int main(int argc, char** argv) {
         for (const auto& p : bench::split_commas(v)) a.prefixes.push_back(std::stoll(p));
       } else if (arg == "--json")
         a.json_path = v;
+      else if (arg == "--gemm")
+        a.gemm = gemm::parse_weight_layout(v);
       else {
         std::fprintf(stderr, "unknown argument %s\n", arg.c_str());
         return 2;
@@ -311,7 +319,9 @@ int main(int argc, char** argv) {
                 {"reps", a.reps},
                 {"steps", a.steps},
                 {"read_gbps", read_gbps},
-                {"prefixes", a.prefixes}};
+                {"prefixes", a.prefixes},
+                {"gemm", gemm::to_string(a.gemm)},
+                {"onednn_isa", gemm::onednn_isa()}};
     for (auto dt : dts) {
       std::printf("GEMM peak %s (1024^3): %.1f GFLOP/s\n", compute_dtype_name(dt),
                   bench::measure_gemm_gflops(dt, 1024, 1024, 1024));

@@ -13,6 +13,20 @@ find_package(Torch REQUIRED)
 # Torch's exported flags are not -Werror clean; keep them but mark its headers as system.
 set(SHIRG_TORCH_LIBS ${TORCH_LIBRARIES})
 
+if(SHIRG_WITH_ONEDNN)
+  # By path, not dnnl-config.cmake: Debian's config requires OpenCL headers (its GPU runtime),
+  # which the CPU matmul we use does not need.
+  find_path(SHIRG_DNNL_INCLUDE oneapi/dnnl/dnnl.hpp)
+  find_library(SHIRG_DNNL_LIBRARY NAMES dnnl)
+  if(NOT SHIRG_DNNL_INCLUDE OR NOT SHIRG_DNNL_LIBRARY)
+    message(FATAL_ERROR "oneDNN not found: install libdnnl-dev (scripts/install-deps.sh) or "
+                        "configure with -DSHIRG_WITH_ONEDNN=OFF")
+  endif()
+  add_library(shirg_dnnl INTERFACE IMPORTED)
+  target_include_directories(shirg_dnnl SYSTEM INTERFACE ${SHIRG_DNNL_INCLUDE})
+  target_link_libraries(shirg_dnnl INTERFACE ${SHIRG_DNNL_LIBRARY})
+endif()
+
 find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 

@@ -22,7 +22,7 @@ if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 # selected; not with --build-only) so tests/platform can check that a pthread OpenBLAS is tamed.
 PKGS=(
   build-essential cmake ninja-build pkg-config git ca-certificates
-  libtorch-dev libopenblas0-openmp libblas-dev
+  libtorch-dev libopenblas0-openmp libblas-dev libdnnl-dev
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev grpc-proto
   libspdlog-dev nlohmann-json3-dev catch2 python3
   libturbojpeg0-dev libspng-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev

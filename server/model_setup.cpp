@@ -27,6 +27,7 @@ std::shared_ptr<const Model> load_model_for_server(const ServerConfig& c) {
   o.adapter_dirs = c.adapter_dirs;
   o.dtype = parse_dtype_flag(c.dtype);
   o.llm_weight_dtype = parse_llm_weights_flag(c.llm_weights);
+  o.gemm = gemm::parse_weight_layout(c.gemm);
   return load_model(o);
 }
 

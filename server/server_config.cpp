@@ -125,6 +125,14 @@ const std::vector<Option>& options() {
              [](ServerConfig& c, const std::string& v) {
                c.llm_weights = one_of("llm-weights", v, {"auto", "bf16", "fp32"});
              }},
+      Option{"gemm", "auto|aten|packed",
+             "how the LLaDA matrices run on the CPU (auto: packed once at load into oneDNN's "
+             "blocked layout where it has one for this CPU and dtype, else LibTorch's linear; "
+             "aten: LibTorch's linear; packed: oneDNN or refuse to start)",
+             [](const ServerConfig& c) { return c.gemm; },
+             [](ServerConfig& c, const std::string& v) {
+               c.gemm = one_of("gemm", v, {"auto", "aten", "packed"});
+             }},
       Option{"cache-dtype", "bf16|fp32",
              "prefix KV cache storage (fp32: the seed's 32-bit fallback, twice the bytes; with "
              "--dtype fp32 exact to the fp32 computation)",

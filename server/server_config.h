@@ -35,6 +35,7 @@ struct ServerConfig {
   std::string adapter_dir;  // adapter_dirs joined with "," (logs, metrics label); set by validate
   std::string dtype = "auto";        // auto | bf16 | fp32
   std::string llm_weights = "auto";  // auto | bf16 | fp32 (LLaDA matrix storage under fp32)
+  std::string gemm = "auto";         // auto | aten | packed (LLaDA matrices, engine/gemm)
   std::string cache_dtype = "bf16";  // bf16 | fp32 (prefix KV cache; fp32 = the seed's fallback)
   int threads = 0;                   // LibTorch intra-op threads; 0: number of cores
   int workers = 1;  // prefix workers: threads running the stages before step 0 (and selection maps)

@@ -27,10 +27,13 @@ at::ScalarType compute_dtype(const LladaW& w) {
   return w.wte.defined() ? w.wte.scalar_type() : at::kFloat;
 }
 
-// x [T, in] (compute dtype) @ weight [out, in]^T. A bf16-stored weight under fp32 compute is
-// upcast in row chunks: fp32 arithmetic on bf16-rounded weights, never a full fp32 copy.
-at::Tensor project(const at::Tensor& x, const at::Tensor& weight) {
-  if (weight.scalar_type() == x.scalar_type()) return at::linear(x, weight);
+// x [T, in] (compute dtype) @ weight [out, in]^T. A packed weight (same dtype as x: packing
+// happens only when storage == compute) runs its own GEMM. A bf16-stored weight under fp32
+// compute is upcast in row chunks: fp32 arithmetic on bf16-rounded weights, never a full fp32
+// copy.
+at::Tensor project(const at::Tensor& x, const gemm::LinearWeight& w) {
+  if (w.is_packed() || w.dtype() == x.scalar_type()) return w.forward(x);
+  const at::Tensor& weight = w.plain();
   const int64_t out = weight.size(0);
   if (out <= kUpcastRows) return at::linear(x, weight.to(x.scalar_type()));
   std::vector<at::Tensor> parts;
@@ -182,19 +185,29 @@ void validate(const LladaW& w, const LladaConfig& cfg) {
         problems.push_back(s.str());
       }
     };
+    auto expect_linear = [&](const std::string& name, const gemm::LinearWeight& l,
+                             std::vector<int64_t> shape, at::ScalarType st) {
+      if (!l.is_packed()) return expect(name, l.plain(), shape, st);
+      if (l.sizes() != shape || l.dtype() != st) {
+        std::ostringstream s;
+        s << name << ": expected " << at::IntArrayRef(shape) << " " << c10::toString(st)
+          << ", found packed " << at::IntArrayRef(l.sizes()) << " " << c10::toString(l.dtype());
+        problems.push_back(s.str());
+      }
+    };
     const int64_t v = w.wte.defined() ? w.wte.size(0) : 0;
     expect("wte", w.wte, {v, d}, dt);
-    expect("lm_head", w.lm_head, {w.lm_head.defined() ? w.lm_head.size(0) : 0, d}, dt);
+    expect_linear("lm_head", w.lm_head, {w.lm_head.defined() ? w.lm_head.sizes()[0] : 0, d}, dt);
     expect("ln_f", w.ln_f, {d}, at::kFloat);
     for (size_t i = 0; i < w.blocks.size(); ++i) {
       const auto& b = w.blocks[i];
       const std::string p = "blocks." + std::to_string(i) + ".";
       expect(p + "attn_norm", b.attn_norm, {d}, at::kFloat);
-      expect(p + "wqkv", b.wqkv, {3 * d, d}, dt);
-      expect(p + "wo", b.wo, {d, d}, dt);
+      expect_linear(p + "wqkv", b.wqkv, {3 * d, d}, dt);
+      expect_linear(p + "wo", b.wo, {d, d}, dt);
       expect(p + "ff_norm", b.ff_norm, {d}, at::kFloat);
-      expect(p + "w_gate_up", b.w_gate_up, {2 * m, d}, dt);
-      expect(p + "w_down", b.w_down, {d, m}, dt);
+      expect_linear(p + "w_gate_up", b.w_gate_up, {2 * m, d}, dt);
+      expect_linear(p + "w_down", b.w_down, {d, m}, dt);
     }
   }
   if (!problems.empty()) {
@@ -202,6 +215,31 @@ void validate(const LladaW& w, const LladaConfig& cfg) {
     for (const auto& p : problems) msg += "\n  " + p;
     throw std::invalid_argument(msg);
   }
+}
+
+int pack_weights(LladaW& w, gemm::WeightLayout layout) {
+  if (layout == gemm::WeightLayout::kPlain) return 0;
+  const auto ct = compute_dtype(w);
+  int packed = 0;
+  auto pack = [&](gemm::LinearWeight& l) {
+    if (!l.defined() || l.is_packed()) return;
+    if (l.dtype() != ct) {
+      if (layout == gemm::WeightLayout::kPacked)
+        throw std::runtime_error(std::string("cannot pack ") + c10::toString(l.dtype()) +
+                                 " LLaDA weights for " + c10::toString(ct) + " compute");
+      return;
+    }
+    l = l.packed(layout);
+    packed += l.is_packed() ? 1 : 0;
+  };
+  for (auto& b : w.blocks) {
+    pack(b.wqkv);
+    pack(b.wo);
+    pack(b.w_gate_up);
+    pack(b.w_down);
+  }
+  pack(w.lm_head);
+  return packed;
 }
 
 at::Tensor embed_tokens(const LladaW& w, const std::vector<int64_t>& ids) {

@@ -28,6 +28,12 @@ namespace shirg::llada {
 // n_kv_heads != n_heads or d_model % n_heads != 0). Called by prefill / prefix_dlm_logits.
 void validate(const LladaW& w, const LladaConfig& cfg);
 
+// Packs the block matrices and the LM head for the CPU GEMM (gemm::LinearWeight::packed with
+// `layout`) where they are stored in the compute dtype; bf16-stored matrices under fp32 compute
+// keep their upcast path (kAuto: left plain; kPacked: std::runtime_error). Call once, before the
+// model is shared. Returns the number of matrices packed.
+int pack_weights(LladaW& w, gemm::WeightLayout layout);
+
 // Token embeddings [T, D] in the compute dtype. Throws std::invalid_argument for an id outside
 // [0, wte rows).
 at::Tensor embed_tokens(const LladaW& w, const std::vector<int64_t>& ids);

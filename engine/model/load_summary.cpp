@@ -26,6 +26,12 @@ std::string LoadSummary::to_table() const {
                   llm_weight_dtype.c_str(), dtype.c_str());
     o << line;
   }
+  if (llm_matrices > 0) {
+    std::snprintf(line, sizeof line, "LLaDA GEMM: %lld of %lld matrices packed, %s\n",
+                  static_cast<long long>(llm_matrices_packed), static_cast<long long>(llm_matrices),
+                  llm_gemm.c_str());
+    o << line;
+  }
   std::snprintf(line, sizeof line,
                 "dtype %s, checkpoint %.1f MiB on disk, %lld LoRA modules merged, load %.3f s\n",
                 dtype.c_str(), static_cast<double>(checkpoint_bytes) / (1 << 20),

@@ -44,6 +44,10 @@ struct LoadSummary {
   int64_t base_copy_bytes = 0;
   std::string dtype;             // "bf16" | "fp32"
   std::string llm_weight_dtype;  // storage of the LLaDA matrices: "bf16" | "fp32"
+  // LLaDA matrices packed for the CPU GEMM (LoadOptions::gemm) and the GEMM that runs them
+  // ("at::linear" or oneDNN's implementation name).
+  int64_t llm_matrices = 0, llm_matrices_packed = 0;
+  std::string llm_gemm;
   std::string to_table() const;  // human-readable multi-line table
 };
 
@@ -63,6 +67,9 @@ struct LoadOptions {
   // compute: kFloat, kBFloat16 (half the memory, upcast per use), or kUndefined = auto: fp32
   // when the whole model fits the memory budget in fp32, else bf16. Under bf16 compute: bf16.
   at::ScalarType llm_weight_dtype = at::ScalarType::Undefined;
+  // How the LLaDA matrices are held on the CPU (engine/gemm/linear_weight.h): kAuto packs them
+  // once into oneDNN's blocked layout where that library has one for this CPU and dtype.
+  gemm::WeightLayout gemm = gemm::WeightLayout::kAuto;
 };
 
 struct Model {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 
+#include "engine/llada/llada.h"
 #include "engine/model/compute_dtype.h"
 #include "engine/model/model.h"
 #include "engine/model/special_ids.h"
@@ -164,11 +165,18 @@ void summarise(Model& m) {
   if_distinct(m.projector_base.fc2.weight, m.projector.fc2.weight);
   for (const auto& t : extra)
     m.summary.base_copy_bytes += t.numel() * static_cast<int64_t>(t.element_size());
-  std::vector<at::Tensor> llm = {m.llm.wte, m.llm.ln_f, m.llm.lm_head};
-  for (const auto& b : m.llm.blocks)
-    for (const auto& t : {b.attn_norm, b.wqkv, b.wo, b.ff_norm, b.w_gate_up, b.w_down})
-      llm.push_back(t);
+  std::vector<at::Tensor> llm = {m.llm.wte, m.llm.ln_f};
+  std::vector<const gemm::LinearWeight*> matrices = {&m.llm.lm_head};
+  for (const auto& b : m.llm.blocks) {
+    llm.push_back(b.attn_norm);
+    llm.push_back(b.ff_norm);
+    for (const auto* l : {&b.wqkv, &b.wo, &b.w_gate_up, &b.w_down}) matrices.push_back(l);
+  }
   add("llada", llm);
+  for (const auto* l : matrices) {
+    m.summary.components.back().parameters += l->numel();
+    m.summary.components.back().bytes += l->nbytes();
+  }
   (void)numel_of;
   (void)bytes_of;
 }
@@ -277,6 +285,9 @@ std::shared_ptr<const Model> load_model(const LoadOptions& opts) {
   m->llm = bind_llm(b, m->config.llm, llm_weights);
   m->llm.compute_dtype = opts.dtype;
   b.finish();
+  m->summary.llm_matrices_packed = llada::pack_weights(m->llm, opts.gemm);
+  m->summary.llm_matrices = static_cast<int64_t>(4 * m->llm.blocks.size() + 1);
+  m->summary.llm_gemm = m->llm.lm_head.implementation();
 
   m->summary.dtype = compute_dtype_name(opts.dtype);
   m->summary.llm_weight_dtype = compute_dtype_name(llm_weights);

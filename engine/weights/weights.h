@@ -5,6 +5,8 @@
 //  - Biases, norm weights and position embeddings are fp32.
 //  - Fused layouts are made at load time for speed: SigLIP q|k|v -> qkv [3*D, D] (+ bias [3*D]);
 //    LLaDA q|k|v -> wqkv [3*D, D]; LLaDA ff_proj|up_proj -> w_gate_up [2*H, D] (gate rows first).
+#include "engine/gemm/linear_weight.h"
+
 #include <ATen/core/Tensor.h>
 
 #include <vector>
@@ -58,11 +60,12 @@ struct CoordLayerW {
 // model.transformer.blocks.{i}.*
 struct LladaBlockW {
   at::Tensor attn_norm;  // [D] fp32
-  at::Tensor wqkv;       // q_proj|k_proj|v_proj fused [3*D, D]  (n_kv_heads == n_heads)
-  at::Tensor wo;         // attn_out [D, D]
-  at::Tensor ff_norm;    // [D] fp32
-  at::Tensor w_gate_up;  // ff_proj (gate, SiLU) | up_proj fused [2*H, D]
-  at::Tensor w_down;     // ff_out [D, H]
+  // The matrices: plain, or packed for the CPU GEMM by the loader (LoadOptions::gemm).
+  gemm::LinearWeight wqkv;       // q_proj|k_proj|v_proj fused [3*D, D]  (n_kv_heads == n_heads)
+  gemm::LinearWeight wo;         // attn_out [D, D]
+  at::Tensor ff_norm;            // [D] fp32
+  gemm::LinearWeight w_gate_up;  // ff_proj (gate, SiLU) | up_proj fused [2*H, D]
+  gemm::LinearWeight w_down;     // ff_out [D, H]
 };
 
 struct LladaW {
@@ -72,8 +75,8 @@ struct LladaW {
   at::ScalarType compute_dtype = at::ScalarType::Undefined;
   at::Tensor wte;  // model.transformer.wte.weight [V, D] storage dtype
   std::vector<LladaBlockW> blocks;
-  at::Tensor ln_f;     // [D] fp32
-  at::Tensor lm_head;  // model.transformer.ff_out.weight [V, D] storage dtype (untied)
+  at::Tensor ln_f;             // [D] fp32
+  gemm::LinearWeight lm_head;  // model.transformer.ff_out.weight [V, D] storage dtype (untied)
 };
 
 }  // namespace shirg

@@ -56,12 +56,12 @@ RandomLlada make_random_llada(const RandomLladaSpec& s) {
 LladaW cast_llada(const LladaW& w, at::ScalarType dt) {
   LladaW o = w;
   o.wte = w.wte.to(dt);
-  o.lm_head = w.lm_head.to(dt);
+  o.lm_head = w.lm_head.to_plain().to(dt);
   for (auto& b : o.blocks) {
-    b.wqkv = b.wqkv.to(dt);
-    b.wo = b.wo.to(dt);
-    b.w_gate_up = b.w_gate_up.to(dt);
-    b.w_down = b.w_down.to(dt);
+    b.wqkv = b.wqkv.to_plain().to(dt);
+    b.wo = b.wo.to_plain().to(dt);
+    b.w_gate_up = b.w_gate_up.to_plain().to(dt);
+    b.w_down = b.w_down.to_plain().to(dt);
   }
   return o;
 }
@@ -72,19 +72,19 @@ void write_llada_safetensors(const RandomLlada& m, const std::string& path) {
   const int64_t d = m.cfg.d_model, h = m.cfg.mlp_hidden_size;
   add(w, p + "wte.weight", m.w.wte);
   add(w, p + "ln_f.weight", m.w.ln_f);
-  add(w, p + "ff_out.weight", m.w.lm_head);
+  add(w, p + "ff_out.weight", m.w.lm_head.to_plain());
   for (size_t i = 0; i < m.w.blocks.size(); ++i) {
     const auto& b = m.w.blocks[i];
     const std::string q = p + "blocks." + std::to_string(i) + ".";
     add(w, q + "attn_norm.weight", b.attn_norm);
-    add(w, q + "q_proj.weight", b.wqkv.narrow(0, 0, d));
-    add(w, q + "k_proj.weight", b.wqkv.narrow(0, d, d));
-    add(w, q + "v_proj.weight", b.wqkv.narrow(0, 2 * d, d));
-    add(w, q + "attn_out.weight", b.wo);
+    add(w, q + "q_proj.weight", b.wqkv.to_plain().narrow(0, 0, d));
+    add(w, q + "k_proj.weight", b.wqkv.to_plain().narrow(0, d, d));
+    add(w, q + "v_proj.weight", b.wqkv.to_plain().narrow(0, 2 * d, d));
+    add(w, q + "attn_out.weight", b.wo.to_plain());
     add(w, q + "ff_norm.weight", b.ff_norm);
-    add(w, q + "ff_proj.weight", b.w_gate_up.narrow(0, 0, h));
-    add(w, q + "up_proj.weight", b.w_gate_up.narrow(0, h, h));
-    add(w, q + "ff_out.weight", b.w_down);
+    add(w, q + "ff_proj.weight", b.w_gate_up.to_plain().narrow(0, 0, h));
+    add(w, q + "up_proj.weight", b.w_gate_up.to_plain().narrow(0, h, h));
+    add(w, q + "ff_out.weight", b.w_down.to_plain());
   }
   w.write(path);
 }

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <iostream>
+#include <utility>
 
 #include "engine/llada/attention.h"
 #include "engine/llada/llada.h"
@@ -179,6 +180,52 @@ TEST_CASE("bf16 compute: cached equals uncached within bf16 tolerance", "[llada]
   CHECK(cached.argmax(1).eq(ref32.argmax(1)).to(at::kFloat).mean().item<float>() >= 0.75f);
 }
 
+TEST_CASE("packed weights give the plain weights' logits and tokens", "[llada]") {
+  Fixture f;
+  const auto& cfg = f.m.cfg;
+  const int matrices = 4 * static_cast<int>(cfg.n_layers) + 1;
+  auto prefix = testing::random_prefix(29, cfg.d_model, 4);
+  auto answer = at::full({16}, f.mask(), at::kLong);
+  answer[2] = 40;
+  for (auto dtype : {at::kFloat, at::kBFloat16}) {
+    const LladaW plain = dtype == at::kFloat ? f.m.w : testing::cast_llada(f.m.w, dtype);
+    LladaW packed = plain;
+    const int n = llada::pack_weights(packed, gemm::WeightLayout::kAuto);
+    INFO(c10::toString(dtype) << ", oneDNN ISA " << gemm::onednn_isa() << ", packed " << n);
+    if (gemm::onednn_isa().rfind("avx512_core", 0) == 0) CHECK(n == matrices);
+    if (n == 0) continue;  // this CPU: no blocked layout (checked in tests/gemm)
+    CHECK(packed.blocks[0].wqkv.is_packed());
+    CHECK(packed.lm_head.is_packed());
+    CHECK(at::equal(packed.blocks[1].w_down.to_plain(), plain.blocks[1].w_down.plain()));
+    CHECK_NOTHROW(llada::validate(packed, cfg));
+    const auto cache_dt = dtype == at::kFloat ? CacheDType::kFp32 : CacheDType::kBf16;
+    auto x = prefix.to(dtype);
+    auto cp = llada::prefill(plain, cfg, x, cache_dt);
+    auto cq = llada::prefill(packed, cfg, x, cache_dt);
+    const auto lp = llada::answer_logits(plain, cfg, cp, answer);
+    const auto lq = llada::answer_logits(packed, cfg, cq, answer);
+    const float d = max_abs_diff(lp, lq);
+    std::cout << "[llada] " << c10::toString(dtype) << " packed vs plain: max |logit diff| " << d
+              << "\n";
+    CHECK(d < (dtype == at::kFloat ? 1e-4f : 0.25f));
+    if (dtype == at::kFloat) {
+      auto gen = [&](const LladaW& w, const kv::PrefixCache& c) {
+        return run_generation(
+            [&](const at::Tensor& ids) { return llada::answer_logits(w, cfg, c, ids); }, f.mask(),
+            cfg.vocab_size, Remasking::kLowConfidence, TransferSchedule::kUniform, 0.0);
+      };
+      CHECK(at::equal(gen(plain, cp), gen(packed, cq)));
+    }
+  }
+  // bf16-stored matrices under fp32 compute keep their upcast path.
+  LladaW mixed = testing::cast_llada(f.m.w, at::kBFloat16);
+  mixed.compute_dtype = at::kFloat;
+  CHECK(llada::pack_weights(mixed, gemm::WeightLayout::kAuto) == 0);
+  CHECK(llada::pack_weights(mixed, gemm::WeightLayout::kPlain) == 0);
+  CHECK_THROWS_WITH(llada::pack_weights(mixed, gemm::WeightLayout::kPacked),
+                    Catch::Contains("cannot pack BFloat16 LLaDA weights for Float compute"));
+}
+
 TEST_CASE("bad inputs give clear errors", "[llada]") {
   Fixture f;
   const auto& w = f.m.w;
@@ -289,8 +336,13 @@ TEST_CASE("a batched step equals each request's step alone (different prefix and
           "[llada]") {
   Fixture f;
   const auto& cfg = f.m.cfg;
-  for (auto dtype : {at::kFloat, at::kBFloat16}) {
-    const LladaW w = dtype == at::kFloat ? f.m.w : testing::cast_llada(f.m.w, dtype);
+  for (auto [dtype, layout] : {std::pair{at::kFloat, gemm::WeightLayout::kPlain},
+                               std::pair{at::kBFloat16, gemm::WeightLayout::kPlain},
+                               std::pair{at::kFloat, gemm::WeightLayout::kAuto},
+                               std::pair{at::kBFloat16, gemm::WeightLayout::kAuto}}) {
+    LladaW w = dtype == at::kFloat ? f.m.w : testing::cast_llada(f.m.w, dtype);
+    const int packed = llada::pack_weights(w, layout);
+    INFO("packed matrices " << packed);
     auto [caches, answers] =
         make_step_inputs(w, cfg, dtype, f.mask(), {{23, 16}, {7, 8}, {41, 32}, {1, 4}}, 10, 3);
     std::vector<llada::AnswerRows> rows;
@@ -303,7 +355,8 @@ TEST_CASE("a batched step equals each request's step alone (different prefix and
       const float d = max_abs_diff(batched[i], alone);
       INFO("request " << i << " " << c10::toString(dtype) << ": max |batched - alone| " << d);
       // fp32: the same arithmetic up to the GEMM's blocking; bf16: one bf16 rounding of the
-      // activations may differ (documented tolerance, docs/architecture.md).
+      // activations may differ (documented tolerance, docs/architecture.md). Packed weights
+      // (oneDNN's brgemm) compute each row independently of the others: identical.
       CHECK(d < (dtype == at::kFloat ? 1e-4f : 0.25f));
       if (dtype == at::kFloat) CHECK(at::equal(batched[i].argmax(1), alone.argmax(1)));
     }

@@ -121,7 +121,7 @@ TEST_CASE("the tiny checkpoint loads by its real names with fused layouts and a 
   CHECK(m->vision.pos_embed.sizes() == at::IntArrayRef({27 * 27, dv}));
   CHECK(m->projector.fc1.weight.sizes() == at::IntArrayRef({d, dv}));
   CHECK(m->llm.blocks.size() == static_cast<std::size_t>(c.llm.n_layers));
-  CHECK(m->llm.blocks[0].w_gate_up.sizes() == at::IntArrayRef({2 * c.llm.mlp_hidden_size, d}));
+  CHECK(m->llm.blocks[0].w_gate_up.sizes() == std::vector<int64_t>{2 * c.llm.mlp_hidden_size, d});
   CHECK(m->image_newline.sizes() == at::IntArrayRef({d}));
   CHECK(!m->coord.from_adapter);
   CHECK(m->coord.weight.abs().sum().item<float>() == 0.0f);
@@ -145,7 +145,7 @@ TEST_CASE("the tiny checkpoint loads by its real names with fused layouts and a 
   auto ckpt = st::Checkpoint::open_dir(kModels + "/tiny");
   at::Tensor q =
       view_to_tensor(*ckpt.find("model.transformer.blocks.0.q_proj.weight"), at::kFloat, at::kCPU);
-  CHECK(at::equal(m->llm.blocks[0].wqkv.slice(0, 0, d), q));
+  CHECK(at::equal(m->llm.blocks[0].wqkv.to_plain().slice(0, 0, d), q));
 }
 
 TEST_CASE("a sharded bf16 checkpoint of the same seed loads to the same weights (bf16-rounded)") {
@@ -360,13 +360,14 @@ TEST_CASE(
   CHECK(half->summary.llm_weight_dtype == "bf16");
   CHECK(half->llm.compute_dtype == at::kFloat);
   CHECK(half->llm.wte.scalar_type() == at::kBFloat16);
-  CHECK(half->llm.lm_head.scalar_type() == at::kBFloat16);
-  CHECK(half->llm.blocks[0].wqkv.scalar_type() == at::kBFloat16);
+  CHECK(half->llm.lm_head.dtype() == at::kBFloat16);
+  CHECK(half->llm.blocks[0].wqkv.dtype() == at::kBFloat16);
   CHECK(half->llm.blocks[0].attn_norm.scalar_type() == at::kFloat);      // norms stay fp32
   CHECK(half->vision.layers[0].qkv.weight.scalar_type() == at::kFloat);  // vision untouched
   CHECK_THAT(half->summary.to_table(), Contains("LLaDA matrices stored in bf16, upcast to fp32"));
   // The bf16 matrices hold the fp32 ones rounded to bf16.
-  CHECK(at::equal(half->llm.blocks[0].w_down, full->llm.blocks[0].w_down.to(at::kBFloat16)));
+  CHECK(at::equal(half->llm.blocks[0].w_down.to_plain(),
+                  full->llm.blocks[0].w_down.to_plain().to(at::kBFloat16)));
 
   o.memory_budget_bytes = other * 4 + llm * 2 - 1;  // not even that
   try {

@@ -50,6 +50,7 @@ TEST_CASE("defaults follow docs/architecture.md") {
   CHECK(c.schedule == "interleave");
   CHECK(c.max_hold_ms == 0);
   CHECK(c.log_format == "text");
+  CHECK(c.gemm == "auto");
 }
 
 TEST_CASE("flags in both spellings, booleans") {
@@ -91,6 +92,9 @@ TEST_CASE("bad flags are refused with the flag named") {
              Contains("--dtype must be auto|bf16|fp32"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--llm-weights", "int8"}),
              Contains("--llm-weights must be auto|bf16|fp32"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--gemm", "fast"}),
+             Contains("--gemm must be auto|aten|packed"));
+  CHECK(parse_server_args({"--model-dir", "/m", "--gemm", "aten"}).config.gemm == "aten");
   CHECK_THAT(error_of({"--model-dir", "/m", "--cache-dtype", "fp16"}),
              Contains("--cache-dtype must be bf16|fp32"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--schedule", "fifo"}),

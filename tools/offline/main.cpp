@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "engine/model/model.h"
-#include "engine/platform/process_setup.h"
 #include "engine/platform/cpu_threads.h"
+#include "engine/platform/process_setup.h"
 #include "engine/runtime/options_parse.h"
 #include "engine/runtime/pipeline.h"
 #include "engine/safetensors/safetensors_writer.h"
@@ -30,6 +30,8 @@ void usage() {
       "bf16)\n"
       "  --llm-weights auto|bf16|fp32  LLaDA matrix storage under fp32 compute (auto: fp32 if the\n"
       "                      model fits in memory, else bf16 upcast per use)\n"
+      "  --gemm auto|aten|packed  LLaDA matrices packed once for oneDNN (auto: where it has a\n"
+      "                      blocked layout for this CPU) or LibTorch's linear (aten)\n"
       "  --cache-dtype bf16|fp32  prefix KV cache storage (default bf16)\n"
       "  --threads N         LibTorch threads (default: all cores)\n"
       "  --mode M            baseline-384 | lavida-384 | lavida-hd | full-672 | shirg (default) | "
@@ -91,6 +93,8 @@ int main(int argc, char** argv) {
         load.dtype = shirg::parse_dtype_flag(next());
       else if (a == "--llm-weights")
         load.llm_weight_dtype = shirg::parse_llm_weights_flag(next());
+      else if (a == "--gemm")
+        load.gemm = shirg::gemm::parse_weight_layout(next());
       else if (a == "--cache-dtype") {
         const std::string v = next();
         if (v != "bf16" && v != "fp32")
