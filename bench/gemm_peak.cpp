@@ -4,6 +4,8 @@
 
 #include <functional>
 
+#include "engine/gemm/linear_weight.h"
+
 namespace shirg::bench {
 namespace {
 
@@ -22,6 +24,15 @@ double measure_gemm_gflops(at::ScalarType dtype, int64_t m, int64_t k, int64_t n
 double measure_linear_gflops(at::ScalarType dtype, int64_t m, int64_t k, int64_t n, int reps) {
   const at::Tensor x = at::randn({m, k}).to(dtype), w = at::randn({n, k}).to(dtype);
   return gflops_of(m, k, n, reps, [&] { (void)at::linear(x, w); });
+}
+
+double measure_packed_linear_gflops(at::ScalarType dtype, int64_t m, int64_t k, int64_t n,
+                                    int reps) {
+  const at::Tensor x = at::randn({m, k}).to(dtype);
+  const gemm::LinearWeight w =
+      gemm::LinearWeight(at::randn({n, k}).to(dtype)).packed(gemm::WeightLayout::kAuto);
+  if (!w.is_packed()) return 0;
+  return gflops_of(m, k, n, reps, [&] { (void)w.forward(x); });
 }
 
 }  // namespace shirg::bench
