@@ -185,7 +185,7 @@ json measure_dtype(at::ScalarType dt, const Args& a, double read_gbps) {
   LladaW w5 = bench::llada_weights(1 + kStepExtra, dt);
   const int packed = llada::pack_weights(w5, a.gemm);
   std::printf("LLaDA GEMM (--gemm %s): %d of %lld matrices packed, %s\n", gemm::to_string(a.gemm),
-              packed, static_cast<long long>(4 * w5.blocks.size() + 1),
+              packed, static_cast<long long>(w5.matrices().size()),
               w5.lm_head.implementation().c_str());
   LladaW w1 = w5, w2 = w5;
   w1.blocks.resize(1);

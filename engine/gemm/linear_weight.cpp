@@ -40,9 +40,38 @@ int64_t LinearWeight::numel() const {
   return n;
 }
 
+// The packed form (made only where oneDNN is built in).
+struct LinearWeight::Packed {
+  int64_t out = 0, in = 0;
+  at::ScalarType dtype = at::kFloat;
+  at::Tensor storage;  // kByte: the weight in `md`'s layout
+  std::string impl;    // the oneDNN implementation chosen when packing
+#if SHIRG_WITH_ONEDNN
+  dnnl::memory::desc md;  // the blocked layout of the logical [in, out] weight
+#endif
+};
+
 const at::Tensor& LinearWeight::plain() const {
   if (packed_) throw std::logic_error("LinearWeight::plain(): the weight is packed");
   return plain_;
+}
+
+std::vector<int64_t> LinearWeight::sizes() const {
+  if (packed_) return {packed_->out, packed_->in};
+  return plain_.defined() ? plain_.sizes().vec() : std::vector<int64_t>{};
+}
+at::ScalarType LinearWeight::dtype() const {
+  return packed_ ? packed_->dtype : plain_.scalar_type();
+}
+at::Device LinearWeight::device() const {
+  return packed_ ? at::Device(at::kCPU) : plain_.device();
+}
+int64_t LinearWeight::nbytes() const {
+  if (packed_) return static_cast<int64_t>(packed_->storage.nbytes());
+  return plain_.defined() ? static_cast<int64_t>(plain_.nbytes()) : 0;
+}
+std::string LinearWeight::implementation() const {
+  return packed_ ? packed_->impl : std::string("at::linear");
 }
 
 #if SHIRG_WITH_ONEDNN
@@ -76,14 +105,6 @@ dnnl::matmul::primitive_desc matmul_pd(int64_t m, int64_t k, int64_t n, memory::
 
 }  // namespace
 
-struct LinearWeight::Packed {
-  int64_t out = 0, in = 0;
-  at::ScalarType dtype = at::kFloat;
-  memory::desc md;     // the blocked layout of the logical [in, out] weight
-  at::Tensor storage;  // kByte, md.get_size() bytes
-  std::string impl;    // the implementation chosen at kLayoutRows rows
-};
-
 bool packing_available() {
   return true;
 }
@@ -109,24 +130,6 @@ std::string onednn_isa() {
     default:
       return "other";
   }
-}
-
-std::vector<int64_t> LinearWeight::sizes() const {
-  if (packed_) return {packed_->out, packed_->in};
-  return plain_.defined() ? plain_.sizes().vec() : std::vector<int64_t>{};
-}
-at::ScalarType LinearWeight::dtype() const {
-  return packed_ ? packed_->dtype : plain_.scalar_type();
-}
-at::Device LinearWeight::device() const {
-  return packed_ ? at::Device(at::kCPU) : plain_.device();
-}
-int64_t LinearWeight::nbytes() const {
-  if (packed_) return packed_->storage.numel();
-  return plain_.numel() * static_cast<int64_t>(plain_.element_size());
-}
-std::string LinearWeight::implementation() const {
-  return packed_ ? packed_->impl : std::string("at::linear");
 }
 
 at::Tensor LinearWeight::to_plain() const {
@@ -222,8 +225,6 @@ LinearWeight LinearWeight::packed(WeightLayout layout) const {
 
 #else  // !SHIRG_WITH_ONEDNN: every weight stays plain
 
-struct LinearWeight::Packed {};
-
 bool packing_available() {
   return false;
 }
@@ -231,21 +232,6 @@ std::string onednn_isa() {
   return "none";
 }
 
-std::vector<int64_t> LinearWeight::sizes() const {
-  return plain_.defined() ? plain_.sizes().vec() : std::vector<int64_t>{};
-}
-at::ScalarType LinearWeight::dtype() const {
-  return plain_.scalar_type();
-}
-at::Device LinearWeight::device() const {
-  return plain_.device();
-}
-int64_t LinearWeight::nbytes() const {
-  return plain_.numel() * static_cast<int64_t>(plain_.element_size());
-}
-std::string LinearWeight::implementation() const {
-  return "at::linear";
-}
 at::Tensor LinearWeight::to_plain() const {
   return plain_;
 }

@@ -221,24 +221,17 @@ int pack_weights(LladaW& w, gemm::WeightLayout layout) {
   if (layout == gemm::WeightLayout::kPlain) return 0;
   const auto ct = compute_dtype(w);
   int packed = 0;
-  auto pack = [&](gemm::LinearWeight& l) {
-    if (!l.defined() || l.is_packed()) return;
-    if (l.dtype() != ct) {
+  for (gemm::LinearWeight* l : w.matrices()) {
+    if (!l->defined() || l->is_packed()) continue;
+    if (l->dtype() != ct) {
       if (layout == gemm::WeightLayout::kPacked)
-        throw std::runtime_error(std::string("cannot pack ") + c10::toString(l.dtype()) +
+        throw std::runtime_error(std::string("cannot pack ") + c10::toString(l->dtype()) +
                                  " LLaDA weights for " + c10::toString(ct) + " compute");
-      return;
+      continue;
     }
-    l = l.packed(layout);
-    packed += l.is_packed() ? 1 : 0;
-  };
-  for (auto& b : w.blocks) {
-    pack(b.wqkv);
-    pack(b.wo);
-    pack(b.w_gate_up);
-    pack(b.w_down);
+    *l = l->packed(layout);
+    packed += l->is_packed() ? 1 : 0;
   }
-  pack(w.lm_head);
   return packed;
 }
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "engine/llada/llada.h"
 #include "engine/model/compute_dtype.h"
@@ -166,14 +167,12 @@ void summarise(Model& m) {
   for (const auto& t : extra)
     m.summary.base_copy_bytes += t.numel() * static_cast<int64_t>(t.element_size());
   std::vector<at::Tensor> llm = {m.llm.wte, m.llm.ln_f};
-  std::vector<const gemm::LinearWeight*> matrices = {&m.llm.lm_head};
   for (const auto& b : m.llm.blocks) {
     llm.push_back(b.attn_norm);
     llm.push_back(b.ff_norm);
-    for (const auto* l : {&b.wqkv, &b.wo, &b.w_gate_up, &b.w_down}) matrices.push_back(l);
   }
   add("llada", llm);
-  for (const auto* l : matrices) {
+  for (const auto* l : std::as_const(m.llm).matrices()) {
     m.summary.components.back().parameters += l->numel();
     m.summary.components.back().bytes += l->nbytes();
   }
@@ -286,7 +285,7 @@ std::shared_ptr<const Model> load_model(const LoadOptions& opts) {
   m->llm.compute_dtype = opts.dtype;
   b.finish();
   m->summary.llm_matrices_packed = llada::pack_weights(m->llm, opts.gemm);
-  m->summary.llm_matrices = static_cast<int64_t>(4 * m->llm.blocks.size() + 1);
+  m->summary.llm_matrices = static_cast<int64_t>(m->llm.matrices().size());
   m->summary.llm_gemm = m->llm.lm_head.implementation();
 
   m->summary.dtype = compute_dtype_name(opts.dtype);

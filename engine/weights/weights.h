@@ -77,6 +77,20 @@ struct LladaW {
   std::vector<LladaBlockW> blocks;
   at::Tensor ln_f;             // [D] fp32
   gemm::LinearWeight lm_head;  // model.transformer.ff_out.weight [V, D] storage dtype (untied)
+
+  // The matrices that run through gemm::LinearWeight: every block's wqkv, wo, w_gate_up, w_down,
+  // then the LM head (4 * blocks + 1). Pointers into this struct.
+  std::vector<gemm::LinearWeight*> matrices() {
+    std::vector<gemm::LinearWeight*> out;
+    for (auto& b : blocks)
+      for (auto* l : {&b.wqkv, &b.wo, &b.w_gate_up, &b.w_down}) out.push_back(l);
+    out.push_back(&lm_head);
+    return out;
+  }
+  std::vector<const gemm::LinearWeight*> matrices() const {
+    const auto all = const_cast<LladaW*>(this)->matrices();
+    return {all.begin(), all.end()};
+  }
 };
 
 }  // namespace shirg
