@@ -4,9 +4,11 @@
 // x 128) and SigLIP (16 heads x 72) shapes; (B) one LLaDA-8B-width prefill layer at two prefix
 // lengths; (C) one SigLIP so400m layer at 384 and 672. Every row gives the median and the min-max
 // spread, and the growth of the time from the short to the long length next to the growth of the
-// FLOP count.
+// FLOP count; (D) a cached denoising step's attention under fp32 compute (32 answer rows against
+// a bf16 or fp32 prefix cache of P rows plus the answer rows): the former head-chunked path
+// ("before") against the cached-step kernel ("after", cached_step_attention.h; fp32 only).
 //   bench_attention [--threads 2] [--reps 3] [--dtypes auto,fp32] [--prefixes 1350,2438]
-//                   [--sections kernel,llada,siglip]
+//                   [--sections kernel,llada,siglip,step]
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -23,6 +25,7 @@
 #include "bench/real_widths.h"
 #include "bench/samples.h"
 #include "engine/attention/blocked_attention.h"
+#include "engine/attention/cached_step_attention.h"
 #include "engine/attention/legacy_attention.h"
 #include "engine/llada/llada.h"
 #include "engine/model/compute_dtype.h"
@@ -77,7 +80,7 @@ void print_rows(const char* title, const std::vector<Row>& rows) {
       "| "
       "after/before | before GFLOP/s | after GFLOP/s |\n|---|---|---|---|---|---|---|---|\n");
   for (const auto& r : rows) {
-    std::printf("| %s | %lld | %.1f | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.2f | %.1f | %.1f |\n",
+    std::printf("| %s | %lld | %.2f | %.1f (%.1f-%.1f) | %.1f (%.1f-%.1f) | %.2f | %.1f | %.1f |\n",
                 r.what.c_str(), static_cast<long long>(r.len), r.gflop, r.before.median(),
                 r.before.lo(), r.before.hi(), r.after.median(), r.after.lo(), r.after.hi(),
                 r.after.median() / r.before.median(), r.gflop / r.before.median() * 1e3,
@@ -111,7 +114,7 @@ int main(int argc, char** argv) {
   shirg::prepare_process(argv);  // first: before any thread starts
   int threads = 2, reps = 3;
   std::string dtypes_arg = "auto,fp32", prefixes_arg = "1350,2438",
-              sections_arg = "kernel,llada,siglip";
+              sections_arg = "kernel,llada,siglip,step";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (i + 1 >= argc) {
@@ -239,6 +242,45 @@ int main(int argc, char** argv) {
     }
     print_rows(
         "(B) one LLaDA-8B-width prefill layer (2-layer prefill minus the K/V-only 1-layer prefill)",
+        rows);
+  }
+
+  if (has(sections, "step")) {
+    std::vector<Row> rows;
+    constexpr int64_t kAnswer = 32;  // the answer rows of a step (gen_length 32)
+    for (auto cache_dt : {at::kBFloat16, at::kFloat}) {
+      for (int64_t p : prefixes) {
+        std::fprintf(stderr, "step attention fp32, %s cache, P %lld ...\n", c10::toString(cache_dt),
+                     static_cast<long long>(p));
+        const at::Tensor q = uniform({kHeads, kAnswer, 128}, 1.0, at::kFloat);
+        const std::vector<att::KvPart> parts{
+            {uniform({kHeads, p, 128}, 1.0, cache_dt), uniform({kHeads, p, 128}, 1.0, cache_dt)},
+            {uniform({kHeads, kAnswer, 128}, 1.0, at::kFloat),
+             uniform({kHeads, kAnswer, 128}, 1.0, at::kFloat)}};
+        const double scale = 1.0 / std::sqrt(128.0);
+        Row r{std::string("fp32 step, ") + (cache_dt == at::kBFloat16 ? "bf16" : "fp32") + " cache",
+              p,
+              4.0 * kHeads * kAnswer * (p + kAnswer) * 128 / 1e9,
+              {},
+              {}};
+        // Many short calls: 10 per sample, so that one sample is tens of ms.
+        auto ten = [](const std::function<void()>& f) {
+          return [f] {
+            for (int i = 0; i < 10; ++i) f();
+          };
+        };
+        interleave(
+            std::max(reps, 5), ten([&] { (void)att::legacy_head_chunked(q, parts, {}, scale); }),
+            ten([&] { (void)att::cached_step_attention(q, parts, scale); }), r.before, r.after,
+            /*warmup=*/true);
+        for (auto* smp : {&r.before, &r.after})
+          for (auto& ms : smp->ms) ms /= 10;
+        rows.push_back(r);
+      }
+    }
+    print_rows(
+        "(D) a cached step's attention under fp32 compute, per layer: 32 heads x 128, "
+        "32 answer rows against P cached + 32 answer keys (ms per call)",
         rows);
   }
 

@@ -18,6 +18,8 @@
 //   bench_stages [--threads 2] [--reps 3] [--dtypes auto,fp32] [--prefixes 1290,2380]
 //                [--steps 16] [--max-spread 0.15] [--retries 2] [--json FILE]
 //                [--gemm auto|aten|packed]   (LLaDA matrices: packed by oneDNN as the loader does)
+//                [--step-attention auto|former]  (fp32 step: the cached-step kernel or the former
+//                                                 head-chunked path)
 #include <ATen/ATen.h>
 
 #include <cstdio>
@@ -26,6 +28,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -34,6 +37,7 @@
 #include "bench/gemm_peak.h"
 #include "bench/real_widths.h"
 #include "bench/samples.h"
+#include "engine/attention/cached_step_attention.h"
 #include "engine/llada/llada.h"
 #include "engine/model/compute_dtype.h"
 #include "engine/platform/process_setup.h"
@@ -56,6 +60,7 @@ struct Args {
   std::vector<int64_t> prefixes{1290, 2380};
   std::string json_path;
   gemm::WeightLayout gemm = gemm::WeightLayout::kAuto;  // LLaDA matrices, as the loader packs them
+  bool step_kernel = true;  // --step-attention auto (the default) or former
 };
 
 // A stage at the real depth: seconds, how it was obtained, and whether its runs agreed.
@@ -288,7 +293,10 @@ int main(int argc, char** argv) {
         a.json_path = v;
       else if (arg == "--gemm")
         a.gemm = gemm::parse_weight_layout(v);
-      else {
+      else if (arg == "--step-attention") {
+        if (v != "auto" && v != "former") throw std::invalid_argument(v);
+        a.step_kernel = v == "auto";
+      } else {
         std::fprintf(stderr, "unknown argument %s\n", arg.c_str());
         return 2;
       }
@@ -304,6 +312,10 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   try {
     const int threads = bench::setup_and_report_cpu(a.threads);
+    attention::set_cached_step_enabled(a.step_kernel);
+    std::printf(
+        "step attention (--step-attention): %s\n",
+        a.step_kernel ? "auto (cached-step kernel under fp32 compute)" : "former (head-chunked)");
     const std::vector<at::ScalarType> dts = bench::compute_dtypes(a.dtypes);
     at::manual_seed(0);
     const double read_gbps = read_bandwidth_gbps();
@@ -321,6 +333,7 @@ int main(int argc, char** argv) {
                 {"read_gbps", read_gbps},
                 {"prefixes", a.prefixes},
                 {"gemm", gemm::to_string(a.gemm)},
+                {"step_attention", a.step_kernel ? "auto" : "former"},
                 {"onednn_isa", gemm::onednn_isa()}};
     for (auto dt : dts) {
       std::printf("GEMM peak %s (1024^3): %.1f GFLOP/s\n", compute_dtype_name(dt),

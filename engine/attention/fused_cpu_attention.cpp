@@ -1,5 +1,7 @@
 #include "engine/attention/fused_cpu_attention.h"
 
+#include "engine/attention/widen.h"
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <cblas.h>
@@ -102,19 +104,6 @@ void softmax_block(float* s, int64_t rows, int64_t cols, const float* mask, int6
       for (int64_t d = 0; d < hd; ++d) ar[d] *= alpha;
     }
     m[r] = m_new;
-  }
-}
-
-// bf16 -> fp32 is exact: the bf16 bits are the fp32's upper half.
-SHIRG_ISA_CLONES
-void widen_bf16_rows(const uint16_t* src, int64_t src_ld, int64_t rows, int64_t cols, float* dst) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const uint16_t* sr = src + r * src_ld;
-    float* dr = dst + r * cols;
-    for (int64_t c = 0; c < cols; ++c) {
-      const uint32_t bits = static_cast<uint32_t>(sr[c]) << 16;
-      std::memcpy(dr + c, &bits, sizeof(float));
-    }
   }
 }
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #if SHIRG_WITH_ONEDNN
-#include <oneapi/dnnl/dnnl.hpp>
+#include "engine/gemm/onednn_util.h"
 #endif
 
 namespace shirg::gemm {
@@ -79,15 +79,8 @@ std::string LinearWeight::implementation() const {
 namespace {
 
 using dnnl::memory;
-
-dnnl::engine& cpu_engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
-
-memory::data_type dnnl_type(at::ScalarType t) {
-  return t == at::kBFloat16 ? memory::data_type::bf16 : memory::data_type::f32;
-}
+using onednn::cpu_engine;
+using onednn::dnnl_type;
 
 // The rows the packed layout is chosen for. oneDNN's brgemm matmul picks the same weight layout
 // for every row count (checked for 32 .. 2,380 rows at LLaDA's widths, bf16 and fp32); forward()

@@ -1,5 +1,6 @@
 #include "engine/llada/llada.h"
 
+#include "engine/attention/cached_step_attention.h"
 #include "engine/attention/dispatch.h"
 #include "engine/attention/legacy_attention.h"
 #include "engine/llada/attention.h"
@@ -146,6 +147,21 @@ at::Tensor attend(const at::Tensor& q, const std::vector<KvPart>& parts, const a
   sizes.heads = max_heads_per_chunk;
   return attention::online_softmax_attention(q, parts, mask, scale, sizes);
 }
+
+namespace {
+
+// The attention of a cached step (no mask): under fp32 compute on the CPU the cached-step kernel
+// (cached_step_attention.h: the bf16 cache widened per head group into a reused buffer, batched
+// oneDNN GEMMs), unless another kernel was selected; else attend().
+at::Tensor attend_step(const at::Tensor& q, const std::vector<KvPart>& parts) {
+  if (attention::kernel() == attention::Kernel::kLegacy &&
+      attention::cached_step_attention_applies(q, parts, {}))
+    return attention::cached_step_attention(q, parts,
+                                            1.0 / std::sqrt(static_cast<double>(q.size(2))));
+  return attend(q, parts, {});
+}
+
+}  // namespace
 
 void validate(const LladaW& w, const LladaConfig& cfg) {
   std::vector<std::string> problems;
@@ -352,7 +368,7 @@ std::vector<at::Tensor> answer_logits_batch(const LladaW& w, const LladaConfig& 
       const kv::PrefixCache& cache = *batch[r].cache;
       const at::Tensor q = prune ? rows_of(qkv.q).index_select(1, wanted[r]) : rows_of(qkv.q);
       attn.push_back(
-          attend(q, {{cache.keys(i), cache.values(i)}, {rows_of(qkv.k), rows_of(qkv.v)}}, {}));
+          attend_step(q, {{cache.keys(i), cache.values(i)}, {rows_of(qkv.k), rows_of(qkv.v)}}));
     }
     if (prune)
       x = x.index_select(0, at::tensor(wanted_rows, at::TensorOptions().dtype(at::kLong)).to(dev));

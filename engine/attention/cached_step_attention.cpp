@@ -1,0 +1,112 @@
+#include "engine/attention/cached_step_attention.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <stdexcept>
+
+#include "engine/attention/widen.h"
+#include "engine/gemm/batched_matmul.h"
+
+namespace shirg::attention {
+namespace {
+
+// One widened [heads, Tk, hd] fp32 buffer stays within this (P 1,290 + 32 keys x 128: 12 heads).
+// Measured at P 1,290 / 2,380 (bench_attention's step section): groups of 6-16 heads are the
+// fastest; 1-3 heads are 10-40% slower (too little work per batched GEMM, idle threads).
+constexpr int64_t kBufferBudgetBytes = int64_t{8} << 20;
+
+// Heads per group: from the budget, then rounded down to a multiple of the thread count (the
+// widening and the GEMMs split a group's heads among the threads; an odd group idles one).
+int64_t default_group(int64_t tk, int64_t hd, int64_t heads) {
+  int64_t g = kBufferBudgetBytes / std::max<int64_t>(1, tk * hd * 4);
+  const int64_t threads = std::max(1, at::get_num_threads());
+  if (g > threads) g -= g % threads;
+  return std::clamp<int64_t>(g, 1, heads);
+}
+
+bool cpu_fp32_or_bf16(const at::Tensor& t) {
+  return t.defined() && t.device().is_cpu() &&
+         (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
+}
+
+// dst [g, Tk, hd] fp32 contiguous <- heads h0 .. h0+g-1 of the parts' keys (or values), the
+// parts one after another along the key axis. bf16 rows with unit stride along hd are widened
+// directly; anything else goes through ATen's copy.
+void gather(const std::vector<KvPart>& parts, bool keys, int64_t h0, const at::Tensor& dst) {
+  const int64_t g = dst.size(0), tk = dst.size(1), hd = dst.size(2);
+  at::parallel_for(0, g, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      float* head = dst.data_ptr<float>() + i * tk * hd;
+      int64_t row = 0;
+      for (const KvPart& p : parts) {
+        const at::Tensor& t = keys ? p.k : p.v;
+        const int64_t n = t.size(1);
+        if (t.scalar_type() == at::kBFloat16 && t.stride(2) == 1) {
+          const auto* src = reinterpret_cast<const uint16_t*>(t.data_ptr<at::BFloat16>()) +
+                            (h0 + i) * t.stride(0);
+          widen_bf16_rows(src, t.stride(1), n, hd, head + row * hd);
+        } else {
+          at::from_blob(head + row * hd, {n, hd}, at::kFloat).copy_(t.select(0, h0 + i));
+        }
+        row += n;
+      }
+    }
+  });
+}
+
+std::atomic<bool> g_enabled{true};
+
+}  // namespace
+
+void set_cached_step_enabled(bool on) {
+  g_enabled.store(on);
+}
+
+bool cached_step_enabled() {
+  return g_enabled.load();
+}
+
+bool cached_step_attention_applies(const at::Tensor& q, const std::vector<KvPart>& parts,
+                                   const at::Tensor& mask) {
+  if (!cached_step_enabled() || mask.defined() || !gemm::batched_matmul_native()) return false;
+  if (!q.defined() || !q.device().is_cpu() || q.scalar_type() != at::kFloat) return false;
+  for (const KvPart& p : parts)
+    if (!cpu_fp32_or_bf16(p.k) || !cpu_fp32_or_bf16(p.v)) return false;
+  return true;
+}
+
+at::Tensor cached_step_attention(const at::Tensor& q, const std::vector<KvPart>& parts,
+                                 double scale, int64_t max_heads_per_group) {
+  const int64_t tk = check_attention_inputs(q, parts, {});
+  if (!q.device().is_cpu() || q.scalar_type() != at::kFloat)
+    throw std::invalid_argument("cached_step_attention: q must be an fp32 CPU tensor");
+  for (const KvPart& p : parts)
+    if (!cpu_fp32_or_bf16(p.k) || !cpu_fp32_or_bf16(p.v))
+      throw std::invalid_argument(
+          "cached_step_attention: keys and values must be fp32 or bf16 CPU tensors");
+  const int64_t h = q.size(0), tq = q.size(1), hd = q.size(2);
+  at::Tensor out = at::empty({h, tq, hd}, q.options().memory_format(at::MemoryFormat::Contiguous));
+  if (h == 0 || tq == 0) return out;
+  const int64_t group =
+      max_heads_per_group > 0 ? std::min(max_heads_per_group, h) : default_group(tk, hd, h);
+  const auto f32 = q.options().dtype(at::kFloat);
+  const at::Tensor kbuf = at::empty({group, tk, hd}, f32), vbuf = at::empty({group, tk, hd}, f32);
+  const at::Tensor scores_t = at::empty({group, tk, tq}, f32);  // K q^T: keys along the rows
+  for (int64_t h0 = 0; h0 < h; h0 += group) {
+    const int64_t g = std::min(group, h - h0);
+    const at::Tensor k = kbuf.narrow(0, 0, g), v = vbuf.narrow(0, 0, g);
+    const at::Tensor s = scores_t.narrow(0, 0, g);
+    gather(parts, /*keys=*/true, h0, k);
+    gemm::batched_matmul(k, (q.narrow(0, h0, g) * scale).transpose(1, 2), s);
+    const at::Tensor p = at::softmax(s, 1).transpose(1, 2);  // [g, Tq, Tk], over the keys
+    gather(parts, /*keys=*/false, h0, v);
+    gemm::batched_matmul(p, v, out.narrow(0, h0, g));
+  }
+  return out;
+}
+
+}  // namespace shirg::attention
