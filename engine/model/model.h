@@ -100,6 +100,12 @@ struct Model {
   LoadSummary summary;
 };
 
+// Elements of the largest transient copy while loading the LLaDA (counted by the memory budget
+// check on top of the weights): fusing q|k|v or gate|up holds the parts and the fused matrix at
+// once; packing (`packs`: LoadOptions::gemm packs where storage == compute on the CPU) holds one
+// matrix in both layouts, the largest being the LM head. Multiply by the storage dtype's size.
+int64_t load_transient_elements(const LladaConfig& c, bool packs);
+
 // Loads config, tokenizer and weights. Throws ConfigError, SafetensorsError, ModelLoadError
 // (one error listing every missing / unexpected / mis-shaped tensor), or tok::TokenizerError.
 std::shared_ptr<const Model> load_model(const LoadOptions& opts);

@@ -182,11 +182,20 @@ void summarise(Model& m) {
 
 }  // namespace
 
+int64_t load_transient_elements(const LladaConfig& c, bool packs) {
+  const int64_t d = c.d_model, h = c.mlp_hidden_size, e = c.embedding_size;
+  const int64_t fused = std::max(3 * d * d, 2 * h * d);  // q|k|v, gate|up
+  return packs ? std::max({fused, e * d, d * h}) : fused;
+}
+
 namespace {
 
 // The storage dtype of the LLaDA matrices (LoadOptions::llm_weight_dtype), refusing a CPU load
-// whose weights would not fit the memory budget in that storage.
-at::ScalarType choose_llm_weight_dtype(const st::Checkpoint& ckpt, const LoadOptions& opts) {
+// whose weights would not fit the memory budget in that storage. The budget covers the weights
+// plus the load's largest transient copy (load_transient_elements: a matrix being fused or
+// packed exists twice for a moment).
+at::ScalarType choose_llm_weight_dtype(const st::Checkpoint& ckpt, const LladaConfig& cfg,
+                                       const LoadOptions& opts) {
   const bool fp32 = opts.dtype == at::kFloat;
   const at::ScalarType asked = opts.llm_weight_dtype;
   if (asked != at::ScalarType::Undefined && asked != at::kFloat && asked != at::kBFloat16)
@@ -202,10 +211,16 @@ at::ScalarType choose_llm_weight_dtype(const st::Checkpoint& ckpt, const LoadOpt
   int64_t llm = 0, other = 0;  // elements
   for (const auto& name : ckpt.names())
     (name.rfind(kLlmPrefix, 0) == 0 ? llm : other) += ckpt.find(name)->numel();
-  const auto need = [&](at::ScalarType llm_dtype) {
-    return other * static_cast<int64_t>(c10::elementSize(opts.dtype)) +
-           llm * static_cast<int64_t>(c10::elementSize(llm_dtype));
+  // Bytes of the weights for a compute dtype and LLaDA storage dtype, plus the transient.
+  const auto need_for = [&](at::ScalarType compute, at::ScalarType storage) {
+    // Packing (LoadOptions::gemm) happens only where storage == compute dtype on the CPU.
+    const bool packs = opts.gemm != gemm::WeightLayout::kPlain && gemm::packing_available() &&
+                       opts.device.is_cpu() && storage == compute;
+    const auto storage_size = static_cast<int64_t>(c10::elementSize(storage));
+    return other * static_cast<int64_t>(c10::elementSize(compute)) + llm * storage_size +
+           load_transient_elements(cfg, packs) * storage_size;
   };
+  const auto need = [&](at::ScalarType storage) { return need_for(opts.dtype, storage); };
   if (chosen == at::ScalarType::Undefined)  // auto: fp32 when it fits, else bf16
     chosen = !budget || need(at::kFloat) <= *budget ? at::kFloat : at::kBFloat16;
   if (!budget || need(chosen) <= *budget) return chosen;
@@ -213,10 +228,11 @@ at::ScalarType choose_llm_weight_dtype(const st::Checkpoint& ckpt, const LoadOpt
   if (fp32 && chosen == at::kFloat)
     hint = "; use --llm-weights bf16 (" + format_gib(need(at::kBFloat16)) + ") or --dtype bf16,";
   else if (fp32)
-    hint = "; try --dtype bf16 (" + format_gib((llm + other) * 2) + "),";
+    hint = "; try --dtype bf16 (" + format_gib(need_for(at::kBFloat16, at::kBFloat16)) + "),";
   else
     hint = ";";
-  throw ModelLoadError("not enough memory: the weights need " + format_gib(need(chosen)) + " (" +
+  throw ModelLoadError("not enough memory: the weights need " + format_gib(need(chosen)) +
+                       " with the load's largest transient copy (" +
                        compute_dtype_name(opts.dtype) + " compute, LLaDA matrices in " +
                        compute_dtype_name(chosen) + ") but only " + format_gib(*budget) +
                        " is available to this process (MemAvailable / cgroup limit)" + hint +
@@ -259,7 +275,7 @@ std::shared_ptr<const Model> load_model(const LoadOptions& opts) {
                          std::to_string(m->config.mm.vision_select_layer) + ")");
   }
 
-  const at::ScalarType llm_weights = choose_llm_weight_dtype(ckpt, opts);
+  const at::ScalarType llm_weights = choose_llm_weight_dtype(ckpt, m->config.llm, opts);
 
   std::vector<LoraAdapter> adapters;
   adapters.reserve(opts.adapter_dirs.size());

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/config/model_config.h"
+#include "engine/gemm/linear_weight.h"
 #include "engine/model/model.h"
 #include "engine/safetensors/checkpoint.h"
 #include "engine/safetensors/safetensors_writer.h"
@@ -312,31 +314,69 @@ TEST_CASE("a config special id that contradicts the tokenizer is refused") {
   fs::remove_all(dir);
 }
 
-TEST_CASE("a load that does not fit the memory budget fails up front with a clear message") {
-  // Exactly the fp32 weight bytes fit; one byte less does not (LLaDA storage forced to fp32).
+namespace {
+
+// The tiny model's LLaDA config and its weight elements (LLaDA, the rest).
+struct TinySizes {
+  LladaConfig llm;
+  int64_t llm_numel = 0, other_numel = 0;
+};
+
+TinySizes tiny_sizes() {
+  TinySizes t;
+  t.llm = load_model_config(kModels + "/tiny/config.json").llm;
   const st::Checkpoint ckpt = st::Checkpoint::open_dir(kModels + "/tiny");
-  int64_t numel = 0;
-  for (const auto& n : ckpt.names()) numel += ckpt.find(n)->numel();
+  for (const auto& n : ckpt.names())
+    (n.rfind(kLlmPrefix, 0) == 0 ? t.llm_numel : t.other_numel) += ckpt.find(n)->numel();
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("the load's transient copy is the largest fused or packed LLaDA matrix") {
+  LladaConfig c;
+  c.d_model = 4096, c.mlp_hidden_size = 12288, c.embedding_size = 126464;  // LLaDA-8B
+  CHECK(load_transient_elements(c, false) == 2 * 12288 * 4096);            // gate|up
+  CHECK(load_transient_elements(c, true) == int64_t{126464} * 4096);       // the LM head
+  c.mlp_hidden_size = 1000, c.embedding_size = 16;                         // q|k|v the largest
+  CHECK(load_transient_elements(c, true) == 3 * 4096 * 4096);
+}
+
+TEST_CASE("a load that does not fit the memory budget fails up front with a clear message") {
+  // Exactly the fp32 weight bytes plus the load's transient copy fit; one byte less does not
+  // (LLaDA storage forced to fp32; the default --gemm auto packs where oneDNN is built in).
+  const TinySizes t = tiny_sizes();
+  const int64_t numel = t.llm_numel + t.other_numel;
+  const bool packs = shirg::gemm::packing_available();
   LoadOptions o = fp32(kModels + "/tiny");
   o.llm_weight_dtype = at::kFloat;
-  o.memory_budget_bytes = numel * 4;
+  o.memory_budget_bytes = numel * 4 + load_transient_elements(t.llm, packs) * 4;
   CHECK_NOTHROW(load_model(o));
-  o.memory_budget_bytes = numel * 4 - 1;
+  o.memory_budget_bytes -= 1;
   try {
     load_model(o);
     FAIL("expected ModelLoadError");
   } catch (const ModelLoadError& e) {
     const std::string m = e.what();
     CHECK_THAT(m, Contains("not enough memory"));
+    CHECK_THAT(m, Contains("largest transient copy"));
     CHECK_THAT(m, Contains("fp32 compute, LLaDA matrices in fp32"));
     CHECK_THAT(m, Contains("--llm-weights bf16"));
     CHECK_THAT(m, Contains("--dtype bf16"));
   }
-  // bf16 compute needs half: the same budget is enough; half minus one byte is not.
+  // Not packed (--gemm aten): only the fusing copy counts.
+  o.gemm = shirg::gemm::WeightLayout::kPlain;
+  o.memory_budget_bytes = numel * 4 + load_transient_elements(t.llm, false) * 4;
+  CHECK_NOTHROW(load_model(o));
+  o.memory_budget_bytes -= 1;
+  CHECK_THROWS_AS(load_model(o), ModelLoadError);
+  o.gemm = shirg::gemm::WeightLayout::kAuto;
+  // bf16 compute needs half: half the fp32 need fits; one byte less does not.
   o.dtype = at::kBFloat16;
   o.llm_weight_dtype = at::ScalarType::Undefined;
+  o.memory_budget_bytes = numel * 2 + load_transient_elements(t.llm, packs) * 2;
   CHECK_NOTHROW(load_model(o));
-  o.memory_budget_bytes = numel * 2 - 1;
+  o.memory_budget_bytes -= 1;
   CHECK_THROWS_AS(load_model(o), ModelLoadError);
   o.memory_budget_bytes = 0;  // check disabled
   CHECK_NOTHROW(load_model(o));
@@ -344,18 +384,21 @@ TEST_CASE("a load that does not fit the memory budget fails up front with a clea
 
 TEST_CASE(
     "auto LLaDA storage: fp32 when the model fits in fp32, else bf16 matrices under fp32 compute") {
-  const st::Checkpoint ckpt = st::Checkpoint::open_dir(kModels + "/tiny");
-  int64_t llm = 0, other = 0;
-  for (const auto& n : ckpt.names())
-    (n.rfind(kLlmPrefix, 0) == 0 ? llm : other) += ckpt.find(n)->numel();
+  const TinySizes t = tiny_sizes();
+  const int64_t llm = t.llm_numel, other = t.other_numel;
   REQUIRE(llm > 0);
+  const bool packs = shirg::gemm::packing_available();
   LoadOptions o = fp32(kModels + "/tiny");
-  o.memory_budget_bytes = (llm + other) * 4;
+  // fp32 storage: packed under fp32 compute; bf16 storage under fp32 compute: never packed.
+  const int64_t fp32_need = (llm + other) * 4 + load_transient_elements(t.llm, packs) * 4;
+  const int64_t bf16_need = other * 4 + llm * 2 + load_transient_elements(t.llm, false) * 2;
+  REQUIRE(bf16_need < fp32_need - 1);
+  o.memory_budget_bytes = fp32_need;
   auto full = load_model(o);
   CHECK(full->llm.wte.scalar_type() == at::kFloat);
   CHECK(full->summary.llm_weight_dtype == "fp32");
 
-  o.memory_budget_bytes = (llm + other) * 4 - 1;  // fp32 does not fit, bf16 matrices do
+  o.memory_budget_bytes = fp32_need - 1;  // fp32 does not fit, bf16 matrices do
   auto half = load_model(o);
   CHECK(half->summary.llm_weight_dtype == "bf16");
   CHECK(half->llm.compute_dtype == at::kFloat);
@@ -369,7 +412,9 @@ TEST_CASE(
   CHECK(at::equal(half->llm.blocks[0].w_down.to_plain(),
                   full->llm.blocks[0].w_down.to_plain().to(at::kBFloat16)));
 
-  o.memory_budget_bytes = other * 4 + llm * 2 - 1;  // not even that
+  o.memory_budget_bytes = bf16_need;  // exactly the bf16 storage fits
+  CHECK(load_model(o)->summary.llm_weight_dtype == "bf16");
+  o.memory_budget_bytes = bf16_need - 1;  // not even that
   try {
     load_model(o);
     FAIL("expected ModelLoadError");
