@@ -19,23 +19,24 @@ using shirg::gemm::WeightLayout;
 
 namespace {
 
-at::Tensor reference64(const at::Tensor& x, const at::Tensor& w) {
+// (Helpers of the packed cases, which a build without oneDNN leaves out: [[maybe_unused]].)
+[[maybe_unused]] at::Tensor reference64(const at::Tensor& x, const at::Tensor& w) {
   return at::matmul(x.to(at::kDouble), w.to(at::kDouble).t());
 }
 
-double max_rel_err(const at::Tensor& got, const at::Tensor& want) {
+[[maybe_unused]] double max_rel_err(const at::Tensor& got, const at::Tensor& want) {
   auto g = got.to(at::kDouble);
   return ((g - want).abs().max() / want.abs().max().clamp_min(1e-30)).item<double>();
 }
 
-bool isa_capped_to_avx2() {
+[[maybe_unused]] bool isa_capped_to_avx2() {
   const char* v = std::getenv("ONEDNN_MAX_CPU_ISA");
   return v != nullptr && std::string(v) == "AVX2";
 }
 
 // Packs with kPacked; on a CPU where oneDNN has no matmul for the dtype (bf16 without AVX-512)
 // the refusal must say so and auto must keep the weight plain. Returns whether it packed.
-bool try_pack(const LinearWeight& plain, LinearWeight& out) {
+[[maybe_unused]] bool try_pack(const LinearWeight& plain, LinearWeight& out) {
   try {
     out = plain.packed(WeightLayout::kPacked);
     return true;
