@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The ONE test command: installs dependencies (idempotent), builds, and runs every test through
 # ctest. Labels: unit, integration, e2e (run a subset with: scripts/test.sh -L unit).
-# Extra arguments go to ctest.
+# Extra arguments go to ctest. Without them, scripts/check-no-onednn.sh then builds and runs the
+# GEMM/attention/LLaDA tests without oneDNN (SHIRG_SKIP_NO_ONEDNN=1 skips that).
 # SHIRG_IMAGE_TESTS=1 also builds the container image (scripts/build-image.sh, root, buildah;
 # tens of minutes, see docs/deploy.md) and runs the image tests (ctest -R image).
 # scripts/test.sh --sanitize address,undefined|thread [ctest args]: the sanitizer job
@@ -30,4 +31,9 @@ fi
 cd "$build"
 # Each test binary sets its own threads; two tests at a time on a 2-core machine.
 ctest --output-on-failure --timeout 900 -j "${SHIRG_TEST_JOBS:-2}" "$@"
+# The same engine code built without oneDNN (the CUDA image's configuration), unless skipped or
+# a subset was asked for.
+if [ "${SHIRG_SKIP_NO_ONEDNN:-0}" != 1 ] && [ "$#" -eq 0 ]; then
+  "$root/scripts/check-no-onednn.sh"
+fi
 echo "[test.sh] total $(( $(date +%s) - start )) s"
