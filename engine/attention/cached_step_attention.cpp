@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <stdexcept>
 
 #include "engine/attention/widen.h"
@@ -31,6 +30,16 @@ int64_t default_group(int64_t tk, int64_t hd, int64_t heads) {
 bool cpu_fp32_or_bf16(const at::Tensor& t) {
   return t.defined() && t.device().is_cpu() &&
          (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
+}
+
+// Why the kernel cannot take these tensors, or nullptr when it can.
+const char* unsupported(const at::Tensor& q, const std::vector<KvPart>& parts) {
+  if (!q.defined() || !q.device().is_cpu() || q.scalar_type() != at::kFloat)
+    return "cached_step_attention: q must be an fp32 CPU tensor";
+  for (const KvPart& p : parts)
+    if (!cpu_fp32_or_bf16(p.k) || !cpu_fp32_or_bf16(p.v))
+      return "cached_step_attention: keys and values must be fp32 or bf16 CPU tensors";
+  return nullptr;
 }
 
 // dst [g, Tk, hd] fp32 contiguous <- heads h0 .. h0+g-1 of the parts' keys (or values), the
@@ -72,22 +81,14 @@ bool cached_step_enabled() {
 
 bool cached_step_attention_applies(const at::Tensor& q, const std::vector<KvPart>& parts,
                                    const at::Tensor& mask) {
-  if (!cached_step_enabled() || mask.defined() || !gemm::batched_matmul_native()) return false;
-  if (!q.defined() || !q.device().is_cpu() || q.scalar_type() != at::kFloat) return false;
-  for (const KvPart& p : parts)
-    if (!cpu_fp32_or_bf16(p.k) || !cpu_fp32_or_bf16(p.v)) return false;
-  return true;
+  return cached_step_enabled() && !mask.defined() && gemm::batched_matmul_native() &&
+         unsupported(q, parts) == nullptr;
 }
 
 at::Tensor cached_step_attention(const at::Tensor& q, const std::vector<KvPart>& parts,
                                  double scale, int64_t max_heads_per_group) {
   const int64_t tk = check_attention_inputs(q, parts, {});
-  if (!q.device().is_cpu() || q.scalar_type() != at::kFloat)
-    throw std::invalid_argument("cached_step_attention: q must be an fp32 CPU tensor");
-  for (const KvPart& p : parts)
-    if (!cpu_fp32_or_bf16(p.k) || !cpu_fp32_or_bf16(p.v))
-      throw std::invalid_argument(
-          "cached_step_attention: keys and values must be fp32 or bf16 CPU tensors");
+  if (const char* why = unsupported(q, parts)) throw std::invalid_argument(why);
   const int64_t h = q.size(0), tq = q.size(1), hd = q.size(2);
   at::Tensor out = at::empty({h, tq, hd}, q.options().memory_format(at::MemoryFormat::Contiguous));
   if (h == 0 || tq == 0) return out;

@@ -51,6 +51,11 @@ at::Tensor rms_norm_to(const at::Tensor& x, const at::Tensor& weight, double eps
   return (x * at::rsqrt(var + eps) * weight).to(dt);
 }
 
+// 1 / sqrt(head_dim) for q [H, T, head_dim].
+double softmax_scale(const at::Tensor& q) {
+  return 1.0 / std::sqrt(static_cast<double>(q.size(2)));
+}
+
 struct Rope {
   at::Tensor cos, sin;  // [T, head_dim] fp32
 };
@@ -140,7 +145,7 @@ std::string shape_str(const at::Tensor& t) {
 // score matrix: fused CPU or blocked ATen) when selected with attention::set_kernel.
 at::Tensor attend(const at::Tensor& q, const std::vector<KvPart>& parts, const at::Tensor& mask,
                   int64_t max_heads_per_chunk) {
-  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2)));
+  const double scale = softmax_scale(q);
   if (attention::kernel() == attention::Kernel::kLegacy)
     return attention::legacy_head_chunked(q, parts, mask, scale, max_heads_per_chunk);
   attention::BlockSizes sizes;
@@ -156,8 +161,7 @@ namespace {
 at::Tensor attend_step(const at::Tensor& q, const std::vector<KvPart>& parts) {
   if (attention::kernel() == attention::Kernel::kLegacy &&
       attention::cached_step_attention_applies(q, parts, {}))
-    return attention::cached_step_attention(q, parts,
-                                            1.0 / std::sqrt(static_cast<double>(q.size(2))));
+    return attention::cached_step_attention(q, parts, softmax_scale(q));
   return attend(q, parts, {});
 }
 

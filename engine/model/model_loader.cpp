@@ -185,7 +185,7 @@ void summarise(Model& m) {
 int64_t load_transient_elements(const LladaConfig& c, bool packs) {
   const int64_t d = c.d_model, h = c.mlp_hidden_size, e = c.embedding_size;
   const int64_t fused = std::max(3 * d * d, 2 * h * d);  // q|k|v, gate|up
-  return packs ? std::max({fused, e * d, d * h}) : fused;
+  return packs ? std::max(fused, e * d) : fused;         // ff_out [d, h] < gate|up
 }
 
 namespace {
