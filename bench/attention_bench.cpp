@@ -4,9 +4,10 @@
 // x 128) and SigLIP (16 heads x 72) shapes; (B) one LLaDA-8B-width prefill layer at two prefix
 // lengths; (C) one SigLIP so400m layer at 384 and 672. Every row gives the median and the min-max
 // spread, and the growth of the time from the short to the long length next to the growth of the
-// FLOP count; (D) a cached denoising step's attention under fp32 compute (32 answer rows against
-// a bf16 or fp32 prefix cache of P rows plus the answer rows): the former head-chunked path
-// ("before") against the cached-step kernel ("after", cached_step_attention.h; fp32 only).
+// FLOP count; (D) a cached denoising step's attention (32 answer rows against a prefix cache of P
+// rows plus the answer rows; fp32 compute over a bf16 or fp32 cache, bf16 compute over a bf16
+// cache): the former head-chunked path ("before") against the cached-step kernel ("after",
+// cached_step_attention.h).
 //   bench_attention [--threads 2] [--reps 3] [--dtypes auto,fp32] [--prefixes 1350,2438]
 //                   [--sections kernel,llada,siglip,step]
 #include <ATen/ATen.h>
@@ -248,21 +249,22 @@ int main(int argc, char** argv) {
   if (has(sections, "step")) {
     std::vector<Row> rows;
     constexpr int64_t kAnswer = 32;  // the answer rows of a step (gen_length 32)
-    for (auto cache_dt : {at::kBFloat16, at::kFloat}) {
+    struct StepCase {
+      at::ScalarType q, cache;  // the answer rows (queries, their keys and values) and the cache
+    };
+    for (const StepCase c : {StepCase{at::kFloat, at::kBFloat16}, StepCase{at::kFloat, at::kFloat},
+                             StepCase{at::kBFloat16, at::kBFloat16}}) {
       for (int64_t p : prefixes) {
-        std::fprintf(stderr, "step attention fp32, %s cache, P %lld ...\n", c10::toString(cache_dt),
+        const std::string what = std::string(c.q == at::kBFloat16 ? "bf16" : "fp32") + " step, " +
+                                 (c.cache == at::kBFloat16 ? "bf16" : "fp32") + " cache";
+        std::fprintf(stderr, "step attention: %s, P %lld ...\n", what.c_str(),
                      static_cast<long long>(p));
-        const at::Tensor q = uniform({kHeads, kAnswer, 128}, 1.0, at::kFloat);
+        const at::Tensor q = uniform({kHeads, kAnswer, 128}, 1.0, c.q);
         const std::vector<att::KvPart> parts{
-            {uniform({kHeads, p, 128}, 1.0, cache_dt), uniform({kHeads, p, 128}, 1.0, cache_dt)},
-            {uniform({kHeads, kAnswer, 128}, 1.0, at::kFloat),
-             uniform({kHeads, kAnswer, 128}, 1.0, at::kFloat)}};
+            {uniform({kHeads, p, 128}, 1.0, c.cache), uniform({kHeads, p, 128}, 1.0, c.cache)},
+            {uniform({kHeads, kAnswer, 128}, 1.0, c.q), uniform({kHeads, kAnswer, 128}, 1.0, c.q)}};
         const double scale = 1.0 / std::sqrt(128.0);
-        Row r{std::string("fp32 step, ") + (cache_dt == at::kBFloat16 ? "bf16" : "fp32") + " cache",
-              p,
-              4.0 * kHeads * kAnswer * (p + kAnswer) * 128 / 1e9,
-              {},
-              {}};
+        Row r{what, p, 4.0 * kHeads * kAnswer * (p + kAnswer) * 128 / 1e9, {}, {}};
         // Many short calls: 10 per sample, so that one sample is tens of ms.
         auto ten = [](const std::function<void()>& f) {
           return [f] {
@@ -279,7 +281,7 @@ int main(int argc, char** argv) {
       }
     }
     print_rows(
-        "(D) a cached step's attention under fp32 compute, per layer: 32 heads x 128, "
+        "(D) a cached step's attention, per layer: 32 heads x 128, "
         "32 answer rows against P cached + 32 answer keys (ms per call)",
         rows);
   }

@@ -18,7 +18,7 @@
 //   bench_stages [--threads 2] [--reps 3] [--dtypes auto,fp32] [--prefixes 1290,2380]
 //                [--steps 16] [--max-spread 0.15] [--retries 2] [--json FILE]
 //                [--gemm auto|aten|packed]   (LLaDA matrices: packed by oneDNN as the loader does)
-//                [--step-attention auto|former]  (fp32 step: the cached-step kernel or the former
+//                [--step-attention auto|former]  (the step: the cached-step kernel or the former
 //                                                 head-chunked path)
 #include <ATen/ATen.h>
 
@@ -315,7 +315,7 @@ int main(int argc, char** argv) {
     attention::set_cached_step_enabled(a.step_kernel);
     std::printf(
         "step attention (--step-attention): %s\n",
-        a.step_kernel ? "auto (cached-step kernel under fp32 compute)" : "former (head-chunked)");
+        a.step_kernel ? "auto (the cached-step kernel where it applies)" : "former (head-chunked)");
     const std::vector<at::ScalarType> dts = bench::compute_dtypes(a.dtypes);
     at::manual_seed(0);
     const double read_gbps = read_bandwidth_gbps();

@@ -1,14 +1,22 @@
 #pragma once
-// The attention of a cached denoising step under fp32 compute (issue 16): a few answer rows'
-// queries against the frozen prefix cache (bf16 by default, fp32 when asked) and the answer rows.
+// The attention of a cached denoising step (issue 16): a few answer rows' queries against the
+// frozen prefix cache (bf16 by default, fp32 when asked) and the answer rows.
 //
-// Why: the former path (legacy_head_chunked) converts the bf16 cache to fp32 with ATen, a fresh
-// fp32 copy per head group, layer and step, and runs OpenBLAS once per head. Here, per group of
-// heads, every part's keys (then values) are widened exactly into one reused fp32 buffer of a few
-// MiB, the scores come from one batched GEMM as K q^T (the long key axis as the GEMM's rows),
-// softmax over the keys in fp32, and P V from a second batched GEMM (gemm::batched_matmul:
-// oneDNN). Same arithmetic as the former path (fp32 products and sums of exactly widened
-// values), a different summation order: results agree to ~1e-6.
+// fp32 queries. Why: the former path (legacy_head_chunked) converts the bf16 cache to fp32 with
+// ATen, a fresh fp32 copy per head group, layer and step, and runs OpenBLAS once per head. Here,
+// per group of heads, every part's keys (then values) are widened exactly into one reused fp32
+// buffer of a few MiB, the scores come from one batched GEMM as K q^T (the long key axis as the
+// GEMM's rows), softmax over the keys in fp32, and P V from a second batched GEMM
+// (gemm::batched_matmul: oneDNN). Same arithmetic as the former path (fp32 products and sums of
+// exactly widened values), a different summation order: results agree to ~1e-6.
+//
+// bf16 queries (bf16 compute; the parts must be bf16 too). Why: the former path rounds the scores
+// to bf16 (the output of a bf16 matmul), concatenates them, converts them to fp32 for the softmax
+// and rounds every part's P V and their sum. Here the scores q K^T come from one batched GEMM per
+// part straight into fp32 (bf16 products are exact in fp32), softmax in fp32, the probabilities
+// are rounded once to bf16 for P V, whose parts are summed in fp32 (the GEMM's accumulate mode)
+// and rounded once. Nothing is widened or gathered: the GEMMs read the cache in place. Fewer
+// roundings than the former path: closer to the float64 result (tests).
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -23,16 +31,17 @@ namespace shirg::attention {
 void set_cached_step_enabled(bool on);
 bool cached_step_enabled();
 
-// True when cached_step_attention takes these inputs and is the faster path: enabled, q fp32 on
-// the CPU, every part fp32 or bf16 on the CPU, no mask, and gemm::batched_matmul_native() (oneDNN
-// built in).
+// True when cached_step_attention takes these inputs and is the faster path: enabled, no mask,
+// gemm::batched_matmul_native() (oneDNN built in), and on the CPU either q fp32 with every part
+// fp32 or bf16, or q bf16 with every part bf16.
 bool cached_step_attention_applies(const at::Tensor& q, const std::vector<KvPart>& parts,
                                    const at::Tensor& mask);
 
-// softmax(scale q k^T) v over the concatenation of `parts` (no mask). q: [H, Tq, hd] fp32;
-// parts: k, v [H, Tk_i, hd] fp32 or bf16, any strides. Returns [H, Tq, hd] fp32, contiguous.
-// max_heads_per_group <= 0 picks the group from an 8 MiB budget per widened buffer (tests pass
-// small groups). Throws std::invalid_argument for inputs check_attention_inputs rejects or that
+// softmax(scale q k^T) v over the concatenation of `parts` (no mask). q: [H, Tq, hd] fp32 or bf16;
+// parts: k, v [H, Tk_i, hd] (fp32 or bf16 under fp32 q; bf16 under bf16 q), any strides. Returns
+// [H, Tq, hd] in q's dtype, contiguous. max_heads_per_group <= 0 picks the group from an 8 MiB
+// budget per buffer (fp32: a widened buffer; bf16: the fp32 scores); tests pass small groups.
+// Throws std::invalid_argument for inputs check_attention_inputs rejects or that
 // cached_step_attention_applies refuses (dtype, device, a mask).
 at::Tensor cached_step_attention(const at::Tensor& q, const std::vector<KvPart>& parts,
                                  double scale, int64_t max_heads_per_group = 0);

@@ -26,25 +26,33 @@ void check_shapes(const at::Tensor& a, const at::Tensor& b, const at::Tensor& y)
         "got a " +
         shape(a) + ", b " + shape(b) + ", y " + shape(y));
   }
+  const bool widened_out = a.scalar_type() == at::kBFloat16 && y.scalar_type() == at::kFloat;
   if (!at::isFloatingType(a.scalar_type()) || a.scalar_type() != b.scalar_type() ||
-      a.scalar_type() != y.scalar_type()) {
-    throw std::invalid_argument(std::string("batched_matmul: a, b and y must share one floating "
-                                            "dtype; got ") +
+      (a.scalar_type() != y.scalar_type() && !widened_out)) {
+    throw std::invalid_argument(std::string("batched_matmul: a and b must share one floating "
+                                            "dtype and y have it (or be fp32 under bf16 a and "
+                                            "b); got ") +
                                 c10::toString(a.scalar_type()) + ", " +
                                 c10::toString(b.scalar_type()) + ", " +
                                 c10::toString(y.scalar_type()));
   }
 }
 
-void fallback(const at::Tensor& a, const at::Tensor& b, const at::Tensor& y) {
-  // at::bmm_out would resize a non-contiguous y; a copy keeps y's storage.
-  y.copy_(at::bmm(a, b));
+void fallback(const at::Tensor& a, const at::Tensor& b, const at::Tensor& y, Accumulate mode) {
+  // In y's dtype (bf16 products are exact in fp32). at::bmm_out would resize a non-contiguous y;
+  // a copy keeps y's storage.
+  const auto dt = y.scalar_type();
+  const at::Tensor r = at::bmm(a.to(dt), b.to(dt));
+  if (mode == Accumulate::kAdd)
+    y.add_(r);
+  else
+    y.copy_(r);
 }
 
 #if SHIRG_WITH_ONEDNN
 bool native_operands(const at::Tensor& a, const at::Tensor& b, const at::Tensor& y) {
   const auto st = a.scalar_type();
-  if (st != at::kFloat && st != at::kBFloat16) return false;
+  if (st != at::kFloat && st != at::kBFloat16) return false;  // y: checked by check_shapes
   for (const at::Tensor* t : {&a, &b, &y}) {
     if (!t->device().is_cpu()) return false;
     for (int64_t s : t->strides())
@@ -60,12 +68,17 @@ dnnl::memory::desc desc_of(const at::Tensor& t) {
 }
 
 // False when oneDNN has no primitive for these layouts (the caller falls back).
-bool onednn_matmul(const at::Tensor& a, const at::Tensor& b, const at::Tensor& y) {
+bool onednn_matmul(const at::Tensor& a, const at::Tensor& b, const at::Tensor& y, Accumulate mode) {
   using dnnl::memory;
   auto& eng = onednn::cpu_engine();
   const memory::desc ad = desc_of(a), bd = desc_of(b), yd = desc_of(y);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // per call: safe from many threads
+  if (mode == Accumulate::kAdd) {
+    dnnl::post_ops ops;
+    ops.append_sum(1.0f);  // y = a @ b + y, the sum in fp32 before y's rounding
+    attr.set_post_ops(ops);
+  }
   dnnl::matmul::primitive_desc pd;
   try {
     pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, yd), attr, eng);
@@ -96,17 +109,18 @@ bool batched_matmul_native() {
 #endif
 }
 
-void batched_matmul(const at::Tensor& a, const at::Tensor& b, const at::Tensor& y) {
+void batched_matmul(const at::Tensor& a, const at::Tensor& b, const at::Tensor& y,
+                    Accumulate mode) {
   check_shapes(a, b, y);
   if (y.numel() == 0) return;
   if (a.size(2) == 0) {
-    y.zero_();
+    if (mode == Accumulate::kOverwrite) y.zero_();
     return;
   }
 #if SHIRG_WITH_ONEDNN
-  if (native_operands(a, b, y) && onednn_matmul(a, b, y)) return;
+  if (native_operands(a, b, y) && onednn_matmul(a, b, y, mode)) return;
 #endif
-  fallback(a, b, y);
+  fallback(a, b, y, mode);
 }
 
 }  // namespace shirg::gemm

@@ -7,17 +7,23 @@
 // and reads any strides (a transposed view needs no copy). Measured in bench_attention's step
 // section (docs/benchmarks.md).
 //
-// Contract: a [B, M, K], b [B, K, N], y [B, M, N]; y = a @ b with fp32 accumulation, written into
-// y in place (y may be a view into a larger tensor; never resized). Any strides. Through oneDNN
-// where it is built in (SHIRG_WITH_ONEDNN) and the operands are CPU tensors of one dtype, fp32 or
-// bf16; otherwise (other devices or dtypes, or a layout oneDNN refuses) at::bmm and a copy into
-// y. Thread-safe (no shared mutable state; oneDNN's scratchpad is allocated per call).
-// Throws std::invalid_argument for ranks or sizes that do not match, naming them.
+// Contract: a [B, M, K], b [B, K, N], y [B, M, N]; y = a @ b (or y += a @ b with
+// Accumulate::kAdd) with fp32 accumulation, written into y in place (y may be a view into a larger
+// tensor; never resized). Any strides. a and b share one floating dtype; y has that dtype, or is
+// fp32 under bf16 operands (exact bf16 products summed in fp32, never rounded to bf16: the scores
+// and outputs of the bf16 step attention). Through oneDNN where it is built in
+// (SHIRG_WITH_ONEDNN) and the operands are CPU tensors, fp32 or bf16; otherwise (other devices or
+// dtypes, or a layout oneDNN refuses) at::bmm in y's dtype and a copy (or an add) into y.
+// Thread-safe (no shared mutable state; oneDNN's scratchpad is allocated per call).
+// Throws std::invalid_argument for ranks, sizes or dtypes that do not match, naming them.
 #include <ATen/core/Tensor.h>
 
 namespace shirg::gemm {
 
-void batched_matmul(const at::Tensor& a, const at::Tensor& b, const at::Tensor& y);
+enum class Accumulate { kOverwrite, kAdd };
+
+void batched_matmul(const at::Tensor& a, const at::Tensor& b, const at::Tensor& y,
+                    Accumulate mode = Accumulate::kOverwrite);
 
 // True when batched_matmul runs fp32/bf16 CPU operands through oneDNN (this build has oneDNN).
 bool batched_matmul_native();

@@ -155,9 +155,9 @@ at::Tensor attend(const at::Tensor& q, const std::vector<KvPart>& parts, const a
 
 namespace {
 
-// The attention of a cached step (no mask): under fp32 compute on the CPU the cached-step kernel
-// (cached_step_attention.h: the bf16 cache widened per head group into a reused buffer, batched
-// oneDNN GEMMs), unless another kernel was selected; else attend().
+// The attention of a cached step (no mask): on the CPU the cached-step kernel where it takes the
+// inputs (cached_step_attention.h: fp32 compute over a bf16 or fp32 cache, bf16 compute over a
+// bf16 cache; batched oneDNN GEMMs), unless another kernel was selected; else attend().
 at::Tensor attend_step(const at::Tensor& q, const std::vector<KvPart>& parts) {
   if (attention::kernel() == attention::Kernel::kLegacy &&
       attention::cached_step_attention_applies(q, parts, {}))

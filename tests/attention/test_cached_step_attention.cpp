@@ -1,8 +1,8 @@
-// The cached step's fp32 attention kernel (engine/attention/cached_step_attention) against a
-// float64 softmax over the same (exactly widened) inputs and against the former path: a bf16 or
-// fp32 prefix cache plus the answer rows, one head group and many, strided views as the LLaDA step
-// passes them (a narrow of the permuted q|k|v projection, a subset of query rows), odd sizes;
-// which inputs it takes; bad input.
+// The cached step's attention kernel (engine/attention/cached_step_attention) against a float64
+// softmax over the same (exactly widened) inputs and against the former path: fp32 queries over a
+// bf16 or fp32 prefix cache, bf16 queries over a bf16 cache, plus the answer rows; one head group
+// and many, strided views as the LLaDA step passes them (a narrow of the permuted q|k|v
+// projection, a subset of query rows), odd sizes; which inputs it takes; bad input.
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
 
@@ -56,6 +56,16 @@ Step make_step(int64_t h, int64_t tq, int64_t p, int64_t l, int64_t hd, at::Scal
            {rnd({h, l, hd}, seed + 3), rnd({h, l, hd}, seed + 4)}}};
 }
 
+// The same step under bf16 compute: q and the answer rows in bf16 too.
+Step to_bf16(Step st) {
+  st.q = st.q.to(at::kBFloat16);
+  for (auto& p : st.parts) {
+    p.k = p.k.to(at::kBFloat16);
+    p.v = p.v.to(at::kBFloat16);
+  }
+  return st;
+}
+
 }  // namespace
 
 TEST_CASE("cached step attention equals the float64 softmax for a bf16 and an fp32 cache") {
@@ -78,6 +88,45 @@ TEST_CASE("cached step attention equals the float64 softmax for a bf16 and an fp
       CHECK(max_abs_diff(out, former) < 1e-5);
     }
   }
+}
+
+TEST_CASE("cached step attention under bf16 compute: closer to float64 than the former path") {
+  for (int64_t group : {0, 1, 3, 8}) {
+    const Step st = to_bf16(make_step(8, 32, 300, 32, 64, at::kBFloat16, 200));
+    const double scale = 1.0 / std::sqrt(64.0);
+    const at::Tensor out = cached_step_attention(st.q, st.parts, scale, group);
+    INFO("heads per group " << group);
+    CHECK(out.scalar_type() == at::kBFloat16);
+    CHECK(out.sizes() == at::IntArrayRef({8, 32, 64}));
+    CHECK(out.is_contiguous());
+    // fp32 scores and sums, the probabilities and the output rounded once each: within a few
+    // bf16 roundings (2^-8 relative) of the float64 result, and fewer roundings than the former
+    // path (bf16 scores, bf16 partial outputs).
+    const at::Tensor want = plain64(st.q, st.parts, scale);
+    const at::Tensor former = shirg::attention::legacy_head_chunked(st.q, st.parts, {}, scale, 0);
+    const double err = max_abs_diff(out, want), former_err = max_abs_diff(former, want);
+    INFO("error " << err << ", former path " << former_err);
+    CHECK(err < 1e-2);
+    CHECK(err <= former_err);
+  }
+  // Odd sizes, the cache alone, a long prefix; strided views as the step passes them.
+  for (auto [h, tq, p, l, hd] : std::vector<std::array<int64_t, 5>>{
+           {1, 1, 1, 1, 2}, {3, 5, 17, 7, 10}, {5, 2, 1, 0, 8}, {4, 32, 9000, 32, 128}}) {
+    Step st = to_bf16(make_step(h, tq, p, l, hd, at::kBFloat16, 9 + static_cast<uint64_t>(p)));
+    if (l == 0) st.parts.pop_back();
+    INFO("h " << h << " tq " << tq << " p " << p << " l " << l << " hd " << hd);
+    const double err =
+        max_abs_diff(cached_step_attention(st.q, st.parts, 0.3), plain64(st.q, st.parts, 0.3));
+    CHECK(err < 2e-2);
+  }
+  const int64_t h = 4, t = 40, hd = 16, p = 50;
+  const at::Tensor qkv = rnd({t, 3, h, hd}, 5).to(at::kBFloat16).permute({1, 2, 0, 3});
+  const at::Tensor cache_kv = rnd({2, p, h, hd}, 6).to(at::kBFloat16).permute({0, 2, 1, 3});
+  const std::vector<KvPart> parts{{cache_kv[0], cache_kv[1]},
+                                  {qkv[1].narrow(1, 8, 24), qkv[2].narrow(1, 8, 24)}};
+  const at::Tensor q = qkv[0].narrow(1, 8, 24).index_select(
+      1, at::tensor(std::vector<int64_t>{0, 5, 23}, at::kLong));
+  CHECK(max_abs_diff(cached_step_attention(q, parts, 0.25), plain64(q, parts, 0.25)) < 1e-2);
 }
 
 TEST_CASE("cached step attention at odd sizes, one part, and a long prefix split into groups") {
@@ -112,17 +161,23 @@ TEST_CASE("cached step attention reads the strided views of a LLaDA step") {
   }
 }
 
-TEST_CASE("cached step attention takes fp32 queries on the CPU without a mask") {
+TEST_CASE("cached step attention takes fp32 or bf16 queries on the CPU without a mask") {
   const Step st = make_step(2, 4, 6, 4, 8, at::kBFloat16, 1);
-  CHECK(cached_step_attention_applies(st.q, st.parts, {}) == shirg::gemm::batched_matmul_native());
+  const bool native = shirg::gemm::batched_matmul_native();
+  CHECK(cached_step_attention_applies(st.q, st.parts, {}) == native);
+  CHECK(cached_step_attention_applies(to_bf16(st).q, to_bf16(st).parts, {}) == native);
   CHECK_FALSE(cached_step_attention_applies(st.q, st.parts, at::zeros({4, 10})));
+  // bf16 queries with fp32 answer rows (or an fp32 cache): the former path.
   CHECK_FALSE(cached_step_attention_applies(st.q.to(at::kBFloat16), st.parts, {}));
+  CHECK_FALSE(cached_step_attention_applies(st.q.to(at::kHalf), to_bf16(st).parts, {}));
   std::vector<KvPart> f64 = st.parts;
   f64[0].k = f64[0].k.to(at::kDouble);
   CHECK_FALSE(cached_step_attention_applies(st.q, f64, {}));
   CHECK_THROWS_AS(cached_step_attention(st.q, f64, 1.0), std::invalid_argument);
   CHECK_THROWS_WITH(cached_step_attention(st.q.to(at::kBFloat16), st.parts, 1.0),
-                    Catch::Contains("q must be an fp32 CPU tensor"));
+                    Catch::Contains("bf16 queries need bf16 keys and values"));
+  CHECK_THROWS_WITH(cached_step_attention(st.q.to(at::kDouble), st.parts, 1.0),
+                    Catch::Contains("q must be an fp32 or bf16 CPU tensor"));
   CHECK_THROWS_WITH(cached_step_attention(st.q, f64, 1.0),
                     Catch::Contains("fp32 or bf16 CPU tensors"));
   CHECK_THROWS_WITH(cached_step_attention(st.q.narrow(2, 0, 4), st.parts, 1.0),

@@ -80,6 +80,45 @@ TEST_CASE("batched_matmul reads transposed and sliced operands and writes into a
   CHECK(max_rel_err(y2, q, w1) < 1e-5);
 }
 
+// Not tagged [bf16]: under ONEDNN_MAX_CPU_ISA=AVX2 oneDNN has no bf16 matmul and the fallback
+// multiplies in fp32, which the cap does not touch: both paths are checked.
+TEST_CASE("batched_matmul writes bf16 products into an fp32 output without rounding them") {
+  const at::Tensor a = rand3(6, 32, 128, 20, at::kBFloat16),
+                   b = rand3(6, 128, 333, 21, at::kBFloat16);
+  const at::Tensor y = at::empty({6, 32, 333});
+  batched_matmul(a, b, y);
+  // Exact products, fp32 sums: fp32's error, far below one bf16 rounding of y (~4e-3).
+  CHECK(max_rel_err(y, a, b) < 1e-5);
+  // Into a strided view, with a transposed second operand (the step attention's q K^T).
+  const at::Tensor k = rand3(6, 333, 128, 22, at::kBFloat16);
+  const at::Tensor big = at::full({6, 32, 400}, 3.0f);
+  batched_matmul(a, k.transpose(1, 2), big.narrow(2, 50, 333));
+  CHECK(max_rel_err(big.narrow(2, 50, 333), a, k.transpose(1, 2)) < 1e-5);
+  CHECK(big.narrow(2, 0, 50).eq(3.0f).all().item<bool>());
+  CHECK(big.narrow(2, 383, 17).eq(3.0f).all().item<bool>());
+}
+
+TEST_CASE("batched_matmul adds into y in fp32 and in bf16 -> fp32") {
+  for (auto dt : {at::kFloat, at::kBFloat16}) {
+    INFO(c10::toString(dt));
+    const at::Tensor a1 = rand3(3, 32, 100, 30, dt), b1 = rand3(3, 100, 64, 31, dt);
+    const at::Tensor a2 = rand3(3, 32, 7, 32, dt), b2 = rand3(3, 7, 64, 33, dt);
+    // y = a1 b1 + a2 b2, written as a view of a transposed buffer.
+    const at::Tensor y = at::empty({3, 64, 32}).transpose(1, 2);
+    batched_matmul(a1, b1, y);
+    batched_matmul(a2, b2, y, shirg::gemm::Accumulate::kAdd);
+    const at::Tensor ref = at::bmm(a1.to(at::kDouble), b1.to(at::kDouble)) +
+                           at::bmm(a2.to(at::kDouble), b2.to(at::kDouble));
+    const double scale = std::max(1.0, ref.abs().max().item<double>());
+    CHECK((y.to(at::kDouble) - ref).abs().max().item<double>() / scale < 1e-5);
+    // K = 0 adds nothing.
+    const at::Tensor before = y.clone();
+    batched_matmul(at::empty({3, 32, 0}, dt), at::empty({3, 0, 64}, dt), y,
+                   shirg::gemm::Accumulate::kAdd);
+    CHECK(y.equal(before));
+  }
+}
+
 TEST_CASE("batched_matmul handles empty sizes and other dtypes") {
   const at::Tensor y = at::full({2, 3, 4}, 5.0f);
   batched_matmul(at::empty({2, 3, 0}), at::empty({2, 0, 4}), y);  // K = 0: a sum of nothing
@@ -127,6 +166,11 @@ TEST_CASE("batched_matmul names shapes and dtypes that do not fit") {
                     Catch::Contains("one floating dtype"));
   CHECK_THROWS_WITH(batched_matmul(a.to(at::kLong), b.to(at::kLong), at::empty({2, 3, 5})),
                     Catch::Contains("one floating dtype"));
+  // Only bf16 operands may write into an fp32 y; not the other way round.
+  CHECK_THROWS_WITH(batched_matmul(a, b, at::empty({2, 3, 5}, at::kBFloat16)),
+                    Catch::Contains("fp32 under bf16 a and b"));
+  CHECK_THROWS_AS(batched_matmul(a.to(at::kDouble), b.to(at::kDouble), at::empty({2, 3, 5})),
+                  std::invalid_argument);
   CHECK_THROWS_WITH(batched_matmul(a, at::Tensor(), at::empty({2, 3, 5})),
                     Catch::Contains("b undefined"));
 }
