@@ -118,8 +118,8 @@ at::Tensor attend_fp32(const at::Tensor& q, const std::vector<KvPart>& parts, do
 // bf16 queries and parts: no widening. Per group, the scores q K^T of every part straight from the
 // bf16 cache into one fp32 [g, Tq, Tk] buffer (exact products, fp32 sums), the scale and the
 // softmax over the keys in fp32, the probabilities rounded once to bf16, and P V summed over the
-// parts in fp32; the output rounded once to bf16. (q K^T measured ~10% faster here than K q^T,
-// bench_attention's step section.)
+// parts in fp32; the output rounded once to bf16. (q K^T measured ~10% faster here than K q^T in
+// a probe with bench_attention's step section.)
 at::Tensor attend_bf16(const at::Tensor& q, const std::vector<KvPart>& parts, double scale,
                        int64_t tk, int64_t group) {
   const int64_t h = q.size(0), tq = q.size(1), hd = q.size(2);

@@ -109,55 +109,51 @@ TEST_CASE("cached step attention under bf16 compute: closer to float64 than the 
     CHECK(err < 1e-2);
     CHECK(err <= former_err);
   }
-  // Odd sizes, the cache alone, a long prefix; strided views as the step passes them.
-  for (auto [h, tq, p, l, hd] : std::vector<std::array<int64_t, 5>>{
-           {1, 1, 1, 1, 2}, {3, 5, 17, 7, 10}, {5, 2, 1, 0, 8}, {4, 32, 9000, 32, 128}}) {
-    Step st = to_bf16(make_step(h, tq, p, l, hd, at::kBFloat16, 9 + static_cast<uint64_t>(p)));
-    if (l == 0) st.parts.pop_back();
-    INFO("h " << h << " tq " << tq << " p " << p << " l " << l << " hd " << hd);
-    const double err =
-        max_abs_diff(cached_step_attention(st.q, st.parts, 0.3), plain64(st.q, st.parts, 0.3));
-    CHECK(err < 2e-2);
-  }
-  const int64_t h = 4, t = 40, hd = 16, p = 50;
-  const at::Tensor qkv = rnd({t, 3, h, hd}, 5).to(at::kBFloat16).permute({1, 2, 0, 3});
-  const at::Tensor cache_kv = rnd({2, p, h, hd}, 6).to(at::kBFloat16).permute({0, 2, 1, 3});
-  const std::vector<KvPart> parts{{cache_kv[0], cache_kv[1]},
-                                  {qkv[1].narrow(1, 8, 24), qkv[2].narrow(1, 8, 24)}};
-  const at::Tensor q = qkv[0].narrow(1, 8, 24).index_select(
-      1, at::tensor(std::vector<int64_t>{0, 5, 23}, at::kLong));
-  CHECK(max_abs_diff(cached_step_attention(q, parts, 0.25), plain64(q, parts, 0.25)) < 1e-2);
 }
 
 TEST_CASE("cached step attention at odd sizes, one part, and a long prefix split into groups") {
   for (auto [h, tq, p, l, hd] : std::vector<std::array<int64_t, 5>>{
            {1, 1, 1, 1, 2}, {3, 5, 17, 7, 10}, {5, 2, 1, 0, 8}, {4, 32, 9000, 32, 128}}) {
-    Step st = make_step(h, tq, p, l, hd, at::kBFloat16, 7 + static_cast<uint64_t>(p));
-    if (l == 0) st.parts.pop_back();  // the cache alone
-    const double scale = 0.3;
-    INFO("h " << h << " tq " << tq << " p " << p << " l " << l << " hd " << hd);
-    // P 9,000 x 128: a widened head is 4.6 MB; two would pass the 8 MiB budget: one per group.
-    const at::Tensor want = plain64(st.q, st.parts, scale);
-    const double err = max_abs_diff(cached_step_attention(st.q, st.parts, scale), want);
-    const double former_err =
-        max_abs_diff(shirg::attention::legacy_head_chunked(st.q, st.parts, {}, scale, 0), want);
-    CHECK(err < 1e-4);
-    CHECK(err < 3 * former_err + 1e-6);  // the same order as the former path
+    for (bool bf16 : {false, true}) {
+      Step st =
+          make_step(h, tq, p, l, hd, at::kBFloat16, (bf16 ? 9 : 7) + static_cast<uint64_t>(p));
+      if (bf16) st = to_bf16(st);
+      if (l == 0) st.parts.pop_back();  // the cache alone
+      const double scale = 0.3;
+      INFO("h " << h << " tq " << tq << " p " << p << " l " << l << " hd " << hd << " bf16 "
+                << bf16);
+      const at::Tensor want = plain64(st.q, st.parts, scale);
+      const double err = max_abs_diff(cached_step_attention(st.q, st.parts, scale), want);
+      if (bf16) {
+        CHECK(err < 2e-2);
+        continue;
+      }
+      // P 9,000 x 128: a widened head is 4.6 MB; two would pass the 8 MiB budget: one per group.
+      const double former_err =
+          max_abs_diff(shirg::attention::legacy_head_chunked(st.q, st.parts, {}, scale, 0), want);
+      CHECK(err < 1e-4);
+      CHECK(err < 3 * former_err + 1e-6);  // the same order as the former path
+    }
   }
 }
 
 TEST_CASE("cached step attention reads the strided views of a LLaDA step") {
   // The step's q|k|v projection [T, 3, H, hd] permuted to [3, H, T, hd]; one request's rows are
-  // a narrow along T and the last layer keeps a subset of query rows (index_select).
+  // a narrow along T and the last layer keeps a subset of query rows (index_select). fp32 and
+  // bf16 compute (the answer rows in the compute dtype; the cache bf16).
   const int64_t h = 4, t = 40, hd = 16, p = 50;
-  const at::Tensor qkv = rnd({t, 3, h, hd}, 3).permute({1, 2, 0, 3});
-  const at::Tensor rows_q = qkv[0].narrow(1, 8, 24), rows_k = qkv[1].narrow(1, 8, 24),
-                   rows_v = qkv[2].narrow(1, 8, 24);
-  const at::Tensor cache_kv = rnd({2, p, h, hd}, 4).to(at::kBFloat16).permute({0, 2, 1, 3});
-  const std::vector<KvPart> parts{{cache_kv[0], cache_kv[1]}, {rows_k, rows_v}};
-  const at::Tensor wanted = at::tensor(std::vector<int64_t>{0, 5, 23}, at::kLong);
-  for (const at::Tensor& q : {rows_q, rows_q.index_select(1, wanted)}) {
-    CHECK(max_abs_diff(cached_step_attention(q, parts, 0.25), plain64(q, parts, 0.25)) < 1e-5);
+  for (auto dt : {at::kFloat, at::kBFloat16}) {
+    INFO(c10::toString(dt));
+    const at::Tensor qkv = rnd({t, 3, h, hd}, 3).to(dt).permute({1, 2, 0, 3});
+    const at::Tensor rows_q = qkv[0].narrow(1, 8, 24), rows_k = qkv[1].narrow(1, 8, 24),
+                     rows_v = qkv[2].narrow(1, 8, 24);
+    const at::Tensor cache_kv = rnd({2, p, h, hd}, 4).to(at::kBFloat16).permute({0, 2, 1, 3});
+    const std::vector<KvPart> parts{{cache_kv[0], cache_kv[1]}, {rows_k, rows_v}};
+    const at::Tensor wanted = at::tensor(std::vector<int64_t>{0, 5, 23}, at::kLong);
+    const double tol = dt == at::kFloat ? 1e-5 : 1e-2;
+    for (const at::Tensor& q : {rows_q, rows_q.index_select(1, wanted)}) {
+      CHECK(max_abs_diff(cached_step_attention(q, parts, 0.25), plain64(q, parts, 0.25)) < tol);
+    }
   }
 }
 
@@ -165,11 +161,12 @@ TEST_CASE("cached step attention takes fp32 or bf16 queries on the CPU without a
   const Step st = make_step(2, 4, 6, 4, 8, at::kBFloat16, 1);
   const bool native = shirg::gemm::batched_matmul_native();
   CHECK(cached_step_attention_applies(st.q, st.parts, {}) == native);
-  CHECK(cached_step_attention_applies(to_bf16(st).q, to_bf16(st).parts, {}) == native);
+  const Step bf = to_bf16(st);
+  CHECK(cached_step_attention_applies(bf.q, bf.parts, {}) == native);
   CHECK_FALSE(cached_step_attention_applies(st.q, st.parts, at::zeros({4, 10})));
   // bf16 queries with fp32 answer rows (or an fp32 cache): the former path.
   CHECK_FALSE(cached_step_attention_applies(st.q.to(at::kBFloat16), st.parts, {}));
-  CHECK_FALSE(cached_step_attention_applies(st.q.to(at::kHalf), to_bf16(st).parts, {}));
+  CHECK_FALSE(cached_step_attention_applies(st.q.to(at::kHalf), bf.parts, {}));
   std::vector<KvPart> f64 = st.parts;
   f64[0].k = f64[0].k.to(at::kDouble);
   CHECK_FALSE(cached_step_attention_applies(st.q, f64, {}));
