@@ -44,8 +44,8 @@ int main(int argc, char** argv) {
   // A denoising step multiplies every weight matrix by the answer rows of one request (M = 32).
   // Rows of concurrent requests batched into one GEMM share the weight pass: how much a step-level
   // batch of B requests gains per request, in fp32 and bf16, through at::linear with the weight in
-  // nn.Linear's [N, K] layout as the engine called it before session 15 ("aten"), and through the
-  // weight packed once for oneDNN as the loader now holds it ("packed", --gemm auto; "-" where
+  // nn.Linear's [N, K] layout ("aten", --gemm aten), and through the
+  // weight packed once for oneDNN as the loader holds it ("packed", --gemm auto; "-" where
   // this CPU gets no blocked layout). The wqkv shape.
   std::printf(
       "\nStep GEMM vs answer rows in one batch (K 4096, weight [12288, 4096]), GF/s and ms "

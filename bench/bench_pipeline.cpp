@@ -1,12 +1,19 @@
-// bench_pipeline: the seed's comparison on this CPU. For one checkpoint, runs whole requests in
+// bench_pipeline: the design's comparison (baseline-384 / full-672 / SHIRG) on one device. For one checkpoint, runs whole requests in
 // the modes baseline-384, full-672 and shirg (64 + K) and prints, per mode: median latency per
 // stage, total, visual/prefix tokens, prefix cache bytes and peak RSS during the request; then
 // the SHIRG / full-672 ratio and the selection's share of the request.
-//   bench_pipeline --model-dir DIR [--dtype auto|bf16|fp32] [--llm-weights auto|bf16|fp32]
+//   bench_pipeline --model-dir DIR [--device auto|cpu|cuda|cuda:N] [--kernels auto|generic]
+//                  [--dtype auto|bf16|fp32] [--llm-weights auto|bf16|fp32]
 //                  [--threads N] [--reps N] [--warmup N] [--steps N] [--gen-length N]
-//                  [--modes a,b,c] [--image FILE]
+//                  [--modes a,b,c] [--image FILE] [--concurrency 1,2,4,8]
+//                  [--randomize-weights]
 //                  [--shallow-model-dir DIR --layers-real L [--vision-layers-real V]]
-// It also prints the load: seconds, resident memory after the load and its peak during it.
+// It also prints the load: seconds, resident memory after the load and its peak during it. On a
+// GPU the peak column is the device's peak allocated memory during the request (weights
+// included). --concurrency N,...: N SHIRG requests at once through the executor's batched step
+// (prefix-first, max batch N): wall time, requests per second and the speed-up over one.
+// --randomize-weights: every weight drawn uniform in [-1/sqrt(in), 1/sqrt(in)] on the device
+// after loading (for a checkpoint written with zeros: shirg-make-checkpoint --zeros).
 // --warmup 0 --reps 1 measures a full-depth checkpoint once per mode (bench/full_scale.sh).
 // Real-dims checkpoints hold only a few layers (the full 8B model does not fit this machine's
 // time budget). With --shallow-model-dir, the same modes also run on a second checkpoint that
@@ -20,6 +27,10 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -32,7 +43,11 @@
 #include "bench/gemm_peak.h"
 #include "bench/samples.h"
 #include "engine/model/model.h"
+#include "engine/platform/device.h"
+#include "engine/platform/device_memory.h"
+#include "engine/platform/kernels.h"
 #include "engine/platform/process_setup.h"
+#include "engine/runtime/executor.h"
 #include "engine/runtime/options_parse.h"
 #include "engine/runtime/pipeline.h"
 #include "engine/vision/image.h"
@@ -77,11 +92,114 @@ struct Measured {
 };
 
 struct BenchArgs {
-  std::string dtype = "auto", llm_weights = "auto", gemm = "auto",
-              modes = "baseline-384,full-672,shirg";
+  std::string device = "auto", kernels = "auto", dtype = "auto", llm_weights = "auto",
+              gemm = "auto", modes = "baseline-384,full-672,shirg", concurrency;
   int reps = 3, warmup = 1;
   int64_t steps = 16, gen_length = 32;
+  bool randomize = false;
 };
+
+// Every weight of the model drawn uniform in [-1/sqrt(fan_in), 1/sqrt(fan_in)] in place (norm
+// weights 1, biases 0), on the model's device. The model is immutable to requests; the bench
+// owns it and changes it before any request runs.
+void randomize_weights(const shirg::Model& m) {
+  auto lin = [](const at::Tensor& w) {
+    if (w.defined()) w.uniform_(-1.0 / std::sqrt(static_cast<double>(w.size(-1))),
+                                1.0 / std::sqrt(static_cast<double>(w.size(-1))));
+  };
+  auto ones = [](const at::Tensor& t) {
+    if (t.defined()) t.fill_(1.0);
+  };
+  auto zeros = [](const at::Tensor& t) {
+    if (t.defined()) t.zero_();
+  };
+  for (const shirg::SiglipW* v : {&m.vision, &m.vision_base}) {
+    lin(v->patch_weight.flatten(1));
+    zeros(v->patch_bias);
+    v->pos_embed.uniform_(-0.02, 0.02);
+    for (const auto& l : v->layers) {
+      for (const auto* n : {&l.ln1, &l.ln2}) {
+        ones(n->weight);
+        zeros(n->bias);
+      }
+      for (const auto* x : {&l.qkv, &l.out, &l.fc1, &l.fc2}) {
+        lin(x->weight);
+        zeros(x->bias);
+      }
+    }
+  }
+  for (const auto* x : {&m.projector.fc1, &m.projector.fc2}) {
+    lin(x->weight);
+    zeros(x->bias);
+  }
+  lin(m.llm.wte);
+  ones(m.llm.ln_f);
+  for (const auto& b : m.llm.blocks) {
+    ones(b.attn_norm);
+    ones(b.ff_norm);
+  }
+  for (const auto* l : m.llm.matrices()) {
+    if (l->is_packed()) throw std::runtime_error("--randomize-weights needs plain matrices");
+    lin(l->plain());
+  }
+}
+
+// --concurrency: N SHIRG requests enqueued at once, batched by the executor.
+void measure_concurrency(const std::shared_ptr<const shirg::Model>& model, const BenchArgs& a,
+                         const shirg::GenerateRequest& req) {
+  struct Done : shirg::RequestObserver {
+    std::mutex mu;
+    std::condition_variable cv;
+    int left = 0;
+    std::string error;
+    void on_done(const shirg::Status& s, const shirg::GenerateResult&) override {
+      std::lock_guard<std::mutex> l(mu);
+      if (!s.ok()) error = s.message;
+      --left;
+      cv.notify_all();
+    }
+  };
+  std::printf("Concurrent SHIRG requests (%lld steps each) through the batched step:\n",
+              static_cast<long long>(a.steps));
+  std::printf("%12s %12s %12s %12s %12s\n", "concurrency", "wall s", "min-max", "req/s",
+              "x vs first");
+  double first = 0;
+  std::stringstream list(a.concurrency);
+  for (std::string item; std::getline(list, item, ',');) {
+    const int n = std::stoi(item);
+    shirg::ExecutorConfig ec;
+    ec.workers = 1;
+    ec.max_batch = n;
+    ec.schedule = shirg::StepSchedule::kPrefixFirst;
+    ec.max_queue = static_cast<std::size_t>(n);
+    shirg::Executor ex(model, ec);
+    shirg::bench::Samples wall;
+    for (int r = 0; r < a.warmup + a.reps; ++r) {
+      auto done = std::make_shared<Done>();
+      done->left = n;
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < n; ++i) {
+        shirg::GenerateRequest q = req;
+        q.generation.seed = static_cast<uint64_t>(i);
+        uint64_t id = 0;
+        if (shirg::Status s = ex.enqueue(q, done, &id); !s.ok())
+          throw std::runtime_error("enqueue: " + s.message);
+      }
+      std::unique_lock<std::mutex> l(done->mu);
+      done->cv.wait(l, [&] { return done->left == 0; });
+      if (!done->error.empty()) throw std::runtime_error(done->error);
+      const double ms = std::chrono::duration<double, std::milli>(
+                            std::chrono::steady_clock::now() - t0)
+                            .count();
+      if (r >= a.warmup) wall.ms.push_back(ms);
+    }
+    const double rps = n / (wall.median() / 1000);
+    if (first == 0) first = rps;
+    std::printf("%12d %12.3f %5.3f-%-6.3f %12.2f %12.2f\n", n, wall.median() / 1000,
+                wall.lo() / 1000, wall.hi() / 1000, rps, rps / first);
+  }
+  std::printf("\n");
+}
 
 // A 672x672 synthetic chart-like image (PNG).
 std::string synthetic_image() {
@@ -100,15 +218,28 @@ std::string synthetic_image() {
 Measured measure(const std::string& dir, const BenchArgs& a, const std::string& image) {
   shirg::LoadOptions lo;
   lo.model_dir = dir;
-  lo.dtype = shirg::parse_dtype_flag(a.dtype);
+  lo.device = shirg::resolve_device(a.device);
+  lo.kernels = shirg::parse_kernels(a.kernels);
+  lo.dtype = shirg::parse_dtype_flag(a.dtype, lo.device);
   lo.llm_weight_dtype = shirg::parse_llm_weights_flag(a.llm_weights);
   lo.gemm = shirg::gemm::parse_weight_layout(a.gemm);
   reset_peak_rss();
   const double rss_before = status_mib("VmRSS:");
   auto model = shirg::load_model(lo);
-  std::printf("model %s (%s compute, LLaDA weights %s)\n%s\n", dir.c_str(),
-              model->summary.dtype.c_str(), model->summary.llm_weight_dtype.c_str(),
+  if (a.randomize) randomize_weights(*model);
+  const bool gpu = !model->device.is_cpu();
+  std::printf("model %s on %s (%s compute, LLaDA weights %s, kernels %s)\n%s\n", dir.c_str(),
+              model->device.str().c_str(), model->summary.dtype.c_str(),
+              model->summary.llm_weight_dtype.c_str(), shirg::kernels_name(model->kernels),
               model->summary.to_table().c_str());
+  if (gpu) {
+    const shirg::DeviceMemory dm = shirg::read_device_memory(model->device);
+    std::printf("device memory after the load: %.0f MiB allocated, %.0f MiB reserved, %.0f of "
+                "%.0f MiB free\n",
+                static_cast<double>(dm.allocated) / (1 << 20),
+                static_cast<double>(dm.reserved) / (1 << 20),
+                static_cast<double>(dm.free) / (1 << 20), static_cast<double>(dm.total) / (1 << 20));
+  }
   std::printf(
       "load: %.1f s, checkpoint %.2f GiB, RSS %.0f -> %.0f MiB (peak during the load %.0f MiB)\n",
       model->summary.load_seconds, static_cast<double>(model->summary.checkpoint_bytes) / (1 << 30),
@@ -136,10 +267,15 @@ Measured measure(const std::string& dir, const BenchArgs& a, const std::string& 
     std::map<std::string, shirg::bench::Samples>& t = row.runs;
     for (int r = 0; r < a.warmup + a.reps; ++r) {
       reset_peak_rss();
+      shirg::reset_peak_device_memory(model->device);
       shirg::GenerateResult out;
       if (shirg::Status s = pipeline.run(req, {}, &out); !s.ok())
         throw std::runtime_error(mode_name + ": " + s.message);
-      row.peak_mib = std::max(row.peak_mib, peak_rss_mib());
+      const double peak =
+          gpu ? static_cast<double>(shirg::read_device_memory(model->device).peak_allocated) /
+                    (1 << 20)
+              : peak_rss_mib();
+      row.peak_mib = std::max(row.peak_mib, peak);
       row.visual = out.selection.visual_tokens;
       row.prefix = out.prefix_tokens;
       row.cache_bytes = out.cache_bytes;
@@ -195,7 +331,18 @@ Measured measure(const std::string& dir, const BenchArgs& a, const std::string& 
                 100.0 * sh->t.selection_ms / sh->t.total_ms);
   if (full && sh)
     std::printf("SHIRG / full-672 latency: %.3f\n", sh->t.total_ms / full->t.total_ms);
-  std::printf("\n");
+  std::printf("(peak MiB: %s)\n\n",
+              gpu ? "the device's peak allocated memory during the request, weights included"
+                  : "the process's peak resident memory, weights included");
+  if (!a.concurrency.empty()) {
+    shirg::GenerateRequest req;
+    req.image_bytes = image;
+    req.question = "What is the value of the tallest bar?";
+    req.generation.gen_length = a.gen_length;
+    req.generation.block_length = a.gen_length;
+    req.generation.steps = a.steps;
+    measure_concurrency(model, a, req);
+  }
   return m;
 }
 
@@ -274,6 +421,14 @@ int main(int argc, char** argv) {
       shallow_dir = next();
     else if (arg == "--image")
       image_path = next();
+    else if (arg == "--device")
+      a.device = next();
+    else if (arg == "--kernels")
+      a.kernels = next();
+    else if (arg == "--concurrency")
+      a.concurrency = next();
+    else if (arg == "--randomize-weights")
+      a.randomize = true;
     else if (arg == "--dtype")
       a.dtype = next();
     else if (arg == "--llm-weights")
@@ -298,7 +453,9 @@ int main(int argc, char** argv) {
       vision_layers_real = std::stoll(next());
     else {
       std::fprintf(stderr,
-                   "usage: bench_pipeline --model-dir DIR [--dtype auto|bf16|fp32] "
+                   "usage: bench_pipeline --model-dir DIR [--device auto|cpu|cuda|cuda:N] "
+                   "[--kernels auto|generic] [--concurrency 1,2,4,8] [--randomize-weights] "
+                   "[--dtype auto|bf16|fp32] "
                    "[--llm-weights auto|bf16|fp32] [--gemm auto|aten|packed] [--threads N] [--reps "
                    "N] [--warmup N] [--steps "
                    "N] [--gen-length N] [--modes a,b] [--image FILE] "
@@ -317,9 +474,12 @@ int main(int argc, char** argv) {
   }
   try {
     shirg::bench::setup_and_report_cpu(threads);
-    const at::ScalarType dt = shirg::parse_dtype_flag(a.dtype);
-    std::printf("GEMM peak (%s, 1024^3): %.1f GFLOP/s\n\n", c10::toString(dt),
-                shirg::bench::measure_gemm_gflops(dt, 1024, 1024, 1024));
+    const at::Device device = shirg::resolve_device(a.device);
+    if (device.is_cpu()) {
+      const at::ScalarType dt = shirg::parse_dtype_flag(a.dtype, device);
+      std::printf("GEMM peak (%s, 1024^3): %.1f GFLOP/s\n\n", c10::toString(dt),
+                  shirg::bench::measure_gemm_gflops(dt, 1024, 1024, 1024));
+    }
     const std::string image = image_path.empty() ? synthetic_image() : read_file(image_path);
     const Measured deep = measure(model_dir, a, image);
     if (!shallow_dir.empty()) {

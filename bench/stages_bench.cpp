@@ -18,8 +18,8 @@
 //   bench_stages [--threads 2] [--reps 3] [--dtypes auto,fp32] [--prefixes 1290,2380]
 //                [--steps 16] [--max-spread 0.15] [--retries 2] [--json FILE]
 //                [--gemm auto|aten|packed]   (LLaDA matrices: packed by oneDNN as the loader does)
-//                [--step-attention auto|former]  (the step: the cached-step kernel or the former
-//                                                 head-chunked path)
+//                [--kernels auto|generic]  (auto: the CPU-specialised kernels; generic: the path a
+//                                           CUDA device runs, here on the CPU)
 #include <ATen/ATen.h>
 
 #include <cstdio>
@@ -37,7 +37,6 @@
 #include "bench/gemm_peak.h"
 #include "bench/real_widths.h"
 #include "bench/samples.h"
-#include "engine/attention/cached_step_attention.h"
 #include "engine/llada/llada.h"
 #include "engine/model/compute_dtype.h"
 #include "engine/platform/process_setup.h"
@@ -60,7 +59,7 @@ struct Args {
   std::vector<int64_t> prefixes{1290, 2380};
   std::string json_path;
   gemm::WeightLayout gemm = gemm::WeightLayout::kAuto;  // LLaDA matrices, as the loader packs them
-  bool step_kernel = true;  // --step-attention auto (the default) or former
+  Kernels kernels = Kernels::kAuto;  // --kernels
 };
 
 // A stage at the real depth: seconds, how it was obtained, and whether its runs agreed.
@@ -145,7 +144,8 @@ json measure_dtype(at::ScalarType dt, const Args& a, double read_gbps) {
 
   // SigLIP at 672: embedding (pixels -> residual stream, 48x48 interpolated positions) + layers.
   std::fprintf(stderr, "[%s] SigLIP at 672x672 ...\n", name);
-  const SiglipW vw = bench::siglip_weights(1, dt);
+  SiglipW vw = bench::siglip_weights(1, dt);
+  vw.kernels = a.kernels;
   const VisionConfig vcfg = bench::siglip_config(1);
   const at::Tensor pixels = bench::uniform({1, 3, kSide, kSide}, 1.0, at::kFloat);
   at::Tensor stream = vision::siglip_embed(vw, vcfg, pixels);
@@ -153,7 +153,7 @@ json measure_dtype(at::ScalarType dt, const Args& a, double read_gbps) {
   const Samples embed =
       stable_sample([&] { vision::siglip_embed(vw, vcfg, pixels); }, a, 1, &embed_ok);
   const Samples layer =
-      stable_sample([&] { vision::siglip_layer(vw.layers[0], vcfg, stream); }, a, 1, &layer_ok);
+      stable_sample([&] { vision::siglip_layer(vw.layers[0], vcfg, stream, a.kernels); }, a, 1, &layer_ok);
   Stage vision;
   vision.seconds = (embed.median() + bench::kSiglipLayers * layer.median()) / 1e3;
   vision.lo = (embed.lo() + bench::kSiglipLayers * layer.lo()) / 1e3;
@@ -188,7 +188,9 @@ json measure_dtype(at::ScalarType dt, const Args& a, double read_gbps) {
   std::fprintf(stderr, "[%s] LLaDA weights (%lld layers, vocab %lld) ...\n", name,
                static_cast<long long>(1 + kStepExtra), static_cast<long long>(bench::kLladaVocab));
   LladaW w5 = bench::llada_weights(1 + kStepExtra, dt);
-  const int packed = llada::pack_weights(w5, a.gemm);
+  w5.kernels = a.kernels;
+  const int packed = llada::pack_weights(
+      w5, a.kernels == Kernels::kAuto ? a.gemm : gemm::WeightLayout::kPlain);
   std::printf("LLaDA GEMM (--gemm %s): %d of %lld matrices packed, %s\n", gemm::to_string(a.gemm),
               packed, static_cast<long long>(w5.matrices().size()),
               w5.lm_head.implementation().c_str());
@@ -293,10 +295,9 @@ int main(int argc, char** argv) {
         a.json_path = v;
       else if (arg == "--gemm")
         a.gemm = gemm::parse_weight_layout(v);
-      else if (arg == "--step-attention") {
-        if (v != "auto" && v != "former") throw std::invalid_argument(v);
-        a.step_kernel = v == "auto";
-      } else {
+      else if (arg == "--kernels")
+        a.kernels = parse_kernels(v);
+      else {
         std::fprintf(stderr, "unknown argument %s\n", arg.c_str());
         return 2;
       }
@@ -312,10 +313,7 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   try {
     const int threads = bench::setup_and_report_cpu(a.threads);
-    attention::set_cached_step_enabled(a.step_kernel);
-    std::printf(
-        "step attention (--step-attention): %s\n",
-        a.step_kernel ? "auto (the cached-step kernel where it applies)" : "former (head-chunked)");
+    std::printf("kernels (--kernels): %s\n", kernels_name(a.kernels));
     const std::vector<at::ScalarType> dts = bench::compute_dtypes(a.dtypes);
     at::manual_seed(0);
     const double read_gbps = read_bandwidth_gbps();
@@ -333,7 +331,7 @@ int main(int argc, char** argv) {
                 {"read_gbps", read_gbps},
                 {"prefixes", a.prefixes},
                 {"gemm", gemm::to_string(a.gemm)},
-                {"step_attention", a.step_kernel ? "auto" : "former"},
+                {"kernels", kernels_name(a.kernels)},
                 {"onednn_isa", gemm::onednn_isa()}};
     for (auto dt : dts) {
       std::printf("GEMM peak %s (1024^3): %.1f GFLOP/s\n", compute_dtype_name(dt),

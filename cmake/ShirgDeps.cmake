@@ -27,8 +27,10 @@ if(SHIRG_WITH_ONEDNN)
   target_link_libraries(shirg_dnnl INTERFACE ${SHIRG_DNNL_LIBRARY})
 endif()
 
-find_package(Protobuf REQUIRED)
-find_package(gRPC CONFIG REQUIRED)
+if(NOT SHIRG_ENGINE_ONLY)
+  find_package(Protobuf REQUIRED)
+  find_package(gRPC CONFIG REQUIRED)
+endif()
 
 find_package(Catch2 2 REQUIRED)
 include(Catch)

@@ -6,7 +6,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SHIRG_NO_ONEDNN_BUILD_DIR:-${SHIRG_BUILD_DIR:-$root/build}-no-onednn}"
-targets=(test_linear_weight test_batched_matmul test_cached_step_attention test_llada)
+targets=(test_linear_weight test_batched_matmul test_attention test_cached_step_attention test_llada)
 start=$(date +%s)
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHIRG_WITH_ONEDNN=OFF \
   -DSHIRG_BUILD_BENCH=OFF > "$build.configure.log" 2>&1 ||

@@ -1,6 +1,7 @@
 // shirg-server: the gRPC inference server (see docs/server.md).
 #include <cstdio>
 
+#include "engine/platform/device.h"
 #include "engine/platform/process_setup.h"
 #include "server/server_app.h"
 #include "server/server_config.h"
@@ -17,6 +18,12 @@ int main(int argc, char** argv) {
   if (args.help) {
     std::fputs(shirg::rpc::server_help().c_str(), stdout);
     return 0;
+  }
+  try {
+    shirg::resolve_device(args.config.device);  // a GPU that is not there: one line, exit 2
+  } catch (const shirg::DeviceError& e) {
+    std::fprintf(stderr, "shirg-server: %s\n", e.what());
+    return 2;
   }
   return shirg::rpc::run_server(args.config);
 }

@@ -5,6 +5,8 @@
 #include "engine/model/compute_dtype.h"
 #include "engine/model/model.h"
 #include "engine/platform/cpu_threads.h"
+#include "engine/platform/device.h"
+#include "engine/platform/kernels.h"
 #include "engine/runtime/options_parse.h"
 #include "engine/runtime/pipeline.h"
 
@@ -25,7 +27,9 @@ std::shared_ptr<const Model> load_model_for_server(const ServerConfig& c) {
   LoadOptions o;
   o.model_dir = c.model_dir;
   o.adapter_dirs = c.adapter_dirs;
-  o.dtype = parse_dtype_flag(c.dtype);
+  o.device = resolve_device(c.device);
+  o.kernels = parse_kernels(c.kernels);
+  o.dtype = parse_dtype_flag(c.dtype, o.device);
   o.llm_weight_dtype = parse_llm_weights_flag(c.llm_weights);
   o.gemm = gemm::parse_weight_layout(c.gemm);
   return load_model(o);

@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "engine/model/model.h"
-#include "engine/platform/memory.h"
+#include "engine/platform/device_memory.h"
+#include "engine/platform/kernels.h"
+#include "engine/runtime/cache_budget.h"
 #include "engine/runtime/executor.h"
 #include "server/inference_service.h"
 #include "server/logging.h"
@@ -72,18 +74,6 @@ void set_health(grpc::Server& server, bool serving) {
   }
 }
 
-// --cache-budget-mib: -1 = half the memory available now (after the model is loaded), 0 = no
-// limit (also when the available memory cannot be read), else MiB.
-int64_t cache_budget_bytes(int64_t mib) {
-  if (mib >= 0) return mib << 20;
-  const auto avail = available_memory_bytes();
-  const int64_t budget = avail ? *avail / 2 : 0;
-  spdlog::info("prefix-cache budget: {} (half of the {} available)",
-               budget ? format_gib(budget) : std::string("no limit"),
-               avail ? format_gib(*avail) : std::string("unknown memory"));
-  return budget;
-}
-
 std::string host_port(const std::string& host, int port) {
   // IPv6 literals need brackets.
   if (host.find(':') != std::string::npos && host.front() != '[')
@@ -108,8 +98,12 @@ int run_server(const ServerConfig& cfg) {
   ServiceContext sc(cfg, metrics);
   static_cast<RequestLimits&>(sc.limits) = cfg.request_limits();
   sc.auth_token = cfg.auth_token;
-  registry.add_collector([&sc, &metrics] {
+  // The model's device memory: set before the executor is published (release), read at scrapes
+  // once it is (acquire).
+  DeviceMemorySource device_memory;
+  registry.add_collector([&sc, &metrics, &device_memory] {
     Executor* ex = sc.executor.load(std::memory_order_acquire);
+    if (ex && device_memory) metrics.record_device_memory(sc.model_info.device(), device_memory());
     const ExecutorStats st = ex ? ex->stats() : ExecutorStats{};
     metrics.queue_depth.set(static_cast<double>(st.queued));
     metrics.running_requests.set(static_cast<double>(st.stepping));
@@ -196,7 +190,9 @@ int run_server(const ServerConfig& cfg) {
     stop_server();
     return 1;
   }
-  spdlog::info("model loaded ({} LibTorch threads):\n{}", threads, model_summary_text(*model));
+  spdlog::info("model loaded on {} ({} kernels, {} LibTorch threads):\n{}", model->device.str(),
+               kernels_name(model->kernels), threads, model_summary_text(*model));
+  device_memory = device_memory_source(model->device);
   sc.model_info = describe_model(*model, cfg);
   sc.limits.max_k = model->config.hires_tokens();
   sc.limits.default_gen_length =
@@ -212,7 +208,9 @@ int run_server(const ServerConfig& cfg) {
   ec.schedule =
       cfg.schedule == "prefix-first" ? StepSchedule::kPrefixFirst : StepSchedule::kInterleave;
   ec.max_hold = std::chrono::milliseconds(cfg.max_hold_ms);
-  ec.cache_budget_bytes = cache_budget_bytes(cfg.cache_budget_mib);
+  const CacheBudget budget = choose_cache_budget(cfg.cache_budget_mib, device_memory);
+  spdlog::info("prefix-cache budget: {}", budget.reason);
+  ec.cache_budget_bytes = budget.bytes;
   ec.on_batch_step = [&metrics](int64_t n) { metrics.record_batch(n); };
   ec.max_queue = static_cast<std::size_t>(cfg.max_queue);
   ec.limits = cfg.request_limits();

@@ -112,8 +112,27 @@ const std::vector<Option>& options() {
                if (v.empty()) throw ConfigError("--adapter-dir must not be empty");
                c.adapter_dirs.push_back(v);
              }},
+      Option{"device", "auto|cpu|cuda|cuda:N",
+             "where the model runs (auto: the first CUDA device LibTorch sees, else the CPU); "
+             "a CUDA device that is not visible stops the server at start with one line",
+             [](const ServerConfig& c) { return c.device; },
+             [](ServerConfig& c, const std::string& v) {
+               const bool cuda_n = v.rfind("cuda:", 0) == 0 && v.size() > 5 && v.size() <= 8 &&
+                                   v.find_first_not_of("0123456789", 5) == std::string::npos;
+               if (!cuda_n && v != "auto" && v != "cpu" && v != "cuda")
+                 throw ConfigError("--device must be auto|cpu|cuda|cuda:N, got '" + v + "'");
+               c.device = v;
+             }},
+      Option{"kernels", "auto|generic",
+             "auto: the CPU-specialised kernels on the CPU (packed GEMMs, the cached-step "
+             "attention), the generic path on a GPU; generic: the generic path (what CUDA runs) "
+             "on every device",
+             [](const ServerConfig& c) { return c.kernels; },
+             [](ServerConfig& c, const std::string& v) {
+               c.kernels = one_of("kernels", v, {"auto", "generic"});
+             }},
       Option{"dtype", "auto|bf16|fp32",
-             "compute dtype (auto: bf16 where the CPU has native bf16, else fp32)",
+             "compute dtype (auto: bf16 on a GPU or where the CPU has native bf16, else fp32)",
              [](const ServerConfig& c) { return c.dtype; },
              [](ServerConfig& c, const std::string& v) {
                c.dtype = one_of("dtype", v, {"auto", "bf16", "fp32"});
@@ -134,8 +153,8 @@ const std::vector<Option>& options() {
                c.gemm = one_of("gemm", v, {"auto", "aten", "packed"});
              }},
       Option{"cache-dtype", "bf16|fp32",
-             "prefix KV cache storage (fp32: the seed's 32-bit fallback, twice the bytes; with "
-             "--dtype fp32 exact to the fp32 computation)",
+             "prefix KV cache storage (fp32: twice the bytes; with --dtype fp32 exact to the "
+             "fp32 computation)",
              [](const ServerConfig& c) { return c.cache_dtype; },
              [](ServerConfig& c, const std::string& v) {
                c.cache_dtype = one_of("cache-dtype", v, {"bf16", "fp32"});

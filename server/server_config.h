@@ -33,10 +33,12 @@ struct ServerConfig {
   // replaced by the command line's when that gives any.
   std::vector<std::string> adapter_dirs;
   std::string adapter_dir;  // adapter_dirs joined with "," (logs, metrics label); set by validate
+  std::string device = "auto";       // auto | cpu | cuda | cuda:N (engine/platform/device.h)
+  std::string kernels = "auto";      // auto | generic (engine/platform/kernels.h)
   std::string dtype = "auto";        // auto | bf16 | fp32
   std::string llm_weights = "auto";  // auto | bf16 | fp32 (LLaDA matrix storage under fp32)
   std::string gemm = "auto";         // auto | aten | packed (LLaDA matrices, engine/gemm)
-  std::string cache_dtype = "bf16";  // bf16 | fp32 (prefix KV cache; fp32 = the seed's fallback)
+  std::string cache_dtype = "bf16";  // bf16 | fp32 (prefix KV cache; fp32: twice the bytes)
   int threads = 0;                   // LibTorch intra-op threads; 0: number of cores
   int workers = 1;  // prefix workers: threads running the stages before step 0 (and selection maps)
   // Continuous batching: requests holding a slot (prefix stages to last step); every step of the

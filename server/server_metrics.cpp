@@ -63,7 +63,11 @@ ServerMetrics::ServerMetrics(prom::Registry& r)
       batch_size_(r.histogram("shirg_batch_size",
                               "Requests advanced together by one batched denoising step.", {},
                               {1, 2, 3, 4, 6, 8, 12, 16, 32, 64})
-                      .with()) {
+                      .with()),
+      device_memory_(r.gauge("shirg_device_memory_bytes",
+                             "Memory of the device the model runs on (kind: allocated and "
+                             "reserved by this process's tensors on a GPU; total and free).",
+                             {"device", "kind"})) {
   for (const char* rpc : {kRpcGenerate, kRpcGenerateStream, kRpcModelInfo, kRpcSelectionMap}) {
     requests_.with({rpc, "OK", kProtocolGrpc});
     request_duration_.with({rpc, kProtocolGrpc});
@@ -106,6 +110,13 @@ void ServerMetrics::add_generated_tokens(int64_t n) {
 
 void ServerMetrics::record_batch(int64_t n) {
   batch_size_.observe(static_cast<double>(n));
+}
+
+void ServerMetrics::record_device_memory(const std::string& device, const DeviceMemory& m) {
+  const std::pair<const char*, int64_t> kinds[] = {
+      {"allocated", m.allocated}, {"reserved", m.reserved}, {"total", m.total}, {"free", m.free}};
+  for (const auto& [kind, bytes] : kinds)
+    if (bytes >= 0) device_memory_.with({device, kind}).set(static_cast<double>(bytes));
 }
 
 }  // namespace shirg::rpc

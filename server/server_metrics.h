@@ -4,6 +4,7 @@
 #include <string>
 
 #include "engine/api/request.h"
+#include "engine/platform/device_memory.h"
 #include "server/prometheus.h"
 
 namespace shirg::rpc {
@@ -38,6 +39,9 @@ class ServerMetrics {
   void add_generated_tokens(int64_t n);
   // One batched denoising step of the engine loop with `n` requests (shirg_batch_size).
   void record_batch(int64_t n);
+  // The model device's memory now (set at scrape): shirg_device_memory_bytes{device, kind} with
+  // kind allocated | reserved | total | free; a kind the device does not report (-1) is left out.
+  void record_device_memory(const std::string& device, const DeviceMemory& m);
 
   prom::Gauge& queue_depth;               // shirg_queue_depth (set at scrape from the executor)
   prom::Gauge& inflight;                  // shirg_inflight_requests (RPCs being served)
@@ -57,6 +61,7 @@ class ServerMetrics {
   prom::Family<prom::Histogram>& stage_duration_;
   prom::Counter& generated_tokens_;
   prom::Histogram& batch_size_;
+  prom::Family<prom::Gauge>& device_memory_;
 };
 
 }  // namespace shirg::rpc

@@ -4,7 +4,6 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <atomic>
 #include <stdexcept>
 
 #include "engine/attention/widen.h"
@@ -74,22 +73,11 @@ void gather(const std::vector<KvPart>& parts, bool keys, int64_t h0, const at::T
   });
 }
 
-std::atomic<bool> g_enabled{true};
-
 }  // namespace
-
-void set_cached_step_enabled(bool on) {
-  g_enabled.store(on);
-}
-
-bool cached_step_enabled() {
-  return g_enabled.load();
-}
 
 bool cached_step_attention_applies(const at::Tensor& q, const std::vector<KvPart>& parts,
                                    const at::Tensor& mask) {
-  return cached_step_enabled() && !mask.defined() && gemm::batched_matmul_native() &&
-         unsupported(q, parts) == nullptr;
+  return !mask.defined() && gemm::batched_matmul_native() && unsupported(q, parts) == nullptr;
 }
 
 namespace {

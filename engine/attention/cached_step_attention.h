@@ -1,39 +1,30 @@
 #pragma once
-// The attention of a cached denoising step (issue 16): a few answer rows' queries against the
-// frozen prefix cache (bf16 by default, fp32 when asked) and the answer rows.
+// The CPU attention of a cached denoising step: a few answer rows' queries against the frozen
+// prefix cache (bf16 by default, fp32 when asked) and the answer rows. attention.h chooses it.
 //
-// fp32 queries. Why: the former path (legacy_head_chunked) converts the bf16 cache to fp32 with
-// ATen, a fresh fp32 copy per head group, layer and step, and runs OpenBLAS once per head. Here,
-// per group of heads, every part's keys (then values) are widened exactly into one reused fp32
-// buffer of a few MiB, the scores come from one batched GEMM as K q^T (the long key axis as the
-// GEMM's rows), softmax over the keys in fp32, and P V from a second batched GEMM
-// (gemm::batched_matmul: oneDNN). Same arithmetic as the former path (fp32 products and sums of
-// exactly widened values), a different summation order: results agree to ~1e-6.
+// fp32 queries: per group of heads, every part's keys (then values) are widened exactly into one
+// reused fp32 buffer of a few MiB, the scores come from one batched GEMM as K q^T (the long key
+// axis as the GEMM's rows), softmax over the keys in fp32, and P V from a second batched GEMM
+// (gemm::batched_matmul: oneDNN). No fp32 copy of the cache is made per step: ATen's conversion
+// would allocate one per head group, layer and step.
 //
-// bf16 queries (bf16 compute; the parts must be bf16 too). Why: the former path rounds the scores
-// to bf16 (the output of a bf16 matmul), concatenates them, converts them to fp32 for the softmax
-// and rounds every part's P V and their sum. Here the scores q K^T come from one batched GEMM per
-// part straight into fp32 (bf16 products are exact in fp32), softmax in fp32, the probabilities
-// are rounded once to bf16 for P V, whose parts are summed in fp32 (the GEMM's accumulate mode)
-// and rounded once. Nothing is widened or gathered: the GEMMs read the cache in place. Fewer
-// roundings than the former path: closer to the float64 result (tests).
+// bf16 queries (bf16 compute; the parts must be bf16 too): the scores q K^T come from one batched
+// GEMM per part straight into fp32 (bf16 products are exact in fp32), softmax in fp32, the
+// probabilities are rounded once to bf16 for P V, whose parts are summed in fp32 (the GEMM's
+// accumulate mode) and rounded once. Nothing is widened or gathered: the GEMMs read the cache in
+// place. One rounding of the scores fewer than chunked_attention: closer to the float64 result.
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <vector>
 
-#include "engine/attention/blocked_attention.h"
+#include "engine/attention/kv_part.h"
 
 namespace shirg::attention {
 
-// Whether the LLaDA step uses this kernel where it applies (default: yes). Process-wide, for
-// benchmarks that time before/after in one process (bench_stages --step-attention). Thread-safe.
-void set_cached_step_enabled(bool on);
-bool cached_step_enabled();
-
-// True when cached_step_attention takes these inputs and is the faster path: enabled, no mask,
-// gemm::batched_matmul_native() (oneDNN built in), and on the CPU either q fp32 with every part
-// fp32 or bf16, or q bf16 with every part bf16.
+// True when cached_step_attention takes these inputs: no mask, gemm::batched_matmul_native()
+// (oneDNN built in), and on the CPU either q fp32 with every part fp32 or bf16, or q bf16 with
+// every part bf16.
 bool cached_step_attention_applies(const at::Tensor& q, const std::vector<KvPart>& parts,
                                    const at::Tensor& mask);
 

@@ -67,7 +67,7 @@ struct MultimodalConfig {
   std::vector<std::pair<int64_t, int64_t>> grid_pinpoints;  // (w, h) pairs
 };
 
-// SHIRG's high-resolution view (seed section 3): config.json "shirg_hires_image_size" when a
+// SHIRG's high-resolution view: config.json "shirg_hires_image_size" when a
 // checkpoint sets it, else 672. A multiple of the vision patch size; its grid (48x48 at 672 with
 // 14-px patches) bounds the selection's K.
 struct ShirgConfig {

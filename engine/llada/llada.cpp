@@ -1,9 +1,6 @@
 #include "engine/llada/llada.h"
 
-#include "engine/attention/cached_step_attention.h"
-#include "engine/attention/dispatch.h"
-#include "engine/attention/legacy_attention.h"
-#include "engine/llada/attention.h"
+#include "engine/attention/attention.h"
 
 #include <ATen/ATen.h>
 
@@ -51,9 +48,12 @@ at::Tensor rms_norm_to(const at::Tensor& x, const at::Tensor& weight, double eps
   return (x * at::rsqrt(var + eps) * weight).to(dt);
 }
 
-// 1 / sqrt(head_dim) for q [H, T, head_dim].
-double softmax_scale(const at::Tensor& q) {
-  return 1.0 / std::sqrt(static_cast<double>(q.size(2)));
+// softmax(q k^T / sqrt(head_dim) + mask) v over the parts (attention::attend with the model's
+// kernel set). q: [H, T, head_dim].
+at::Tensor attend(const LladaW& w, const at::Tensor& q, const std::vector<attention::KvPart>& parts,
+                  const at::Tensor& mask = {}) {
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2)));
+  return attention::attend(q, parts, mask, scale, w.kernels);
 }
 
 struct Rope {
@@ -136,33 +136,6 @@ std::string shape_str(const at::Tensor& t) {
   std::ostringstream s;
   s << t.sizes() << " " << c10::toString(t.scalar_type());
   return s.str();
-}
-
-}  // namespace
-
-// Attention of the prefill and the steps: by default the former head-chunked path (the fastest
-// measured with the malloc tuning, legacy_attention.h); the online-softmax kernels (no [Tq, Tk]
-// score matrix: fused CPU or blocked ATen) when selected with attention::set_kernel.
-at::Tensor attend(const at::Tensor& q, const std::vector<KvPart>& parts, const at::Tensor& mask,
-                  int64_t max_heads_per_chunk) {
-  const double scale = softmax_scale(q);
-  if (attention::kernel() == attention::Kernel::kLegacy)
-    return attention::legacy_head_chunked(q, parts, mask, scale, max_heads_per_chunk);
-  attention::BlockSizes sizes;
-  sizes.heads = max_heads_per_chunk;
-  return attention::online_softmax_attention(q, parts, mask, scale, sizes);
-}
-
-namespace {
-
-// The attention of a cached step (no mask): on the CPU the cached-step kernel where it takes the
-// inputs (cached_step_attention.h: fp32 compute over a bf16 or fp32 cache, bf16 compute over a
-// bf16 cache; batched oneDNN GEMMs), unless another kernel was selected; else attend().
-at::Tensor attend_step(const at::Tensor& q, const std::vector<KvPart>& parts) {
-  if (attention::kernel() == attention::Kernel::kLegacy &&
-      attention::cached_step_attention_applies(q, parts, {}))
-    return attention::cached_step_attention(q, parts, softmax_scale(q));
-  return attend(q, parts, {});
 }
 
 }  // namespace
@@ -267,25 +240,27 @@ at::Tensor embed_tokens(const LladaW& w, const std::vector<int64_t>& ids) {
   return w.wte.index_select(0, idx).to(compute_dtype(w));
 }
 
-at::Tensor splice_visual(const LladaW& w, const std::vector<int64_t>& ids, int64_t placeholder_id,
-                         const at::Tensor& visual) {
-  const auto n = std::count(ids.begin(), ids.end(), placeholder_id);
-  if (n != 1) {
-    throw std::invalid_argument(
-        "splice_visual: the image placeholder must occur exactly once, found " + std::to_string(n));
-  }
-  if (!visual.defined() || visual.dim() != 2 || visual.size(1) != w.wte.size(1)) {
-    throw std::invalid_argument("splice_visual: visual tokens must be [N, d_model], got " +
-                                shape_str(visual));
-  }
-  const auto at_pos = std::find(ids.begin(), ids.end(), placeholder_id) - ids.begin();
+at::Tensor splice_visual(const LladaW& w, const std::vector<int64_t>& ids,
+                         const std::vector<VisualInsert>& inserts) {
+  const auto t = static_cast<int64_t>(ids.size());
+  const auto dt = compute_dtype(w);
+  const auto dev = w.wte.device();
   std::vector<at::Tensor> pieces;
-  if (at_pos > 0) pieces.push_back(embed_tokens(w, {ids.begin(), ids.begin() + at_pos}));
-  pieces.push_back(visual.to(compute_dtype(w)));
-  if (at_pos + 1 < static_cast<int64_t>(ids.size())) {
-    pieces.push_back(embed_tokens(w, {ids.begin() + at_pos + 1, ids.end()}));
+  int64_t at_id = 0;
+  for (const VisualInsert& v : inserts) {
+    if (v.pos < at_id || v.pos > t)
+      throw std::invalid_argument("splice_visual: insert positions must ascend within [0, " +
+                                  std::to_string(t) + "], got " + std::to_string(v.pos));
+    if (!v.tokens.defined() || v.tokens.dim() != 2 || v.tokens.size(1) != w.wte.size(1))
+      throw std::invalid_argument("splice_visual: visual tokens must be [N, d_model], got " +
+                                  shape_str(v.tokens));
+    if (v.pos > at_id) pieces.push_back(embed_tokens(w, {ids.begin() + at_id, ids.begin() + v.pos}));
+    pieces.push_back(v.tokens.to(dev, dt));
+    at_id = v.pos;
   }
-  return at::cat(pieces, 0);
+  if (at_id < t) pieces.push_back(embed_tokens(w, {ids.begin() + at_id, ids.end()}));
+  if (pieces.empty()) return at::empty({0, w.wte.size(1)}, w.wte.options().dtype(dt));
+  return pieces.size() == 1 ? pieces[0] : at::cat(pieces, 0);
 }
 
 kv::PrefixCache prefill(const LladaW& w, const LladaConfig& cfg, const at::Tensor& prefix,
@@ -294,8 +269,9 @@ kv::PrefixCache prefill(const LladaW& w, const LladaConfig& cfg, const at::Tenso
   check_prefix(w, cfg, prefix);
   const auto dt = compute_dtype(w);
   const int64_t p = prefix.size(0), n_layers = static_cast<int64_t>(w.blocks.size());
-  auto rope = rope_tables(0, p, cfg.head_dim(), cfg.rope_theta, prefix.device());
-  auto x = prefix.to(at::kFloat);
+  const auto dev = w.wte.device();
+  auto rope = rope_tables(0, p, cfg.head_dim(), cfg.rope_theta, dev);
+  auto x = prefix.to(dev, at::kFloat);
   kv::PrefixCacheBuilder builder(n_layers, dtype);
   for (int64_t l = 0; l < n_layers; ++l) {
     const auto& b = w.blocks[static_cast<size_t>(l)];
@@ -303,7 +279,7 @@ kv::PrefixCache prefill(const LladaW& w, const LladaConfig& cfg, const at::Tenso
     builder.add_layer(qkv.k, qkv.v);
     // The last layer's output feeds only the LM head, which prefix rows never use.
     if (l + 1 == n_layers) break;
-    x = finish_block(x, attend(qkv.q, {{qkv.k, qkv.v}}, {}), b, cfg, dt);
+    x = finish_block(x, attend(w, qkv.q, {{qkv.k, qkv.v}}), b, cfg, dt);
     if (after_layer) after_layer();
   }
   return builder.finish();
@@ -372,7 +348,7 @@ std::vector<at::Tensor> answer_logits_batch(const LladaW& w, const LladaConfig& 
       const kv::PrefixCache& cache = *batch[r].cache;
       const at::Tensor q = prune ? rows_of(qkv.q).index_select(1, wanted[r]) : rows_of(qkv.q);
       attn.push_back(
-          attend_step(q, {{cache.keys(i), cache.values(i)}, {rows_of(qkv.k), rows_of(qkv.v)}}));
+          attend(w, q, {{cache.keys(i), cache.values(i)}, {rows_of(qkv.k), rows_of(qkv.v)}}));
     }
     if (prune)
       x = x.index_select(0, at::tensor(wanted_rows, at::TensorOptions().dtype(at::kLong)).to(dev));
@@ -401,14 +377,14 @@ at::Tensor prefix_dlm_logits(const LladaW& w, const LladaConfig& cfg, const at::
   const auto dt = compute_dtype(w);
   const int64_t p = prefix.size(0), l = answer_ids.size(0), s = p + l;
   auto answer = w.wte.index_select(0, answer_ids.to(w.wte.device())).to(dt);
-  auto x = at::cat({prefix.to(dt), answer}, 0).to(at::kFloat);
-  auto rope = rope_tables(0, s, cfg.head_dim(), cfg.rope_theta, prefix.device());
+  auto x = at::cat({prefix.to(answer.device(), dt), answer}, 0).to(at::kFloat);
+  auto rope = rope_tables(0, s, cfg.head_dim(), cfg.rope_theta, answer.device());
   // Prefix rows must not see answer columns; answer rows see everything.
   auto mask = at::zeros({s, s}, x.options());
   mask.narrow(0, 0, p).narrow(1, p, l).fill_(-std::numeric_limits<float>::infinity());
   for (const auto& b : w.blocks) {
     auto qkv = project_qkv(x, b, cfg, rope, dt);
-    x = finish_block(x, attend(qkv.q, {{qkv.k, qkv.v}}, mask), b, cfg, dt);
+    x = finish_block(x, attend(w, qkv.q, {{qkv.k, qkv.v}}, mask), b, cfg, dt);
   }
   return lm_head(w, cfg, x.narrow(0, p, l));
 }

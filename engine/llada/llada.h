@@ -2,7 +2,7 @@
 // The LLaDA masked-diffusion language model (bidirectional transformer) with the per-request
 // prefix KV cache ("Prefix-DLM", LaViDa).
 //
-// Math (see /work/shared/reference/lavida.md): per block
+// Math (LaViDa's LLaDA modelling code; docs/architecture.md): per block
 //   h = x + attn_out(attn(RoPE(q), RoPE(k), v))  on RMSNorm(x)       (no causal mask)
 //   x = h + ff_out(silu(ff_proj(n)) * up_proj(n))  with n = RMSNorm(h)
 // then RMSNorm(ln_f) and the untied LM head. head_dim = d_model / n_heads; RoPE in split-half
@@ -11,7 +11,9 @@
 // run over bf16-stored matrices, upcast per row chunk); the residual stream, RMSNorm, RoPE and
 // softmax in fp32; logits returned in fp32.
 // Positions: prefix rows 0..P-1, answer rows P..P+L-1.
-// All functions are pure (no global state) and thread-safe; tensors follow the weights' device.
+// Attention runs through attention::attend with LladaW::kernels (engine/attention/attention.h).
+// All functions are pure (no global state) and thread-safe; tensors follow the weights' device:
+// inputs on another device (answer ids, prefix embeddings) are moved there.
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -38,11 +40,18 @@ int pack_weights(LladaW& w, gemm::WeightLayout layout);
 // [0, wte rows).
 at::Tensor embed_tokens(const LladaW& w, const std::vector<int64_t>& ids);
 
-// Input assembly: embeddings of `ids` where the single occurrence of `placeholder_id` is replaced
-// by the rows of `visual` [N, D] (compute dtype) -> [T - 1 + N, D]. Throws std::invalid_argument
-// unless the placeholder occurs exactly once and `visual` is [N, D] with N >= 0.
-at::Tensor splice_visual(const LladaW& w, const std::vector<int64_t>& ids, int64_t placeholder_id,
-                         const at::Tensor& visual);
+// Visual tokens [N, D] (any float dtype, any device) placed before ids[pos] of a prompt.
+struct VisualInsert {
+  int64_t pos = 0;
+  at::Tensor tokens;
+};
+
+// The prefix embeddings [T + sum N, D] in the compute dtype on the weights' device: the prompt's
+// token embeddings with each insert's visual tokens placed before ids[pos] (pos == T: at the
+// end). Throws std::invalid_argument unless the positions ascend within [0, T] and every insert
+// is [N >= 0, d_model].
+at::Tensor splice_visual(const LladaW& w, const std::vector<int64_t>& ids,
+                         const std::vector<VisualInsert>& inserts);
 
 // Runs the prefix [P, D] (compute dtype) through every layer with bidirectional attention among
 // the prefix rows and keeps K (after RoPE) and V per layer. No LM head on prefix rows.

@@ -69,7 +69,12 @@ struct LoadOptions {
   at::ScalarType llm_weight_dtype = at::ScalarType::Undefined;
   // How the LLaDA matrices are held on the CPU (engine/gemm/linear_weight.h): kAuto packs them
   // once into oneDNN's blocked layout where that library has one for this CPU and dtype.
+  // Kernels::kGeneric holds them plain (kPacked is then refused).
   gemm::WeightLayout gemm = gemm::WeightLayout::kAuto;
+  // The implementations the model's forward functions run (engine/platform/kernels.h): kAuto =
+  // the CPU-specialised kernels on the CPU, the generic path elsewhere; kGeneric = the generic
+  // path (what CUDA runs) on any device.
+  Kernels kernels = Kernels::kAuto;
 };
 
 struct Model {
@@ -82,7 +87,8 @@ struct Model {
   std::shared_ptr<const tok::Tokenizer> tokenizer;
   SpecialIds ids;
   at::ScalarType dtype = at::kBFloat16;
-  at::Device device = at::kCPU;
+  at::Device device = at::kCPU;  // every weight, and every tensor a request computes, lives here
+  Kernels kernels = Kernels::kAuto;  // also in vision*.kernels and llm.kernels
 
   // SigLIP and projector with the adapter(s) merged: what the SHIRG modes run on.
   SiglipW vision;

@@ -11,6 +11,7 @@
 #include "engine/model/compute_dtype.h"
 #include "engine/model/model.h"
 #include "engine/model/special_ids.h"
+#include "engine/platform/device_memory.h"
 #include "engine/platform/memory.h"
 #include "engine/safetensors/checkpoint.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -204,10 +205,12 @@ at::ScalarType choose_llm_weight_dtype(const st::Checkpoint& ckpt, const LladaCo
   if (!fp32 && asked == at::kFloat)
     throw ConfigError("fp32 LLaDA weights need fp32 compute (--dtype fp32)");
   std::optional<int64_t> budget;
-  if (opts.memory_budget_bytes > 0)
+  if (opts.memory_budget_bytes > 0) {
     budget = opts.memory_budget_bytes;
-  else if (opts.memory_budget_bytes < 0 && opts.device.is_cpu())
-    budget = available_memory_bytes();
+  } else if (opts.memory_budget_bytes < 0) {
+    const int64_t free = read_device_memory(opts.device).free;  // -1: unknown, not checked
+    if (free >= 0) budget = free;
+  }
   int64_t llm = 0, other = 0;  // elements
   for (const auto& name : ckpt.names())
     (name.rfind(kLlmPrefix, 0) == 0 ? llm : other) += ckpt.find(name)->numel();
@@ -215,7 +218,8 @@ at::ScalarType choose_llm_weight_dtype(const st::Checkpoint& ckpt, const LladaCo
   const auto need_for = [&](at::ScalarType compute, at::ScalarType storage) {
     // Packing (LoadOptions::gemm) happens only where storage == compute dtype on the CPU.
     const bool packs = opts.gemm != gemm::WeightLayout::kPlain && gemm::packing_available() &&
-                       opts.device.is_cpu() && storage == compute;
+                       opts.device.is_cpu() && opts.kernels == Kernels::kAuto &&
+                       storage == compute;
     const auto storage_size = static_cast<int64_t>(c10::elementSize(storage));
     return other * static_cast<int64_t>(c10::elementSize(compute)) + llm * storage_size +
            load_transient_elements(cfg, packs) * storage_size;
@@ -235,8 +239,11 @@ at::ScalarType choose_llm_weight_dtype(const st::Checkpoint& ckpt, const LladaCo
                        " with the load's largest transient copy (" +
                        compute_dtype_name(opts.dtype) + " compute, LLaDA matrices in " +
                        compute_dtype_name(chosen) + ") but only " + format_gib(*budget) +
-                       " is available to this process (MemAvailable / cgroup limit)" + hint +
-                       " a machine with more memory, or a GPU");
+                       " is available " +
+                       (opts.device.is_cpu()
+                            ? std::string("to this process (MemAvailable / cgroup limit)")
+                            : "on " + opts.device.str()) +
+                       hint + " a machine with more memory, or a GPU");
 }
 
 }  // namespace
@@ -245,6 +252,9 @@ std::shared_ptr<const Model> load_model(const LoadOptions& opts) {
   const auto t0 = std::chrono::steady_clock::now();
   if (opts.dtype != at::kBFloat16 && opts.dtype != at::kFloat)
     throw ConfigError("compute dtype must be bf16 or fp32");
+  if (opts.kernels == Kernels::kGeneric && opts.gemm == gemm::WeightLayout::kPacked)
+    throw ConfigError("--gemm packed is a CPU-specialised kernel; --kernels generic needs --gemm "
+                      "auto or aten");
   const fs::path dir(opts.model_dir);
   if (!fs::is_directory(dir)) throw ConfigError(opts.model_dir + ": not a directory");
 
@@ -254,6 +264,7 @@ std::shared_ptr<const Model> load_model(const LoadOptions& opts) {
   for (const auto& a : opts.adapter_dirs) m->adapter_dir += (m->adapter_dir.empty() ? "" : ",") + a;
   m->dtype = opts.dtype;
   m->device = opts.device;
+  m->kernels = opts.kernels;
   m->config = load_model_config((dir / "config.json").string());
   m->generation_defaults = load_generation_defaults((dir / "generation_config.json").string());
   if (fs::exists(dir / "tokenizer_config.json"))
@@ -299,8 +310,12 @@ std::shared_ptr<const Model> load_model(const LoadOptions& opts) {
   m->coord.weight = b.take_lora_only(kCoordModule, {dv, kCoordFeatureDim}, &m->coord.from_adapter);
   m->llm = bind_llm(b, m->config.llm, llm_weights);
   m->llm.compute_dtype = opts.dtype;
+  m->llm.kernels = m->vision.kernels = m->vision_base.kernels = opts.kernels;
   b.finish();
-  m->summary.llm_matrices_packed = llada::pack_weights(m->llm, opts.gemm);
+  // The generic path holds every matrix plain (at::linear: cuBLAS on CUDA); packing is CPU-only.
+  const bool cpu_kernels = opts.device.is_cpu() && opts.kernels == Kernels::kAuto;
+  m->summary.llm_matrices_packed =
+      llada::pack_weights(m->llm, cpu_kernels ? opts.gemm : gemm::WeightLayout::kPlain);
   m->summary.llm_matrices = static_cast<int64_t>(m->llm.matrices().size());
   m->summary.llm_gemm = m->llm.lm_head.implementation();
 

@@ -9,7 +9,8 @@
 #include <thread>
 #include <variant>
 
-#include "engine/model/model.h"
+#include "engine/platform/device.h"
+#include "engine/runtime/failure.h"
 #include "engine/runtime/pipeline.h"
 
 namespace shirg {
@@ -35,6 +36,7 @@ struct Task {
   // (they live as long as the task), the queue time and the cache bytes reserved.
   RequestState state;
   RunControl ctl;
+  at::Tensor logits;  // of the step just run (for after_step); reset right after
   double queue_ms = 0;
   int64_t reserved_bytes = 0;
 
@@ -54,9 +56,8 @@ struct Reaped {
 }  // namespace
 
 struct Executor::Impl {
-  std::shared_ptr<const Model> model;
   ExecutorConfig config;
-  Pipeline pipeline;
+  std::shared_ptr<const RequestPipeline> pipeline;
 
   mutable std::mutex mu;
   std::condition_variable cv;       // workers wait for tasks
@@ -87,9 +88,9 @@ struct Executor::Impl {
   int64_t cache_in_use = 0;
   int64_t waiting_for_memory = 0;
 
-  Impl(std::shared_ptr<const Model> m, ExecutorConfig c)
-      : model(m), config(c), pipeline(m, c.limits, c.cache_dtype) {
-    stats.max_queue = static_cast<int64_t>(c.max_queue);
+  Impl(std::shared_ptr<const RequestPipeline> p, ExecutorConfig c)
+      : config(std::move(c)), pipeline(std::move(p)) {
+    stats.max_queue = static_cast<int64_t>(config.max_queue);
   }
 
   // Called with mu held. Decides admission.
@@ -279,7 +280,7 @@ struct Executor::Impl {
       ctl.observer = g->observer.get();
       ctl.reserve_cache = [this, &task](int64_t bytes) { return reserve_cache(task, bytes); };
       g->observer->on_started(task.queue_ms);
-      Status s = pipeline.prepare(g->request, ctl, &task.state);
+      Status s = pipeline->prepare(g->request, ctl, &task.state);
       {
         std::lock_guard<std::mutex> lock(mu);
         --preparing;
@@ -292,7 +293,7 @@ struct Executor::Impl {
     auto& sel = std::get<SelectionTask>(task.work);
     ctl.deadline = sel.request.deadline;
     SelectionMapResult result;
-    Status s = pipeline.run_selection_map(sel.request, ctl, &result);
+    Status s = pipeline->run_selection_map(sel.request, ctl, &result);
     settle(task, s.ok());
     sel.done(s, result);
   }
@@ -322,6 +323,34 @@ struct Executor::Impl {
       complete(*t, s);
     }
     running = std::move(still);
+  }
+
+  // One denoising step of every running request in one batched call; each request's logits go
+  // to its task. When the batch fails for lack of memory (the batch's rows exceed the device),
+  // every request is stepped alone instead (no state was advanced by the failed call), so only
+  // a request that fails by itself ends. Returns each request's status.
+  std::vector<Status> step_running(const std::vector<std::shared_ptr<Task>>& running) {
+    std::vector<RequestState*> batch;
+    for (const auto& t : running) batch.push_back(&t->state);
+    std::vector<Status> out(running.size(), Status::Ok());
+    Status batch_status = Status::Ok();
+    try {
+      std::vector<at::Tensor> logits = pipeline->step_batch(batch);
+      for (size_t i = 0; i < running.size(); ++i) running[i]->logits = std::move(logits[i]);
+      return out;
+    } catch (const std::exception& e) {
+      batch_status = failure_status(e, pipeline->device(), "in a denoising step");
+    }
+    if (batch_status.code != StatusCode::kResourceExhausted || running.size() == 1)
+      return std::vector<Status>(running.size(), batch_status);
+    for (size_t i = 0; i < running.size(); ++i) {
+      try {
+        running[i]->logits = pipeline->step_batch({batch[i]})[0];
+      } catch (const std::exception& e) {
+        out[i] = failure_status(e, pipeline->device(), "in a denoising step");
+      }
+    }
+    return out;
   }
 
   void step_loop() {
@@ -362,31 +391,24 @@ struct Executor::Impl {
         stats.batched_steps += 1;
         stats.batched_rows += static_cast<int64_t>(running.size());
       }
-      std::vector<RequestState*> batch;
-      for (auto& t : running) batch.push_back(&t->state);
-      std::vector<at::Tensor> logits;
-      Status failed = Status::Ok();
-      try {
-        logits = pipeline.step_batch(batch);
-      } catch (const std::exception& e) {
-        failed = Status::Error(StatusCode::kInternal, std::string("internal error: ") + e.what());
-      }
+      const std::vector<Status> step_status = step_running(running);
       if (config.on_batch_step) config.on_batch_step(static_cast<int64_t>(running.size()));
       std::vector<std::shared_ptr<Task>> still;
       for (size_t i = 0; i < running.size(); ++i) {
         Task& t = *running[i];
-        Status s = failed;
+        Status s = step_status[i];
         if (s.ok()) {
           try {
-            s = pipeline.after_step(std::get<GenerateTask>(t.work).request, t.ctl, t.state,
-                                    logits[i]);
-            if (s.ok() && t.state.sampler->done()) {
-              pipeline.finish(t.ctl, t.state);
+            s = pipeline->after_step(std::get<GenerateTask>(t.work).request, t.ctl, t.state,
+                                     t.logits);
+            t.logits.reset();
+            if (s.ok() && pipeline->done(t.state)) {
+              pipeline->finish(t.ctl, t.state);
               complete(t, s);
               continue;
             }
           } catch (const std::exception& e) {
-            s = Status::Error(StatusCode::kInternal, std::string("internal error: ") + e.what());
+            s = failure_status(e, pipeline->device(), "after a denoising step");
           }
         }
         if (!s.ok()) {
@@ -401,7 +423,11 @@ struct Executor::Impl {
 };
 
 Executor::Executor(std::shared_ptr<const Model> model, ExecutorConfig config)
-    : impl_(std::make_unique<Impl>(std::move(model), config)) {
+    : Executor(std::make_shared<Pipeline>(std::move(model), config.limits, config.cache_dtype),
+               config) {}
+
+Executor::Executor(std::shared_ptr<const RequestPipeline> pipeline, ExecutorConfig config)
+    : impl_(std::make_unique<Impl>(std::move(pipeline), config)) {
   const int n = std::max(1, config.workers);
   for (int i = 0; i < n; ++i) impl_->workers.emplace_back([this] { impl_->worker_loop(); });
   impl_->stepper = std::thread([this] { impl_->step_loop(); });
@@ -415,7 +441,7 @@ Executor::~Executor() {
 Status Executor::enqueue(GenerateRequest request, std::shared_ptr<RequestObserver> observer,
                          uint64_t* id) {
   if (!observer) return Status::Error(StatusCode::kInternal, "enqueue needs an observer");
-  if (Status s = impl_->pipeline.validate(request); !s.ok()) {
+  if (Status s = impl_->pipeline->validate(request); !s.ok()) {
     std::lock_guard<std::mutex> lock(impl_->mu);
     ++impl_->stats.rejected;
     return s;
@@ -429,7 +455,7 @@ Status Executor::enqueue(GenerateRequest request, std::shared_ptr<RequestObserve
 Status Executor::enqueue_selection_map(SelectionMapRequest request, SelectionMapCallback done,
                                        uint64_t* id) {
   if (!done) return Status::Error(StatusCode::kInternal, "enqueue_selection_map needs a callback");
-  if (Status s = impl_->pipeline.validate_selection(request); !s.ok()) {
+  if (Status s = impl_->pipeline->validate_selection(request); !s.ok()) {
     std::lock_guard<std::mutex> lock(impl_->mu);
     ++impl_->stats.rejected;
     return s;
@@ -497,9 +523,6 @@ void Executor::shutdown(std::chrono::milliseconds grace) {
   if (impl_->reaper.joinable()) impl_->reaper.join();
 }
 
-const Model& Executor::model() const {
-  return *impl_->model;
-}
 const ExecutorConfig& Executor::config() const {
   return impl_->config;
 }

@@ -14,30 +14,14 @@
 #include "engine/api/observer.h"
 #include "engine/api/request.h"
 #include "engine/api/request_limits.h"
+#include "engine/api/selection_map.h"
 #include "engine/api/status.h"
 #include "kvcache/cache_dtype.h"
 
 namespace shirg {
 
 struct Model;
-
-struct SelectionMapRequest {
-  std::string request_id;
-  std::string image_bytes;
-  std::string question;  // used when selection.query_aware
-  SelectionOptions selection;
-  std::optional<std::chrono::steady_clock::time_point> deadline;
-};
-
-struct SelectionMapResult {
-  int64_t grid = 48;                  // hi-detail grid side
-  std::vector<int64_t> kept_indices;  // raster indices into the grid (hi-detail tokens kept)
-  std::vector<float> scores;          // one per grid cell (raster order)
-  int64_t scaffold_tokens = 0;
-  std::string overlay_png;  // PNG bytes
-  SelectionSummary summary;
-  double selection_ms = 0;
-};
+class RequestPipeline;
 
 // When the step loop runs its next batched step while generate requests are in their prefix
 // stages (decode, vision, selection, projector, prefill) on the workers.
@@ -102,7 +86,10 @@ struct ExecutorStats {
 
 class Executor {
  public:
+  // Runs requests on `model` through a Pipeline (config.limits, config.cache_dtype).
   Executor(std::shared_ptr<const Model> model, ExecutorConfig config);
+  // Runs requests through any RequestPipeline (tests: a fake one, to check the scheduling).
+  Executor(std::shared_ptr<const RequestPipeline> pipeline, ExecutorConfig config);
   ~Executor();  // shutdown(0)
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
@@ -126,7 +113,6 @@ class Executor {
   // rest and joins the workers. Idempotent.
   void shutdown(std::chrono::milliseconds grace);
 
-  const Model& model() const;
   const ExecutorConfig& config() const;
 
  private:

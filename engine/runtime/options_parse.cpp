@@ -7,8 +7,8 @@
 
 namespace shirg {
 
-at::ScalarType parse_dtype_flag(const std::string& s) {
-  return parse_compute_dtype(s, at::kCPU);
+at::ScalarType parse_dtype_flag(const std::string& s, const at::Device& device) {
+  return parse_compute_dtype(s, device);
 }
 
 at::ScalarType parse_llm_weights_flag(const std::string& s) {

@@ -1,5 +1,6 @@
 #pragma once
 // Command-line spellings of the request options, shared by the offline tool and the benchmarks.
+#include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
 #include <functional>
@@ -10,8 +11,9 @@
 
 namespace shirg {
 
-// "auto" | "bf16" | "fp32" (auto: see engine/model/compute_dtype.h); throws std::invalid_argument.
-at::ScalarType parse_dtype_flag(const std::string& s);
+// "auto" | "bf16" | "fp32" for a model on `device` (auto: see engine/model/compute_dtype.h);
+// throws std::invalid_argument.
+at::ScalarType parse_dtype_flag(const std::string& s, const at::Device& device);
 // "auto" | "bf16" | "fp32" storage of the LLaDA matrices (LoadOptions::llm_weight_dtype; auto is
 // ScalarType::Undefined); throws std::invalid_argument.
 at::ScalarType parse_llm_weights_flag(const std::string& s);

@@ -1,5 +1,7 @@
 #include "engine/runtime/pipeline.h"
 
+#include "engine/runtime/failure.h"
+
 #include <ATen/ATen.h>
 
 #include <chrono>
@@ -7,6 +9,8 @@
 
 #include "engine/llada/llada.h"
 #include "engine/model/model.h"
+#include "engine/platform/device.h"
+#include "engine/platform/device_memory.h"
 #include "engine/sampler/sampler.h"
 #include "engine/tokenizer/chat.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -92,6 +96,26 @@ std::string render_partial(const tok::Tokenizer& t, const at::Tensor& ids, const
   return out;
 }
 
+// Untrusted bytes -> RGB, limits checked from the header before allocating. INVALID_ARGUMENT
+// for bytes that are not a decodable image within the limits.
+Status decode(const std::string& bytes, const RequestLimits& limits, vision::RgbImage* img) {
+  vision::DecodeLimits lim;
+  lim.max_bytes = static_cast<std::size_t>(limits.max_image_bytes);
+  lim.max_pixels = limits.max_image_pixels;
+  try {
+    *img = vision::decode_image(bytes.data(), bytes.size(), lim);
+  } catch (const vision::ImageError& e) {
+    return invalid(std::string("image: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+// Milliseconds since t once the work queued on the device has run (CUDA is asynchronous).
+double stage_ms(const Model& m, Clock::time_point t) {
+  synchronize(m.device);
+  return ms_since(t);
+}
+
 // Thrown by the hooks inside the vision encoder and the prefill to stop there; run() returns
 // its status.
 struct Stopped {
@@ -127,7 +151,7 @@ Status build_visual(const Model& m, const vision::RgbImage& img, const GenerateR
       lt = vision::layout_lavida_hd(m, img, hook);
     else
       lt = vision::layout_full672(m, img, hook);
-    t->vision_ms = ms_since(t0);  // includes the projector (it is inside the layout)
+    t->vision_ms = stage_ms(m, t0);  // includes the projector (it is inside the layout)
     out->tokens = lt.tokens;
     out->summary.visual_tokens = lt.tokens.size(0);
     out->summary.newline_tokens = lt.newline_tokens;
@@ -137,7 +161,7 @@ Status build_visual(const Model& m, const vision::RgbImage& img, const GenerateR
   }
   const int64_t side = m.config.shirg.hires_image_size;
   at::Tensor feats = vision::encode_view(m, img, side, hook);  // [grid^2, Dv]: [2304, Dv] at 672
-  t->vision_ms = ms_since(t0);
+  t->vision_ms = stage_ms(m, t0);
   if (Status s = check_control(ctl, "after the vision encoder"); !s.ok()) return s;
 
   auto t1 = Clock::now();
@@ -151,14 +175,14 @@ Status build_visual(const Model& m, const vision::RgbImage& img, const GenerateR
   }
   out->selection = select::select_tokens(in, p);
   at::Tensor tokens = out->selection.tokens;
-  if (p.coords)  // hi-detail tokens only; the scaffold rows stay as pooled (seed 4.1)
+  if (p.coords)  // hi-detail tokens only; the scaffold rows stay as pooled
     tokens = select::apply_coord_embedding_hi_detail(tokens, out->selection.coords,
                                                      out->selection.scaffold_tokens, m.coord);
-  t->selection_ms = ms_since(t1);
+  t->selection_ms = stage_ms(m, t1);
 
   auto t2 = Clock::now();
   out->tokens = vision::project(m.projector, tokens);
-  t->projector_ms = ms_since(t2);
+  t->projector_ms = stage_ms(m, t2);
   auto& s = out->summary;
   s.scaffold_tokens = out->selection.scaffold_tokens;
   s.hi_detail_tokens = out->selection.hi_detail_tokens;
@@ -219,11 +243,40 @@ Status Pipeline::run(const GenerateRequest& req, const RunControl& ctl, Generate
     }
     if (s.ok()) finish(ctl, st);
   } catch (const std::exception& e) {
-    s = Status::Error(StatusCode::kInternal, std::string("internal error: ") + e.what());
+    s = failure_status(e, model_->device, "in a denoising step");
   }
   *out = std::move(st.result);
   return s;
 }
+
+namespace {
+
+// The prompt rendered by the checkpoint's chat template with the visual tokens spliced in at the
+// image placeholder: the prefix embeddings [P, D] (compute dtype, on the model's device) and the
+// prompt's token ids (without the visual tokens).
+struct Prefix {
+  at::Tensor embeddings;
+  std::vector<int64_t> prompt_ids;
+};
+
+Prefix build_prefix(const Model& m, const std::string& question, const at::Tensor& visual) {
+  const std::string bos = m.tokenizer_config.bos_token.value_or("<|startoftext|>");
+  const tok::LavidaPrompt prompt = tok::build_lavida_prompt(*m.tokenizer, question, bos);
+  return {llada::splice_visual(m.llm, prompt.ids, {{prompt.image_pos, visual}}), prompt.ids};
+}
+
+void dump_prefix(const Visual& vis, const Prefix& prefix, std::map<std::string, at::Tensor>& d) {
+  d["visual_tokens"] = vis.tokens.to(at::kFloat).cpu();
+  d["prefix_embeddings"] = prefix.embeddings.to(at::kFloat).cpu();
+  d["prompt_ids"] = at::tensor(prefix.prompt_ids, at::kLong);
+  if (vis.selection.scores.defined()) {
+    d["selection_scores"] = vis.selection.scores.cpu();
+    d["selection_kept_indices"] = at::tensor(vis.selection.kept_indices, at::kLong);
+    d["selection_coords"] = vis.selection.coords.cpu();
+  }
+}
+
+}  // namespace
 
 Status Pipeline::prepare(const GenerateRequest& req, const RunControl& ctl,
                          RequestState* st) const {
@@ -232,17 +285,10 @@ Status Pipeline::prepare(const GenerateRequest& req, const RunControl& ctl,
   StageTimings& t = st->result.timings;
   try {
     if (Status s = check_control(ctl, "before start"); !s.ok()) return s;
-    // 1. Decode (untrusted bytes; limits checked from the header before allocating).
+    // 1. Decode (untrusted bytes).
     auto t0 = Clock::now();
-    vision::DecodeLimits lim;
-    lim.max_bytes = static_cast<std::size_t>(limits_.max_image_bytes);
-    lim.max_pixels = limits_.max_image_pixels;
     vision::RgbImage img;
-    try {
-      img = vision::decode_image(req.image_bytes.data(), req.image_bytes.size(), lim);
-    } catch (const vision::ImageError& e) {
-      return invalid(std::string("image: ") + e.what());
-    }
+    if (Status s = decode(req.image_bytes, limits_, &img); !s.ok()) return s;
     t.decode_ms = ms_since(t0);
 
     // 2-4. Vision, selection, projector (every selection decision happens here, before step 0).
@@ -250,15 +296,9 @@ Status Pipeline::prepare(const GenerateRequest& req, const RunControl& ctl,
     if (Status s = build_visual(m, img, req, ctl, &t, &vis); !s.ok()) return s;
     if (Status s = check_control(ctl, "after the visual tokens"); !s.ok()) return s;
 
-    // 5. Prompt + prefix embeddings: visual tokens spliced in at the <image> placeholder.
-    const std::string bos = m.tokenizer_config.bos_token.value_or("<|startoftext|>");
-    const tok::LavidaPrompt prompt = tok::build_lavida_prompt(*m.tokenizer, req.question, bos);
-    std::vector<int64_t> before(prompt.ids.begin(), prompt.ids.begin() + prompt.image_pos);
-    std::vector<int64_t> after(prompt.ids.begin() + prompt.image_pos, prompt.ids.end());
-    at::Tensor prefix = at::cat({llada::embed_tokens(m.llm, before), vis.tokens.to(m.dtype),
-                                 llada::embed_tokens(m.llm, after)},
-                                0);
-    const int64_t P = prefix.size(0);
+    // 5. Prompt + prefix embeddings, within the model's context and the cache budget.
+    const Prefix prefix = build_prefix(m, req.question, vis.tokens);
+    const int64_t P = prefix.embeddings.size(0);
     const auto& g = req.generation;
     if (P + g.gen_length > m.config.llm.max_sequence_length)
       return invalid("prefix of " + std::to_string(P) + " tokens + gen_length " +
@@ -272,23 +312,14 @@ Status Pipeline::prepare(const GenerateRequest& req, const RunControl& ctl,
 
     // 6. Prefill: the prefix KV, computed once, frozen (bf16, or fp32), owned by this request.
     auto t1 = Clock::now();
-    st->cache = llada::prefill(m.llm, m.config.llm, prefix, cache_dtype_,
+    st->cache = llada::prefill(m.llm, m.config.llm, prefix.embeddings, cache_dtype_,
                                control_hook(ctl, "in the prefill"));
-    t.prefill_ms = ms_since(t1);
+    t.prefill_ms = stage_ms(m, t1);
     GenerateResult& out = st->result;
     out.prefix_tokens = P;
     out.cache_bytes = st->cache.bytes();
     out.selection = vis.summary;
-    if (ctl.dump) {
-      (*ctl.dump)["visual_tokens"] = vis.tokens.to(at::kFloat).cpu();
-      (*ctl.dump)["prefix_embeddings"] = prefix.to(at::kFloat).cpu();
-      (*ctl.dump)["prompt_ids"] = at::tensor(prompt.ids, at::kLong);
-      if (vis.selection.scores.defined()) {
-        (*ctl.dump)["selection_scores"] = vis.selection.scores.cpu();
-        (*ctl.dump)["selection_kept_indices"] = at::tensor(vis.selection.kept_indices, at::kLong);
-        (*ctl.dump)["selection_coords"] = vis.selection.coords.cpu();
-      }
-    }
+    if (ctl.dump) dump_prefix(vis, prefix, *ctl.dump);
     if (ctl.observer) {
       PrefixReadyEvent e;
       e.selection = vis.summary;
@@ -309,7 +340,8 @@ Status Pipeline::prepare(const GenerateRequest& req, const RunControl& ctl,
   } catch (const Stopped& s) {
     return s.status;
   } catch (const std::exception& e) {
-    return Status::Error(StatusCode::kInternal, std::string("internal error: ") + e.what());
+    st->cache = kv::PrefixCache{};  // an out-of-memory error leaves nothing behind
+    return failure_status(e, m.device, "in the prefix stages");
   }
 }
 
@@ -370,7 +402,8 @@ void Pipeline::finish(const RunControl& ctl, RequestState& st) const {
     out.answer_ids.push_back(p[i]);
   }
   std::string text = m.tokenizer->decode(out.answer_ids, /*skip_special_tokens=*/true);
-  // LaViDa strips leading '!' from answers (its tokenizer's id 0; a random-weights artefact).
+  // LaViDa's inference strips leading '!' (token id 0) from decoded answers (its predict.py and
+  // lmms-eval model do text.lstrip('!')): the same here, so answers compare one to one.
   const auto first = text.find_first_not_of('!');
   out.answer = first == std::string::npos ? std::string() : text.substr(first);
   if (ctl.dump) (*ctl.dump)["answer_ids"] = answer.clone();
@@ -382,15 +415,8 @@ Status Pipeline::run_selection_map(const SelectionMapRequest& req, const RunCont
   const Model& m = *model_;
   try {
     if (Status s = check_control(ctl, "before start"); !s.ok()) return s;
-    vision::DecodeLimits lim;
-    lim.max_bytes = static_cast<std::size_t>(limits_.max_image_bytes);
-    lim.max_pixels = limits_.max_image_pixels;
     vision::RgbImage img;
-    try {
-      img = vision::decode_image(req.image_bytes.data(), req.image_bytes.size(), lim);
-    } catch (const vision::ImageError& e) {
-      return invalid(std::string("image: ") + e.what());
-    }
+    if (Status s = decode(req.image_bytes, limits_, &img); !s.ok()) return s;
     GenerateRequest g;
     g.question = req.question;
     g.selection = req.selection;
@@ -414,8 +440,12 @@ Status Pipeline::run_selection_map(const SelectionMapRequest& req, const RunCont
   } catch (const Stopped& s) {
     return s.status;
   } catch (const std::exception& e) {
-    return Status::Error(StatusCode::kInternal, std::string("internal error: ") + e.what());
+    return failure_status(e, m.device, "in the selection");
   }
+}
+
+at::Device Pipeline::device() const {
+  return model_->device;
 }
 
 }  // namespace shirg

@@ -5,67 +5,22 @@
 // everything a request mutates lives in the run() call's locals.
 #include <ATen/core/Tensor.h>
 
-#include <atomic>
-#include <chrono>
-#include <functional>
-#include <map>
 #include <memory>
-#include <optional>
-#include <string>
 #include <vector>
 
-#include "engine/api/observer.h"
 #include "engine/api/request.h"
 #include "engine/api/request_limits.h"
+#include "engine/api/selection_map.h"
 #include "engine/api/status.h"
-#include "engine/runtime/executor.h"
-#include "engine/sampler/sampler.h"
+#include "engine/runtime/request_pipeline.h"
+#include "engine/runtime/request_state.h"
 #include "kvcache/cache_dtype.h"
-#include "kvcache/prefix_cache.h"
 
 namespace shirg {
 
 struct Model;
 
-// How a running request is observed and stopped.
-// Control points (where cancellation and the deadline are checked): before start, after every
-// SigLIP encoder layer, between stages, after every prefill layer, between denoising steps.
-struct RunControl {
-  const std::atomic<bool>* cancelled = nullptr;  // checked at every control point
-  std::optional<std::chrono::steady_clock::time_point> deadline;
-  RequestObserver* observer = nullptr;  // may be null
-  // Called at every control point, before the check, with where it is ("in the vision encoder",
-  // "in the prefill", ...): tracing and tests. May be empty.
-  std::function<void(const char* where)> on_check;
-  // When set, intermediate tensors are stored here (CPU): visual tokens, selection, prefix,
-  // per-step logits and committed tokens (offline tool --dump).
-  std::map<std::string, at::Tensor>* dump = nullptr;
-  // Called once the prefix length is known, before the prefill, with the exact bytes the
-  // request's prefix cache will hold (admission by memory: it may wait for room). A non-OK
-  // status ends the request with it. Empty: no budget.
-  std::function<Status(int64_t cache_bytes)> reserve_cache;
-};
-
-// At a control point: calls ctl.on_check, then CANCELLED when ctl.cancelled is set, then
-// DEADLINE_EXCEEDED when the deadline passed ("request cancelled <where>", ...), else OK.
-Status check_control(const RunControl& ctl, const char* where);
-
-// Everything one generate request owns between its stages (the whisper.cpp state): the frozen
-// prefix cache, the sampler (answer ids, schedule, RNG) and the result being filled in. Made by
-// Pipeline::prepare, advanced by Pipeline::step_batch, closed by Pipeline::finish. Owned by one
-// thread at a time (the executor hands it from a prefix worker to the step loop).
-struct RequestState {
-  kv::PrefixCache cache;
-  std::optional<sampler::SamplerState> sampler;
-  GenerateResult result;  // timings, selection summary, prefix tokens, cache bytes so far
-  // Every step computes the logits of all answer positions (the dump), not only the rows the
-  // sampler reads (SamplerState::logit_rows).
-  bool all_logits = false;
-  // When prepare began, and when the first step began (set once sampler->steps_run() > 0).
-  std::chrono::steady_clock::time_point started, first_step;
-};
-
-class Pipeline {
+class Pipeline final : public RequestPipeline {
  public:
   // `cache_dtype`: storage of each request's prefix KV cache (bf16, or the 32-bit fallback).
   Pipeline(std::shared_ptr<const Model> model, RequestLimits limits,
@@ -73,8 +28,8 @@ class Pipeline {
 
   // Cheap checks that need no model execution (question text and length, option ranges, image
   // size and magic bytes). Normalises options (defaults, step_ratio). INVALID_ARGUMENT on error.
-  Status validate(GenerateRequest& req) const;
-  Status validate_selection(SelectionMapRequest& req) const;
+  Status validate(GenerateRequest& req) const override;
+  Status validate_selection(SelectionMapRequest& req) const override;
 
   // Runs a validated request to the end on the calling thread: prepare, then step_batch of
   // this request alone until done, then finish. Errors: INVALID_ARGUMENT (undecodable image,
@@ -84,21 +39,24 @@ class Pipeline {
 
   // The stages before step 0 (decode, vision, selection, projector, prompt, prefill): fills
   // `st` (its cache and sampler) and tells the observer on_prefix_ready. Same errors as run().
-  Status prepare(const GenerateRequest& req, const RunControl& ctl, RequestState* st) const;
+  Status prepare(const GenerateRequest& req, const RunControl& ctl,
+                 RequestState* st) const override;
   // One denoising step for every request in `batch` (none may be done) in one batched LLaDA
   // call (llada::answer_logits_batch). Returns each request's logits fp32: [L, V] when
   // all_logits, else the rows of its sampler's logit_rows() only. Throws on an
   // internal error (the whole batch then fails).
-  std::vector<at::Tensor> step_batch(const std::vector<RequestState*>& batch) const;
+  std::vector<at::Tensor> step_batch(const std::vector<RequestState*>& batch) const override;
   // After a step: dump, step event (partial_answer rendered only when req.want_step_events),
   // then the control check.
   // `logits`: this request's logits of the step (for the dump; may be undefined).
   Status after_step(const GenerateRequest& req, const RunControl& ctl, RequestState& st,
-                    const at::Tensor& logits) const;
+                    const at::Tensor& logits) const override;
+  bool done(const RequestState& st) const override { return st.sampler->done(); }
   // Decodes the answer of a finished state into st.result (stop reason, ids, text, timings).
-  void finish(const RunControl& ctl, RequestState& st) const;
+  void finish(const RunControl& ctl, RequestState& st) const override;
   Status run_selection_map(const SelectionMapRequest& req, const RunControl& ctl,
-                           SelectionMapResult* out) const;
+                           SelectionMapResult* out) const override;
+  at::Device device() const override;
 
   const Model& model() const { return *model_; }
   const RequestLimits& limits() const { return limits_; }

@@ -1,6 +1,7 @@
 #include "engine/safetensors/safetensors_stream_writer.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
@@ -46,6 +47,7 @@ SafetensorsStreamWriter::SafetensorsStreamWriter(const std::string& path,
   out_.write(len, 8);
   out_.write(text.data(), static_cast<std::streamsize>(text.size()));
   if (!out_) throw std::runtime_error("write failed: " + path);
+  data_start_ = 8 + text.size();
   skip_empty();
 }
 
@@ -56,8 +58,7 @@ void SafetensorsStreamWriter::skip_empty() {
   }
 }
 
-void SafetensorsStreamWriter::append(const void* data, std::size_t nbytes) {
-  if (nbytes == 0) return;  // e.g. an empty tensor's data: nothing to place
+void SafetensorsStreamWriter::advance(std::size_t nbytes) {
   if (current_ >= specs_.size())
     throw std::logic_error("safetensors writer: " + std::to_string(nbytes) +
                            " bytes after the last tensor of " + path_);
@@ -66,8 +67,23 @@ void SafetensorsStreamWriter::append(const void* data, std::size_t nbytes) {
     throw std::logic_error("safetensors writer: '" + s.name + "' needs " +
                            std::to_string(s.nbytes()) + " bytes, got " +
                            std::to_string(written_in_current_ + nbytes));
+}
+
+void SafetensorsStreamWriter::append(const void* data, std::size_t nbytes) {
+  if (nbytes == 0) return;  // e.g. an empty tensor's data: nothing to place
+  advance(nbytes);
   out_.write(static_cast<const char*>(data), static_cast<std::streamsize>(nbytes));
   if (!out_) throw std::runtime_error("write failed: " + path_);
+  written_in_current_ += nbytes;
+  total_ += nbytes;
+  skip_empty();
+}
+
+void SafetensorsStreamWriter::append_zeros(std::size_t nbytes) {
+  if (nbytes == 0) return;
+  advance(nbytes);
+  out_.seekp(static_cast<std::streamoff>(nbytes), std::ios::cur);
+  if (!out_) throw std::runtime_error("seek failed: " + path_);
   written_in_current_ += nbytes;
   total_ += nbytes;
   skip_empty();
@@ -80,6 +96,12 @@ void SafetensorsStreamWriter::finish() {
                            std::to_string(specs_[current_].nbytes()) + " bytes) in " + path_);
   out_.close();
   if (!out_) throw std::runtime_error("write failed: " + path_);
+  // A trailing run of append_zeros() is a seek past the end: give the file its full size.
+  std::error_code ec;
+  if (std::filesystem::file_size(path_, ec) < data_start_ + total_) {
+    std::filesystem::resize_file(path_, data_start_ + total_, ec);
+    if (ec) throw std::runtime_error("cannot extend " + path_ + ": " + ec.message());
+  }
 }
 
 }  // namespace shirg::st

@@ -37,6 +37,10 @@ class SafetensorsStreamWriter {
   // writer moves on once it is complete. Throws std::logic_error if the bytes overrun the current
   // tensor or all tensors are complete, std::runtime_error on I/O. Zero bytes are a no-op.
   void append(const void* data, std::size_t nbytes);
+  // Appends `nbytes` zero bytes of the current tensor without writing them: the file gets a hole
+  // (sparse where the filesystem supports it), so a checkpoint of zeros takes neither disk nor
+  // time. Same rules as append().
+  void append_zeros(std::size_t nbytes);
   // Checks every tensor is complete, flushes and closes. Throws std::logic_error / runtime_error.
   void finish();
 
@@ -44,12 +48,14 @@ class SafetensorsStreamWriter {
 
  private:
   void skip_empty();
+  void advance(std::size_t nbytes);  // checks and counts nbytes of the current tensor
   std::string path_;
   std::vector<TensorSpec> specs_;
   std::ofstream out_;
   std::size_t current_ = 0;
   std::size_t written_in_current_ = 0;
   std::size_t total_ = 0;
+  std::size_t data_start_ = 0;  // header bytes before the data region
 };
 
 }  // namespace shirg::st

@@ -2,8 +2,7 @@
 // softmax in fp32; every matmul in the compute dtype (the dtype of the linear weights).
 #include "engine/vision/siglip.h"
 
-#include "engine/attention/dispatch.h"
-#include "engine/attention/legacy_attention.h"
+#include "engine/attention/attention.h"
 
 #include <ATen/ATen.h>
 
@@ -29,15 +28,16 @@ at::Tensor layer_norm(const at::Tensor& x, const LayerNormW& n, double eps) {
 
 }  // namespace
 
-at::Tensor gelu_tanh(const at::Tensor& x) {
+at::Tensor gelu_tanh(const at::Tensor& x, Kernels kernels) {
   const auto dt = x.scalar_type();
-  if (x.is_cpu() && (dt == at::kBFloat16 || dt == at::kHalf))
+  if (kernels == Kernels::kAuto && x.is_cpu() && (dt == at::kBFloat16 || dt == at::kHalf))
     return at::gelu(x.to(at::kFloat), "tanh").to(dt);
   return at::gelu(x, "tanh");
 }
 
-at::Tensor activation(const at::Tensor& x, const std::string& act) {
-  if (act == "gelu_pytorch_tanh" || act == "gelu_new" || act == "gelu_fast") return gelu_tanh(x);
+at::Tensor activation(const at::Tensor& x, const std::string& act, Kernels kernels) {
+  if (act == "gelu_pytorch_tanh" || act == "gelu_new" || act == "gelu_fast")
+    return gelu_tanh(x, kernels);
   if (act == "gelu") return at::gelu(x);
   if (act == "quick_gelu") return x * at::sigmoid(1.702 * x);
   throw std::invalid_argument("SigLIP: unsupported hidden_act '" + act + "'");
@@ -45,21 +45,14 @@ at::Tensor activation(const at::Tensor& x, const std::string& act) {
 
 namespace {
 
-// Softmax attention over [B, H, N, hd] in the compute dtype, per image: by default the former
-// query-row-chunked path (the fastest measured with the malloc tuning, legacy_attention.h); the
-// online-softmax kernels (no [N, N] score matrix) when selected with attention::set_kernel.
+// Softmax attention over [B, H, N, hd] in the compute dtype, per image (attention::attend).
 // Returns [B, H, N, hd].
-at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                     Kernels kernels) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
-  const attention::Kernel kernel = attention::kernel();
   std::vector<at::Tensor> outs;
-  for (int64_t i = 0; i < q.size(0); ++i) {
-    const std::vector<attention::KvPart> kv = {{k[i], v[i]}};
-    if (kernel == attention::Kernel::kLegacy)
-      outs.push_back(attention::legacy_row_chunked(q[i], k[i], v[i], scale));
-    else
-      outs.push_back(attention::online_softmax_attention(q[i], kv, {}, scale));
-  }
+  for (int64_t i = 0; i < q.size(0); ++i)
+    outs.push_back(attention::attend(q[i], {{k[i], v[i]}}, {}, scale, kernels));
   return at::stack(outs, 0);
 }
 
@@ -119,17 +112,20 @@ at::Tensor siglip_embed(const SiglipW& w, const VisionConfig& cfg, const at::Ten
   return emb;
 }
 
-at::Tensor siglip_layer(const SiglipLayerW& l, const VisionConfig& cfg, const at::Tensor& x) {
+at::Tensor siglip_layer(const SiglipLayerW& l, const VisionConfig& cfg, const at::Tensor& x,
+                        Kernels kernels) {
   const int64_t b = x.size(0), n = x.size(1), d = x.size(2), heads = cfg.num_attention_heads;
   if (heads <= 0 || d % heads != 0)
     throw std::invalid_argument("SigLIP: width not divisible by the heads");
   const at::Tensor qkv = linear(layer_norm(x, l.ln1, cfg.layer_norm_eps), l.qkv)
                              .view({b, n, 3, heads, d / heads})
                              .permute({2, 0, 3, 1, 4});
-  const at::Tensor a = attention(qkv[0], qkv[1], qkv[2]).transpose(1, 2).reshape({b, n, d});
+  const at::Tensor a =
+      attention(qkv[0], qkv[1], qkv[2], kernels).transpose(1, 2).reshape({b, n, d});
   at::Tensor h = x + linear(a, l.out).to(at::kFloat);
   const at::Tensor f = linear(
-      activation(linear(layer_norm(h, l.ln2, cfg.layer_norm_eps), l.fc1), cfg.hidden_act), l.fc2);
+      activation(linear(layer_norm(h, l.ln2, cfg.layer_norm_eps), l.fc1), cfg.hidden_act, kernels),
+      l.fc2);
   h.add_(f.to(at::kFloat));
   return h;
 }
@@ -141,7 +137,7 @@ at::Tensor siglip_encode(const SiglipW& w, const VisionConfig& cfg, const at::Te
                                 " layers bound, config uses " + std::to_string(cfg.layers_used));
   at::Tensor x = siglip_embed(w, cfg, pixels);
   for (const auto& l : w.layers) {
-    x = siglip_layer(l, cfg, x);
+    x = siglip_layer(l, cfg, x, w.kernels);
     if (after_layer) after_layer();
   }
   return x.to(w.patch_weight.scalar_type());

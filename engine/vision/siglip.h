@@ -28,19 +28,22 @@ at::Tensor resize_position_embedding(const at::Tensor& pos, int64_t grid_h, int6
 // Patch embedding + position embedding: [B, 3, H, W] fp32 -> [B, (H/P)*(W/P), Dv] fp32 (the
 // residual stream). Pixels beyond a multiple of P are ignored, as the strided convolution does.
 at::Tensor siglip_embed(const SiglipW& w, const VisionConfig& cfg, const at::Tensor& pixels);
-// GELU with the tanh approximation, same shape and dtype as x: the fp32 result rounded once to
-// x's dtype. On the CPU a bf16/fp16 x is computed in fp32: LibTorch 1.13's bf16 tanh-GELU kernel
-// took 28 ms on SigLIP's [1, 2304, 4304] against 16.7 ms for the fp32 round trip (AMD EPYC, 2
-// threads, same run; ~4% of a SigLIP layer) and rounds less well. fp32 (and any non-CPU tensor):
-// at::gelu(x, "tanh").
-at::Tensor gelu_tanh(const at::Tensor& x);
+// GELU with the tanh approximation, same shape and dtype as x. Kernels::kAuto on the CPU: a
+// bf16/fp16 x is computed in fp32 and rounded once (LibTorch 1.13's bf16 tanh-GELU kernel took
+// 28 ms on SigLIP's [1, 2304, 4304] against 16.7 ms for the fp32 round trip, AMD EPYC, 2
+// threads, same run; ~4% of a SigLIP layer; and it rounds less well). Otherwise (fp32, other
+// devices, Kernels::kGeneric): at::gelu(x, "tanh").
+at::Tensor gelu_tanh(const at::Tensor& x, Kernels kernels = Kernels::kAuto);
 // The encoder MLP's activation by Hugging Face's hidden_act name (gelu_pytorch_tanh, gelu_new,
 // gelu_fast: gelu_tanh; gelu: exact erf; quick_gelu); another name throws std::invalid_argument.
-at::Tensor activation(const at::Tensor& x, const std::string& hidden_act);
+at::Tensor activation(const at::Tensor& x, const std::string& hidden_act,
+                      Kernels kernels = Kernels::kAuto);
 
 // One encoder layer on the fp32 residual stream [B, N, Dv]; returns the new stream (fp32).
-// Layer norms and softmax in fp32, matmuls in the compute dtype, attention chunked over queries.
-at::Tensor siglip_layer(const SiglipLayerW& l, const VisionConfig& cfg, const at::Tensor& x);
+// Layer norms and softmax in fp32, matmuls in the compute dtype, attention by attention::attend
+// with `kernels` (siglip_encode passes SiglipW::kernels).
+at::Tensor siglip_layer(const SiglipLayerW& l, const VisionConfig& cfg, const at::Tensor& x,
+                        Kernels kernels = Kernels::kAuto);
 
 // Every layer in w.layers (the checkpoint holds cfg.layers_used of them), no post-layernorm,
 // no pooling head: [B, 3, H, W] fp32 -> [B, (H/P)*(W/P), Dv] in the compute dtype.

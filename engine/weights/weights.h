@@ -6,6 +6,7 @@
 //  - Fused layouts are made at load time for speed: SigLIP q|k|v -> qkv [3*D, D] (+ bias [3*D]);
 //    LLaDA q|k|v -> wqkv [3*D, D]; LLaDA ff_proj|up_proj -> w_gate_up [2*H, D] (gate rows first).
 #include "engine/gemm/linear_weight.h"
+#include "engine/platform/kernels.h"
 
 #include <ATen/core/Tensor.h>
 
@@ -38,6 +39,7 @@ struct SiglipW {
   at::Tensor patch_bias;    // [D] fp32
   at::Tensor pos_embed;  // embeddings.position_embedding.weight [G*G, D] fp32 (G = 27 for so400m)
   std::vector<SiglipLayerW> layers;  // only the layers used (LaViDa: 26)
+  Kernels kernels = Kernels::kAuto;  // the implementations its forward runs (set at load)
 };
 
 // model.mm_projector.{0,2}: Linear(Dv, D) -> GELU(erf) -> Linear(D, D)
@@ -77,6 +79,7 @@ struct LladaW {
   std::vector<LladaBlockW> blocks;
   at::Tensor ln_f;             // [D] fp32
   gemm::LinearWeight lm_head;  // model.transformer.ff_out.weight [V, D] storage dtype (untied)
+  Kernels kernels = Kernels::kAuto;  // the implementations its forward runs (set at load)
 
   // The matrices that run through gemm::LinearWeight: every block's wqkv, wo, w_gate_up, w_down,
   // then the LM head (4 * blocks + 1). Pointers into this struct.

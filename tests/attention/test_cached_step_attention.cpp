@@ -1,5 +1,5 @@
 // The cached step's attention kernel (engine/attention/cached_step_attention) against a float64
-// softmax over the same (exactly widened) inputs and against the former path: fp32 queries over a
+// softmax over the same (exactly widened) inputs and against the chunked path: fp32 queries over a
 // bf16 or fp32 prefix cache, bf16 queries over a bf16 cache, plus the answer rows; one head group
 // and many, strided views as the LLaDA step passes them (a narrow of the permuted q|k|v
 // projection, a subset of query rows), odd sizes; which inputs it takes; bad input.
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "engine/attention/cached_step_attention.h"
-#include "engine/attention/legacy_attention.h"
+#include "engine/attention/chunked_attention.h"
 #include "engine/gemm/batched_matmul.h"
 
 using shirg::attention::cached_step_attention;
@@ -78,19 +78,19 @@ TEST_CASE("cached step attention equals the float64 softmax for a bf16 and an fp
       CHECK(out.scalar_type() == at::kFloat);
       CHECK(out.sizes() == at::IntArrayRef({8, 32, 64}));
       CHECK(out.is_contiguous());
-      // fp32 arithmetic on exactly widened inputs: as close to float64 as the former path (the
+      // fp32 arithmetic on exactly widened inputs: as close to float64 as the chunked path (the
       // same arithmetic in another order), well within issue 16's 1e-4 for fp32.
       const at::Tensor want = plain64(st.q, st.parts, scale);
-      const at::Tensor former = shirg::attention::legacy_head_chunked(st.q, st.parts, {}, scale, 0);
-      const double err = max_abs_diff(out, want), former_err = max_abs_diff(former, want);
+      const at::Tensor chunked = shirg::attention::chunked_attention(st.q, st.parts, {}, scale);
+      const double err = max_abs_diff(out, want), chunked_err = max_abs_diff(chunked, want);
       CHECK(err < 1e-5);
-      CHECK(err < 3 * former_err + 1e-6);  // the same order as the former path
-      CHECK(max_abs_diff(out, former) < 1e-5);
+      CHECK(err < 3 * chunked_err + 1e-6);  // the same order as the chunked path
+      CHECK(max_abs_diff(out, chunked) < 1e-5);
     }
   }
 }
 
-TEST_CASE("cached step attention under bf16 compute: closer to float64 than the former path") {
+TEST_CASE("cached step attention under bf16 compute: closer to float64 than the chunked path") {
   for (int64_t group : {0, 1, 3, 8}) {
     const Step st = to_bf16(make_step(8, 32, 300, 32, 64, at::kBFloat16, 200));
     const double scale = 1.0 / std::sqrt(64.0);
@@ -100,14 +100,14 @@ TEST_CASE("cached step attention under bf16 compute: closer to float64 than the 
     CHECK(out.sizes() == at::IntArrayRef({8, 32, 64}));
     CHECK(out.is_contiguous());
     // fp32 scores and sums, the probabilities and the output rounded once each: within a few
-    // bf16 roundings (2^-8 relative) of the float64 result, and fewer roundings than the former
+    // bf16 roundings (2^-8 relative) of the float64 result, and fewer roundings than the chunked
     // path (bf16 scores, bf16 partial outputs).
     const at::Tensor want = plain64(st.q, st.parts, scale);
-    const at::Tensor former = shirg::attention::legacy_head_chunked(st.q, st.parts, {}, scale, 0);
-    const double err = max_abs_diff(out, want), former_err = max_abs_diff(former, want);
-    INFO("error " << err << ", former path " << former_err);
+    const at::Tensor chunked = shirg::attention::chunked_attention(st.q, st.parts, {}, scale);
+    const double err = max_abs_diff(out, want), chunked_err = max_abs_diff(chunked, want);
+    INFO("error " << err << ", chunked path " << chunked_err);
     CHECK(err < 1e-2);
-    CHECK(err <= former_err);
+    CHECK(err <= chunked_err);
   }
 }
 
@@ -129,10 +129,10 @@ TEST_CASE("cached step attention at odd sizes, one part, and a long prefix split
         continue;
       }
       // P 9,000 x 128: a widened head is 4.6 MB; two would pass the 8 MiB budget: one per group.
-      const double former_err =
-          max_abs_diff(shirg::attention::legacy_head_chunked(st.q, st.parts, {}, scale, 0), want);
+      const double chunked_err =
+          max_abs_diff(shirg::attention::chunked_attention(st.q, st.parts, {}, scale), want);
       CHECK(err < 1e-4);
-      CHECK(err < 3 * former_err + 1e-6);  // the same order as the former path
+      CHECK(err < 3 * chunked_err + 1e-6);  // the same order as the chunked path
     }
   }
 }
@@ -164,7 +164,7 @@ TEST_CASE("cached step attention takes fp32 or bf16 queries on the CPU without a
   const Step bf = to_bf16(st);
   CHECK(cached_step_attention_applies(bf.q, bf.parts, {}) == native);
   CHECK_FALSE(cached_step_attention_applies(st.q, st.parts, at::zeros({4, 10})));
-  // bf16 queries with fp32 answer rows (or an fp32 cache): the former path.
+  // bf16 queries with fp32 answer rows (or an fp32 cache): the chunked path.
   CHECK_FALSE(cached_step_attention_applies(st.q.to(at::kBFloat16), st.parts, {}));
   CHECK_FALSE(cached_step_attention_applies(st.q.to(at::kHalf), bf.parts, {}));
   std::vector<KvPart> f64 = st.parts;

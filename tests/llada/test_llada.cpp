@@ -7,7 +7,6 @@
 #include <iostream>
 #include <utility>
 
-#include "engine/llada/attention.h"
 #include "engine/llada/llada.h"
 #include "engine/sampler/sampler.h"
 #include "tests/llada/random_llada.h"
@@ -49,27 +48,6 @@ struct Fixture {
 };
 
 }  // namespace
-
-TEST_CASE("attention over split parts equals attention over the concatenation", "[llada]") {
-  auto q = at::randn({4, 5, 16});
-  auto k1 = at::randn({4, 9, 16}), v1 = at::randn({4, 9, 16});
-  auto k2 = at::randn({4, 5, 16}), v2 = at::randn({4, 5, 16});
-  auto k = at::cat({k1, k2}, 1), v = at::cat({v1, v2}, 1);
-  auto naive = at::matmul(at::softmax(at::matmul(q, k.transpose(1, 2)) / 4.0, -1), v);
-  for (int64_t chunk : {0, 1, 3, 4}) {
-    auto out = llada::attend(q, {{k1, v1}, {k2, v2}}, {}, chunk);
-    CHECK(max_abs_diff(out, naive) < 1e-5);
-  }
-  // Parts in bf16 with an fp32 query: converted per chunk, same result as converting up front.
-  auto kb = k1.to(at::kBFloat16), vb = v1.to(at::kBFloat16);
-  auto up = llada::attend(q, {{kb.to(at::kFloat), vb.to(at::kFloat)}, {k2, v2}}, {}, 0);
-  CHECK(max_abs_diff(llada::attend(q, {{kb, vb}, {k2, v2}}, {}, 1), up) < 1e-6);
-  // An additive mask hides columns.
-  auto mask = at::zeros({5, 14});
-  mask.narrow(1, 9, 5).fill_(-INFINITY);
-  auto only1 = at::matmul(at::softmax(at::matmul(q, k1.transpose(1, 2)) / 4.0, -1), v1);
-  CHECK(max_abs_diff(llada::attend(q, {{k, v}}, mask, 2), only1) < 1e-5);
-}
 
 TEST_CASE("cached run equals the uncached Prefix-DLM run (fp32)", "[llada]") {
   Fixture f;
@@ -260,19 +238,30 @@ TEST_CASE("bad inputs give clear errors", "[llada]") {
   }
 }
 
-TEST_CASE("input assembly splices visual tokens at the placeholder", "[llada]") {
+TEST_CASE("input assembly places visual tokens before their prompt positions", "[llada]") {
   Fixture f;
   const auto& w = f.m.w;
   auto visual = at::randn({4, f.m.cfg.d_model});
-  auto x = llada::splice_visual(w, {5, 6, -200, 7}, -200, visual);
+  auto x = llada::splice_visual(w, {5, 6, 7}, {{2, visual}});
   REQUIRE(x.sizes() == at::IntArrayRef({7, f.m.cfg.d_model}));
   CHECK(at::equal(x.narrow(0, 0, 2), llada::embed_tokens(w, {5, 6})));
   CHECK(at::equal(x.narrow(0, 2, 4), visual));
   CHECK(at::equal(x.narrow(0, 6, 1), llada::embed_tokens(w, {7})));
-  CHECK(at::equal(llada::splice_visual(w, {-200}, -200, visual), visual));
-  CHECK_THROWS_AS(llada::splice_visual(w, {5, 6}, -200, visual), std::invalid_argument);
-  CHECK_THROWS_AS(llada::splice_visual(w, {-200, -200}, -200, visual), std::invalid_argument);
-  CHECK_THROWS_AS(llada::splice_visual(w, {-200}, -200, at::randn({4, 3})), std::invalid_argument);
+  CHECK(at::equal(llada::splice_visual(w, {}, {{0, visual}}), visual));
+  // Two images: each before its position, in order; one at the very end.
+  auto second = at::randn({3, f.m.cfg.d_model});
+  auto two = llada::splice_visual(w, {5, 6, 7}, {{1, visual}, {3, second}});
+  REQUIRE(two.size(0) == 10);
+  CHECK(at::equal(two.narrow(0, 0, 1), llada::embed_tokens(w, {5})));
+  CHECK(at::equal(two.narrow(0, 1, 4), visual));
+  CHECK(at::equal(two.narrow(0, 5, 2), llada::embed_tokens(w, {6, 7})));
+  CHECK(at::equal(two.narrow(0, 7, 3), second));
+  CHECK_THROWS_WITH(llada::splice_visual(w, {5, 6}, {{3, visual}}),
+                    Catch::Contains("ascend within [0, 2]"));
+  CHECK_THROWS_WITH(llada::splice_visual(w, {5, 6}, {{2, visual}, {1, visual}}),
+                    Catch::Contains("ascend"));
+  CHECK_THROWS_WITH(llada::splice_visual(w, {5}, {{0, at::randn({4, 3})}}),
+                    Catch::Contains("[N, d_model]"));
 }
 
 TEST_CASE(

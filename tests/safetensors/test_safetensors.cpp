@@ -199,6 +199,29 @@ TEST_CASE(
   CHECK(std::memcmp(f->find("a.a")->data, a, sizeof a) == 0);
 }
 
+TEST_CASE("the stream writer's zeros: holes that read back as zeros, also at the file's end") {
+  const auto dir = temp_dir("stream_zeros");
+  const float a[4] = {1, 2, 3, 4};
+  SafetensorsWriter w;
+  const float zero4[4] = {0, 0, 0, 0};
+  w.add("a", DType::F32, {4}, a, sizeof a);
+  w.add("b", DType::F32, {4}, zero4, sizeof zero4);
+  w.add("c", DType::F32, {4}, zero4, sizeof zero4);
+  w.write((dir / "whole.safetensors").string());
+
+  SafetensorsStreamWriter s((dir / "zeros.safetensors").string(),
+                            {{"a", DType::F32, {4}}, {"b", DType::F32, {4}}, {"c", DType::F32, {4}}});
+  s.append(a, sizeof a);
+  s.append_zeros(2 * sizeof(float));  // b in two pieces
+  s.append_zeros(2 * sizeof(float));
+  s.append_zeros(4 * sizeof(float));  // c: the file ends in a hole
+  CHECK_THROWS_AS(s.append_zeros(1), std::logic_error);
+  s.finish();
+  CHECK(read_all(dir / "zeros.safetensors") == read_all(dir / "whole.safetensors"));
+  auto f = SafetensorsFile::open((dir / "zeros.safetensors").string());
+  CHECK(reinterpret_cast<const float*>(f->find("c")->data)[3] == 0.0f);
+}
+
 TEST_CASE("the stream writer rejects duplicates, overruns, extra data and an incomplete file") {
   const auto dir = temp_dir("stream_bad");
   const std::string path = (dir / "x.safetensors").string();

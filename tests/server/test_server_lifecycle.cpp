@@ -326,3 +326,19 @@ TEST_CASE("help text and bad flags and a bad model directory give clear exit sta
                     &out) == 1);
   CHECK_THAT(out, Contains("cannot read --tls-key"));
 }
+
+TEST_CASE("--device cuda without a visible GPU stops the server at start with one line") {
+  // CUDA_VISIBLE_DEVICES="": no GPU is visible even on a machine that has one.
+  std::string out;
+  CHECK(run_command("CUDA_VISIBLE_DEVICES= '" + server_binary() + "' --model-dir '" +
+                        tiny_model_dir() +
+                        "' --device cuda --host 127.0.0.1 --port 0 --metrics-port -1 2>&1",
+                    &out) == 2);
+  CHECK_THAT(out, Catch::Matchers::StartsWith("shirg-server: --device cuda: "));
+  CHECK_THAT(out, Contains("--device cpu"));
+  CHECK(std::count(out.begin(), out.end(), '\n') == 1);  // one line, nothing else
+  CHECK(run_command("'" + server_binary() + "' --model-dir /x --device gpu 2>&1", &out) == 2);
+  CHECK_THAT(out, Contains("--device must be auto|cpu|cuda|cuda:N, got 'gpu'"));
+  CHECK(run_command("'" + server_binary() + "' --model-dir /x --kernels fast 2>&1", &out) == 2);
+  CHECK_THAT(out, Contains("--kernels must be auto|generic, got 'fast'"));
+}

@@ -1,6 +1,6 @@
 // SHIRG coordinate embedding (rotary features, adapter layer) and the overlay picture.
 #include <spng.h>
-#include "catch_torch.h"
+#include "tests/common/catch_torch.h"
 
 #include <cmath>
 #include <memory>

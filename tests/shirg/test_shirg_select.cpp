@@ -1,5 +1,5 @@
 // SHIRG selector properties on structured random features, for every mode.
-#include "catch_torch.h"
+#include "tests/common/catch_torch.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 // SHIRG on a structured synthetic picture (small text in one corner of a flat background) with
 // model-free features: the selection must concentrate on the text where random selection cannot.
 // Writes overlay PNGs to <build>/shirg_overlays/ for people to look at.
-#include "catch_torch.h"
+#include "tests/common/catch_torch.h"
 
 #include <filesystem>
 #include <fstream>

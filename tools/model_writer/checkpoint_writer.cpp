@@ -79,7 +79,8 @@ void append_converted(st::SafetensorsStreamWriter& w, const at::Tensor& f32, at:
 // files[shard_of[k]]; each file's header is written first, then each tensor is drawn, written
 // and freed in header order. Peak memory: the largest tensor in fp32.
 void write_planned(const TensorPlan& plan, const std::vector<std::size_t>& shard_of,
-                   const std::vector<fs::path>& files, uint64_t seed, at::ScalarType dtype) {
+                   const std::vector<fs::path>& files, uint64_t seed, at::ScalarType dtype,
+                   bool zeros) {
   const st::DType disk = scalar_type_to_st(dtype);
   for (std::size_t f = 0; f < files.size(); ++f) {
     std::vector<st::TensorSpec> specs;
@@ -91,8 +92,12 @@ void write_planned(const TensorPlan& plan, const std::vector<std::size_t>& shard
       by_name[d.name] = &d;
     }
     st::SafetensorsStreamWriter w(files[f].string(), std::move(specs), {{"format", "pt"}});
-    for (const auto& spec : w.order())
-      append_converted(w, draw(*by_name.at(spec.name), seed), dtype);
+    for (const auto& spec : w.order()) {
+      if (zeros)
+        w.append_zeros(spec.nbytes());
+      else
+        append_converted(w, draw(*by_name.at(spec.name), seed), dtype);
+    }
     w.finish();
   }
 }
@@ -270,7 +275,7 @@ void make_weights(const Preset& p, int64_t rows, TensorPlan& ts) {
 }
 
 void write_shards(const TensorPlan& plan, int64_t shards, const fs::path& dir, uint64_t seed,
-                  at::ScalarType dtype, WriteReport* r) {
+                  at::ScalarType dtype, bool zeros, WriteReport* r) {
   std::vector<std::string> files;
   for (int64_t i = 0; i < shards; ++i) {
     char name[64];
@@ -295,7 +300,7 @@ void write_shards(const TensorPlan& plan, int64_t shards, const fs::path& dir, u
   }
   std::vector<fs::path> paths;
   for (const auto& f : files) paths.push_back(dir / f);
-  write_planned(plan, shard_of, paths, seed, dtype);
+  write_planned(plan, shard_of, paths, seed, dtype, zeros);
   if (shards > 1) {
     ordered_json idx;
     idx["metadata"] = {{"total_size", r->bytes}};
@@ -304,7 +309,7 @@ void write_shards(const TensorPlan& plan, int64_t shards, const fs::path& dir, u
   }
 }
 
-// PEFT adapter: LoRA on the projector, SigLIP q/k/v of the first 8 encoder layers (the seed's
+// PEFT adapter: LoRA on the projector, SigLIP q/k/v of the first 8 encoder layers (the design's
 // "blocks.0-7.attn.qkv", which in Hugging Face SigLIP are separate q/k/v projections) and the
 // SHIRG coordinate layer.
 int64_t write_adapter(const Preset& p, const WriteOptions& o) {
@@ -326,11 +331,11 @@ int64_t write_adapter(const Preset& p, const WriteOptions& o) {
       lora(
           std::string(kVisionPrefix) + "encoder.layers." + std::to_string(l) + ".self_attn." + proj,
           p.v_hidden, p.v_hidden, r);
-  // The coordinate layer has its own rank/alpha in the seed (16/32); PEFT stores one r per
+  // The coordinate layer has its own rank/alpha in the design (16/32); PEFT stores one r per
   // adapter, so it is given the adapter's rank here and its scale follows lora_alpha / r.
   lora(kCoordModule, p.v_hidden, 128, r);
   write_planned(ts, std::vector<std::size_t>(ts.specs().size(), 0),
-                {dir / "adapter_model.safetensors"}, o.seed ^ 0xada9ull, at::kFloat);
+                {dir / "adapter_model.safetensors"}, o.seed ^ 0xada9ull, at::kFloat, o.zeros);
   ordered_json cfg;
   cfg["peft_type"] = "LORA";
   cfg["task_type"] = "CAUSAL_LM";
@@ -365,7 +370,8 @@ WriteReport write_checkpoint(const Preset& p, const WriteOptions& o) {
   if (dtype != "F32" && dtype != "BF16") throw std::invalid_argument("--dtype must be F32 or BF16");
   TensorPlan plan;
   make_weights(p, rows, plan);
-  write_shards(plan, o.shards, dir, o.seed, dtype == "F32" ? at::kFloat : at::kBFloat16, &r);
+  write_shards(plan, o.shards, dir, o.seed, dtype == "F32" ? at::kFloat : at::kBFloat16, o.zeros,
+               &r);
   if (!o.adapter_dir.empty()) r.adapter_modules = write_adapter(p, o);
   return r;
 }

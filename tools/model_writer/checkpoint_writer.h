@@ -17,6 +17,7 @@ struct WriteOptions {
   int64_t shards = 1;       // > 1: model-0000i-of-0000N.safetensors + model.safetensors.index.json
   std::string adapter_dir;  // non-empty: also write a PEFT adapter there
   std::string dtype;        // on-disk dtype "F32" | "BF16"; empty = the preset's
+  bool zeros = false;       // every weight zero, written as file holes (no drawing, no I/O)
 };
 
 struct WriteReport {

@@ -1,6 +1,7 @@
 // shirg-make-checkpoint: writes a LaViDa-format checkpoint directory with random weights.
 //   shirg-make-checkpoint --preset tiny|small|demo|real-dims --out DIR [--seed N] [--layers N]
 //                         [--vision-layers N] [--shards N] [--adapter DIR] [--corpus FILE]
+//                         [--dtype F32|BF16] [--zeros]
 // Tensors are drawn and written one at a time: peak memory is about the largest tensor in fp32.
 #include <ATen/Parallel.h>
 
@@ -30,6 +31,9 @@ void usage() {
       "BF16)\n"
       "  --corpus FILE text the byte-level BPE tokenizer is trained on (default: the bundled "
       "corpus)\n"
+      "  --zeros       every weight zero, written as holes of sparse files: a full-size checkpoint\n"
+      "                in seconds, for timing on a device after drawing random weights there\n"
+      "                (bench_pipeline --randomize-weights)\n"
       "The weights are random: answers from such a model are meaningless by construction.\n"
       "Tensors are drawn and written one at a time (header first): peak memory is about the "
       "largest\n"
@@ -75,6 +79,8 @@ int main(int argc, char** argv) {
         o.corpus_path = next();
       else if (a == "--dtype")
         o.dtype = next();
+      else if (a == "--zeros")
+        o.zeros = true;
       else if (a == "--help" || a == "-h") {
         usage();
         return 0;

@@ -1,4 +1,4 @@
-#include "engine/attention/blocked_attention.h"
+#include "bench/attention/blocked_attention.h"
 
 #include <ATen/ATen.h>
 
@@ -18,43 +18,6 @@ constexpr int64_t kHeads = 4, kQRows = 256, kKRows = 512;
 // this to a plain loop; in bf16 that measured several times less accurate (test_blocked_attention,
 // 1-row/1-key blocks), so such tiny blocks (tails, tiny inputs) run their two GEMMs in fp32.
 constexpr int64_t kTinyGemm = 400;
-
-std::string shape_of(const at::Tensor& t) {
-  if (!t.defined()) return "undefined";
-  std::ostringstream s;
-  s << t.sizes() << " " << c10::toString(t.scalar_type());
-  return s.str();
-}
-
-[[noreturn]] void bad(const std::string& what) {
-  throw std::invalid_argument("attention: " + what);
-}
-
-}  // namespace
-
-int64_t check_attention_inputs(const at::Tensor& q, const std::vector<KvPart>& parts,
-                               const at::Tensor& mask) {
-  if (!q.defined() || q.dim() != 3 || !at::isFloatingType(q.scalar_type()))
-    bad("q must be a floating [N, Tq, hd] tensor, got " + shape_of(q));
-  if (parts.empty()) bad("no key/value parts");
-  int64_t tk = 0;
-  for (const auto& p : parts) {
-    if (!p.k.defined() || !p.v.defined() || p.k.dim() != 3 || p.v.dim() != 3 ||
-        p.k.size(0) != q.size(0) || p.k.size(2) != q.size(2) || p.v.sizes() != p.k.sizes() ||
-        !at::isFloatingType(p.k.scalar_type()) || !at::isFloatingType(p.v.scalar_type()))
-      bad("k and v must be floating [N, Tk, hd] matching q " + shape_of(q) + ", got k " +
-          shape_of(p.k) + ", v " + shape_of(p.v));
-    tk += p.k.size(1);
-  }
-  if (tk < 1) bad("no keys");
-  if (mask.defined() && (mask.dim() != 2 || mask.size(0) != q.size(1) || mask.size(1) != tk ||
-                         mask.scalar_type() != at::kFloat))
-    bad("mask must be fp32 [Tq, Tk] = [" + std::to_string(q.size(1)) + ", " + std::to_string(tk) +
-        "], got " + shape_of(mask));
-  return tk;
-}
-
-namespace {
 
 // Running state of the online softmax for one [g, bq] block of query rows.
 struct Online {

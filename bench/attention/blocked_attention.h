@@ -1,7 +1,7 @@
 #pragma once
 // Blocked softmax attention with the online softmax (flash-attention style), built from ATen ops
-// so it runs on any device LibTorch supports. LLaDA and SigLIP use it where the fused CPU kernel
-// (fused_cpu_attention.h) does not apply (other devices, other dtypes) or when selected.
+// so it runs on any device LibTorch supports. A benchmark-only kernel: measured ~7x slower than
+// the product's chunked_attention on the CPU (docs/benchmarks.md), kept for bench_attention.
 //
 // Per head group and query block it walks the keys block by block, keeping a running row max m,
 // row sum l and an fp32 output accumulator: the full [Tq, Tk] score matrix never exists, and
@@ -14,13 +14,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace shirg::attention {
+#include "engine/attention/kv_part.h"
 
-// One contiguous run of keys/values along the key axis (e.g. the prefix cache, the answer rows).
-struct KvPart {
-  at::Tensor k, v;  // [N, Tk, hd]; floating dtype; if it differs from q's dtype it is
-                    // converted once per head group (a bf16 cache under fp32 compute)
-};
+namespace shirg::attention {
 
 // Block sizes; 0 picks the default. Exposed for tests (one block, many blocks) and benchmarks.
 struct BlockSizes {
@@ -37,10 +33,6 @@ struct BlockSizes {
 at::Tensor blocked_attention(const at::Tensor& q, const std::vector<KvPart>& parts,
                              const at::Tensor& mask, double scale, BlockSizes sizes = {});
 
-// Checks the shapes and dtypes of the contract above; returns the total key count. Throws
-// std::invalid_argument naming what is wrong. Shared by the kernels of engine/attention.
-int64_t check_attention_inputs(const at::Tensor& q, const std::vector<KvPart>& parts,
-                               const at::Tensor& mask);
 
 // The plain reference: full scores in fp32 (inputs upcast), one softmax. Tests and benchmarks.
 at::Tensor reference_attention(const at::Tensor& q, const std::vector<KvPart>& parts,

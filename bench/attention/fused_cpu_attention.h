@@ -1,6 +1,8 @@
 #pragma once
-// Fused online-softmax attention for CPU tensors (issue 16): the flash-attention loop written
-// against raw pointers, with no ATen dispatch inside it.
+// Fused online-softmax attention for CPU tensors: the flash-attention loop written against raw
+// pointers, with no ATen dispatch inside it. A benchmark-only kernel: with the programs' malloc
+// tuning the product's chunked_attention measured 1.1-1.5x faster in both dtypes
+// (docs/benchmarks.md, "glibc malloc and large temporaries"); kept for bench_attention.
 //
 // Per head (one task of at::parallel_for) and per block of query rows it walks the keys block by
 // block: one single-threaded cblas_sgemm for the scores, one pass over the score block in the L2
@@ -11,12 +13,12 @@
 // products and sums, one rounding of the output). No [Tq, Tk] matrix and no allocation per block.
 //
 // Why not ATen ops per block (blocked_attention): ~12 dispatches per block measured ~7x slower
-// than the former full-matrix path on the development CPU (docs/benchmarks.md).
+// than the full-matrix chunked path on the development CPU (docs/benchmarks.md).
 #include <ATen/core/Tensor.h>
 
 #include <vector>
 
-#include "engine/attention/blocked_attention.h"
+#include "bench/attention/blocked_attention.h"
 
 namespace shirg::attention {
 

@@ -1,6 +1,5 @@
 // The prefix KV cache container: builder rules, dtype conversion, byte size formula.
-#include <ATen/ATen.h>
-#include <catch2/catch.hpp>
+#include "tests/common/catch_torch.h"
 
 #include "kvcache/prefix_cache.h"
 

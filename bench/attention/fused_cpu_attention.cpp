@@ -1,4 +1,4 @@
-#include "engine/attention/fused_cpu_attention.h"
+#include "bench/attention/fused_cpu_attention.h"
 
 #include "engine/attention/widen.h"
 
