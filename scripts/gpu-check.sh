@@ -97,6 +97,10 @@ unpack_deps() {
     xargs -r sed -i "s|^prefix=/usr|prefix=$deps/usr|"
 }
 torch_prefix() { python3 -c 'import torch; print(torch.utils.cmake_prefix_path)'; }
+# A CUDA LibTorch's CMake config looks for the CUDA toolkit (nvcc) on PATH.
+if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH="$PATH:/usr/local/cuda/bin"
+fi
 configure_and_build() {
   local arch multi
   multi="$(ls -d "$deps"/usr/lib/*-linux-gnu 2>/dev/null | head -n 1)"
