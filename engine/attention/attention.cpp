@@ -17,15 +17,8 @@ Implementation choose_implementation(const at::Tensor& q, const std::vector<KvPa
 }
 
 const char* implementation_name(Implementation i) {
-  switch (i) {
-    case Implementation::kCachedStep:
-      return "cached-step";
-    case Implementation::kChunked:
-      return "chunked";
-    case Implementation::kGeneric:
-      return "generic";
-  }
-  return "?";
+  static constexpr const char* kNames[] = {"cached-step", "chunked", "generic"};  // enum order
+  return kNames[static_cast<int>(i)];
 }
 
 at::Tensor attend(const at::Tensor& q, const std::vector<KvPart>& parts, const at::Tensor& mask,

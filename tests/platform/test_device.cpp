@@ -16,7 +16,7 @@
 using namespace shirg;
 using Catch::Matchers::Contains;
 
-TEST_CASE("--device: cpu, auto, and the CUDA spellings", "[device]") {
+TEST_CASE("device flag: cpu, auto, and the CUDA spellings", "[device]") {
   CHECK(resolve_device("cpu") == at::Device(at::kCPU));
   const int gpus = cuda_device_count();
   CHECK(resolve_device("auto") == (gpus > 0 ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU)));
@@ -37,7 +37,7 @@ TEST_CASE("--device: cpu, auto, and the CUDA spellings", "[device]") {
   synchronize(at::kCPU);  // a no-op on the CPU
 }
 
-TEST_CASE("--kernels names", "[device]") {
+TEST_CASE("kernels flag: the names", "[device]") {
   CHECK(parse_kernels("auto") == Kernels::kAuto);
   CHECK(parse_kernels("generic") == Kernels::kGeneric);
   CHECK(std::string(kernels_name(Kernels::kGeneric)) == "generic");

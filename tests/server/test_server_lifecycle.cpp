@@ -327,7 +327,7 @@ TEST_CASE("help text and bad flags and a bad model directory give clear exit sta
   CHECK_THAT(out, Contains("cannot read --tls-key"));
 }
 
-TEST_CASE("--device cuda without a visible GPU stops the server at start with one line") {
+TEST_CASE("device cuda without a visible GPU stops the server at start with one line") {
   // CUDA_VISIBLE_DEVICES="": no GPU is visible even on a machine that has one.
   std::string out;
   CHECK(run_command("CUDA_VISIBLE_DEVICES= '" + server_binary() + "' --model-dir '" +
