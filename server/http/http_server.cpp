@@ -158,6 +158,7 @@ struct HttpServer::Impl final : detail::ExchangeSink {
   std::map<int, int64_t> refusals;
 
   void run();
+  void drain();
   void close_fds();
 
   Conn* find(uint64_t id) {
@@ -258,6 +259,41 @@ void HttpServer::Impl::run() {
       e.data.u64 = kListenTag;
       ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &e);
     }
+  }
+  drain();
+}
+
+// At stop: no new connections; answers already handed to the transport are sent for up to
+// kDrainTime, then every connection is closed (exchanges still open are told the client is
+// gone).
+void HttpServer::Impl::drain() {
+  constexpr auto kDrainTime = std::chrono::seconds(1);
+  ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
+  const auto until = Clock::now() + kDrainTime;
+  std::vector<epoll_event> events(256);
+  for (;;) {
+    now = Clock::now();
+    for (auto& action : inbox->take()) action(*this);
+    std::vector<uint64_t> idle;
+    for (const auto& [id, c] : conns)
+      if (c->out_off >= c->out.size()) idle.push_back(id);
+    for (uint64_t id : idle)
+      if (Conn* c = find(id)) close_conn(*c);
+    if (conns.empty() || now >= until) break;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now).count();
+    const int n = ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()),
+                               static_cast<int>(std::min<int64_t>(left, 50)));
+    for (int i = 0; i < n; ++i) {
+      const uint64_t tag = events[i].data.u64;
+      Conn* c = tag > kListenTag ? find(tag) : nullptr;
+      if (!c) continue;
+      if (events[i].events & (EPOLLERR | EPOLLHUP)) {
+        close_conn(*c);
+      } else if (events[i].events & EPOLLOUT) {
+        flush(*c);
+      }
+    }
+    if (n < 0 && errno != EINTR) break;
   }
   std::vector<uint64_t> all;
   for (const auto& [id, c] : conns) all.push_back(id);

@@ -268,8 +268,9 @@ void RequestParser::finish_head() {
     content_length_ = n;
     if (n > limits_.max_body_bytes)
       return fail(413, "payload_too_large",
-                  "request body of " + std::to_string(n) + " bytes is larger than the limit of " +
-                      std::to_string(limits_.max_body_bytes) + " bytes");
+                  "request body is larger than the limit of " +
+                      std::to_string(limits_.max_body_bytes) +
+                      " bytes (Content-Length: " + std::to_string(n) + ")");
   }
 
   const auto ce = r.header_values("Content-Encoding");

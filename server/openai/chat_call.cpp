@@ -1,5 +1,6 @@
 #include "server/openai/chat_call.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -18,6 +19,9 @@
 
 namespace shirg::rpc::openai {
 namespace {
+
+// Bodies from this size on are followed by malloc_trim (cheap next to parsing such a body).
+constexpr std::size_t kTrimAfterBytes = std::size_t{4} << 20;
 
 // One chat request, shared by the handler thread (until it is enqueued), the engine's observer
 // callbacks and the exchange's client-gone callback. The observer formats and hands the
@@ -161,9 +165,13 @@ void serve_chat(ServiceContext& sc, std::shared_ptr<http::Exchange> exchange) {
   // have begun shutting down while the body arrived.
   if (grpc::Status s = admit_http(sc, exchange->request(), &ex); !s.ok())
     return c.fail(api_error(s));
+  const std::size_t body_bytes = exchange->request().body.size();
   const std::optional<ApiError> bad =
       parse_chat_request(exchange->request().body, sc.limits, &c.request);
   exchange->release_body();
+  // Parsing a large body leaves its transient copies (the JSON text's strings) in malloc's free
+  // lists; give them back to the system so a refused large request leaves no resident growth.
+  if (body_bytes >= kTrimAfterBytes) malloc_trim(0);
   if (bad) return c.fail(*bad);
   const std::string model_id = served_model_id(sc);
   if (!c.request.model.empty() && c.request.model != model_id)

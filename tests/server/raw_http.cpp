@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -164,6 +165,26 @@ bool RawConn::wait_closed(std::chrono::milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
   while (fill(until)) buf_.clear();
   return eof_;
+}
+
+std::string base64(const std::string& in) {
+  static const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const uint32_t v = (static_cast<uint8_t>(in[i]) << 16) |
+                       (static_cast<uint8_t>(in[i + 1]) << 8) | static_cast<uint8_t>(in[i + 2]);
+    for (int sh = 18; sh >= 0; sh -= 6) out += a[(v >> sh) & 63];
+  }
+  if (i < in.size()) {
+    const uint32_t v = (static_cast<uint8_t>(in[i]) << 16) |
+                       (i + 1 < in.size() ? static_cast<uint8_t>(in[i + 1]) << 8 : 0);
+    out += a[(v >> 18) & 63];
+    out += a[(v >> 12) & 63];
+    out += i + 1 < in.size() ? a[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
 }
 
 std::optional<RawResponse> raw_request(int port, const std::string& bytes,

@@ -50,6 +50,9 @@ class RawConn {
   bool eof_ = false;
 };
 
+// Standard base64 with padding (data: URLs in request bodies).
+std::string base64(const std::string& bytes);
+
 // One request on a new connection, returning the final response (nullopt: none in `timeout`).
 std::optional<RawResponse> raw_request(
     int port, const std::string& bytes,
