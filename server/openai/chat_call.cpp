@@ -160,6 +160,11 @@ class Observer final : public ObserverBookkeeping {
 void serve_chat(ServiceContext& sc, std::shared_ptr<http::Exchange> exchange) {
   auto call = std::make_shared<ChatCall>(sc, exchange, http_request_id(exchange->request()));
   ChatCall& c = *call;
+  if (exchange->gone()) {  // left while the request waited for a handler thread
+    c.acct.finished(grpc::Status(grpc::StatusCode::CANCELLED,
+                                 "the client closed the connection before the request started"));
+    return;
+  }
   Executor* ex = nullptr;
   // Admitted before the body was read (the route's check_head); again here, as the server may
   // have begun shutting down while the body arrived.

@@ -326,8 +326,9 @@ TEST_CASE("openai: every error status in OpenAI's error shape (SDK and curl)") {
   {
     std::string broken = quick.image().substr(0, 60);
     const std::string bpath = write_temp_file(server.dir(), "broken.png", broken);
-    check_sdk_error(err({{"image", bpath}, {"body", {{"stream", true}}}}), 400,
-                    "invalid_request_error", "invalid_argument", "image");
+    r = err({{"image", bpath}, {"body", {{"stream", true}}}});
+    check_sdk_error(r, 400, "invalid_request_error", "invalid_argument", "image");
+    CHECK(r["param"] == "messages[0].content[1].image_url.url");  // found by the engine, too
   }
 
   // 404: a model this server does not serve; an unknown path.
