@@ -2,6 +2,8 @@
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
+find_package(OpenSSL REQUIRED)  # TLS of the HTTP API (libssl-dev)
+find_package(ZLIB REQUIRED)     # gzip/deflate request bodies of the HTTP API (zlib1g-dev)
 find_package(spdlog REQUIRED)
 pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
 pkg_check_modules(SPNG REQUIRED IMPORTED_TARGET spng)

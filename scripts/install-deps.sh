@@ -25,7 +25,7 @@ PKGS=(
   libtorch-dev libopenblas0-openmp libblas-dev libdnnl-dev
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev grpc-proto
   libspdlog-dev nlohmann-json3-dev catch2 python3
-  libturbojpeg0-dev libspng-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev
+  libturbojpeg0-dev libspng-dev libpcre2-dev libutf8proc-dev libssl-dev zlib1g-dev
 )
 if [ "$mode" != "--build-only" ]; then
   PKGS+=(

@@ -3,7 +3,8 @@
 # there, then gives each libFuzzer target a time-boxed run (clang build of the fuzzers only).
 #
 #   scripts/sanitize.sh address,undefined [ctest args]   every test (the full suite)
-#   scripts/sanitize.sh thread [ctest args]              the executor, batching and server unit tests
+#   scripts/sanitize.sh thread [ctest args]              the executor, batching, server and HTTP
+#                                                        transport unit tests
 #   scripts/test.sh --sanitize LIST [ctest args]         the same
 #
 # Environment: SHIRG_SANITIZE_SUBSET=unit   only tests labelled unit
@@ -45,12 +46,12 @@ if [[ "$list" == thread ]]; then
   # allocated) is reported as a race; the reports triaged on 2026-11-29 all had both stacks in
   # gRPC / OpenSSL or in a test's promise set from a gRPC callback (scripts/sanitizers/tsan.supp).
   cmake --build "$build" -j "$jobs" --target test_executor test_batching test_server_unit \
-    model_tiny
-  ctest_args+=(-R "test_executor|test_batching|test_server_unit")
+    test_http_unit model_tiny
+  ctest_args+=(-R "test_executor|test_batching|test_server_unit|test_http_unit")
 elif [[ "${SHIRG_SANITIZE_SUBSET:-}" == core ]]; then
   core_tests=(test_safetensors test_tokenizer_units test_vision_image test_model_config
     test_weight_binder test_kvcache test_sampler test_shirg_select test_shirg_core test_llada
-    test_server_unit test_executor test_server_integration)
+    test_server_unit test_http_unit test_executor test_server_integration)
   cmake --build "$build" -j "$jobs" --target "${core_tests[@]}" shirg-server shirg-client \
     shirg-offline model_tiny
   ctest_args+=(-R "/($(IFS='|'; echo "${core_tests[*]}"))/")
@@ -62,7 +63,7 @@ else
 fi
 (cd "$build" && ctest "${ctest_args[@]}" "$@")
 
-# Fuzzers: libFuzzer needs clang; only their three small libraries are built.
+# Fuzzers: libFuzzer needs clang; only their four small libraries are built.
 seconds="${SHIRG_FUZZ_SECONDS:-60}"
 if [[ "$seconds" != 0 ]]; then
   # clang and compiler-rt (libFuzzer) are needed by this job only (Debian 12 packages).
@@ -80,9 +81,10 @@ if [[ "$seconds" != 0 ]]; then
   cmake -S "$root" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DSHIRG_BUILD_FUZZERS=ON \
     -DSHIRG_BUILD_BENCH=OFF
-  cmake --build "$fuzz" -j "$jobs" --target fuzz_safetensors_header fuzz_decode fuzz_tokenizer_json
+  cmake --build "$fuzz" -j "$jobs" --target fuzz_safetensors_header fuzz_decode fuzz_tokenizer_json \
+    fuzz_http_request
   for f in tests/safetensors/fuzz_safetensors_header tests/vision/fuzz_decode \
-           tests/tokenizer/fuzz_tokenizer_json; do
+           tests/tokenizer/fuzz_tokenizer_json tests/server/fuzz_http_request; do
     corpus="$fuzz/corpus/$(basename "$f")"
     mkdir -p "$corpus"
     # Seeds: real inputs of each format (the bundled sample images; the tiny model's
@@ -93,6 +95,7 @@ if [[ "$seconds" != 0 ]]; then
         if [ -f "$root/build/models/tiny/tokenizer.json" ]; then
           cp "$root/build/models/tiny/tokenizer.json" "$corpus/seed-tiny-tokenizer.json"
         fi ;;
+      fuzz_http_request) cp "$root"/tests/server/http/fuzz_seeds/* "$corpus"/ ;;
     esac
     echo "[sanitize.sh] fuzzing $(basename "$f") for ${seconds} s"
     "$fuzz/$f" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 \

@@ -18,14 +18,22 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
 
 grpc::Status check_bearer_token(const std::multimap<grpc::string_ref, grpc::string_ref>& md,
                                 const std::string& expected_token) {
-  if (expected_token.empty()) return grpc::Status::OK;
+  std::vector<std::string_view> values;
   const auto range = md.equal_range("authorization");
-  if (range.first == range.second)
+  for (auto it = range.first; it != range.second; ++it)
+    values.emplace_back(it->second.data(), it->second.size());
+  return check_bearer_token(values, expected_token);
+}
+
+grpc::Status check_bearer_token(const std::vector<std::string_view>& authorization,
+                                const std::string& expected_token) {
+  if (expected_token.empty()) return grpc::Status::OK;
+  if (authorization.empty())
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "missing credentials: send metadata \"authorization: Bearer <token>\"");
-  if (std::next(range.first) != range.second)
+  if (authorization.size() > 1)
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "more than one authorization header");
-  const std::string value(range.first->second.data(), range.first->second.size());
+  const std::string value(authorization.front());
   constexpr std::size_t kScheme = 7;  // "Bearer "
   std::string scheme = value.substr(0, kScheme);
   for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

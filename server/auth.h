@@ -6,6 +6,8 @@
 
 #include <map>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace shirg::rpc {
 
@@ -15,5 +17,8 @@ namespace shirg::rpc {
 grpc::Status check_bearer_token(
     const std::multimap<grpc::string_ref, grpc::string_ref>& client_metadata,
     const std::string& expected_token);
+// The same check on the values of every authorization header (or metadata entry) of a call.
+grpc::Status check_bearer_token(const std::vector<std::string_view>& authorization,
+                                const std::string& expected_token);
 
 }  // namespace shirg::rpc

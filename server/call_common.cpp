@@ -3,22 +3,17 @@
 #include <spdlog/spdlog.h>
 
 #include "proto/grpc_status_name.h"
-#include "server/auth.h"
 #include "server/logging.h"
 
 namespace shirg::rpc {
 
-grpc::Status ServiceContext::admit(const grpc::CallbackServerContext* ctx,
-                                   Executor** executor_out) const {
-  if (grpc::Status s = check_bearer_token(ctx->client_metadata(), auth_token); !s.ok()) return s;
-  if (draining.load())
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down");
-  Executor* ex = executor.load(std::memory_order_acquire);
-  if (!ex)
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "model is loading or warming up; retry when health reports SERVING");
-  *executor_out = ex;
-  return grpc::Status::OK;
+grpc::Status admit(const ServiceContext& sc, const grpc::CallbackServerContext* ctx,
+                   Executor** executor_out) {
+  std::vector<std::string_view> authorization;
+  const auto range = ctx->client_metadata().equal_range("authorization");
+  for (auto it = range.first; it != range.second; ++it)
+    authorization.emplace_back(it->second.data(), it->second.size());
+  return admit_call(sc, authorization, Edge::kGrpc, executor_out);
 }
 
 std::optional<SteadyClock::time_point> engine_deadline(const grpc::CallbackServerContext* ctx) {
@@ -42,22 +37,11 @@ std::string pick_request_id(const std::string& from_proto, const grpc::CallbackS
 
 grpc::Status final_status(const Status& s, const grpc::CallbackServerContext* ctx,
                           const ServiceContext& sc) {
-  if (s.code == StatusCode::kCancelled) {
-    // When the client's deadline expires, its library cancels the call (RST_STREAM, the same as
-    // an explicit cancel) before the server's copy of the deadline passes: the server computed
-    // its copy later, on receipt. A cancel that close to the deadline is the deadline.
-    constexpr auto kDeadlineSlack = std::chrono::seconds(1);
-    if (ctx->deadline() <= std::chrono::system_clock::now() + kDeadlineSlack)
-      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                          "deadline exceeded (" + s.message + ")");
-    if (sc.draining.load() && !ctx->IsCancelled())
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          std::string("server is shutting down: the request was cancelled ") +
-                              (sc.forced_shutdown.load() ? "by a second shutdown signal"
-                                                         : "after the grace period") +
-                              " (" + s.message + ")");
-  }
-  return to_grpc(s);
+  CallEnd end;
+  end.deadline = engine_deadline(ctx);
+  end.deadline_slack = std::chrono::seconds(1);
+  end.client_cancelled = ctx->IsCancelled();
+  return final_status(s, end, sc);
 }
 
 void EngineCancelLink::attach(Executor* executor, uint64_t engine_id) {

@@ -10,12 +10,11 @@
 #include <string>
 
 #include "engine/runtime/executor.h"
+#include "server/admission.h"
 #include "server/proto_convert.h"
 #include "server/service_context.h"
 
 namespace shirg::rpc {
-
-using SteadyClock = std::chrono::steady_clock;
 
 // The call's gRPC deadline as a steady-clock time point (none when the client set none).
 std::optional<SteadyClock::time_point> engine_deadline(const grpc::CallbackServerContext* ctx);
@@ -24,11 +23,12 @@ std::optional<SteadyClock::time_point> engine_deadline(const grpc::CallbackServe
 // valid, else a new one.
 std::string pick_request_id(const std::string& from_proto, const grpc::CallbackServerContext* ctx);
 
-// Engine status of a finished request, seen from the RPC. The engine says CANCELLED for three
-// causes; the client learns which: the gRPC deadline passed (or is less than 1 s away: the
-// client's copy of the deadline expires first) -> DEADLINE_EXCEEDED; the server is
-// shutting down and cancelled it after the grace period -> UNAVAILABLE (retry elsewhere);
-// the client cancelled -> CANCELLED.
+// admit_call() for a gRPC call: its authorization metadata, gRPC wording.
+grpc::Status admit(const ServiceContext& sc, const grpc::CallbackServerContext* ctx,
+                   Executor** executor_out);
+
+// final_status() for a gRPC call: its deadline, with 1 s of slack (the client's copy of the
+// deadline expires first), and whether the client cancelled.
 grpc::Status final_status(const Status& engine_status, const grpc::CallbackServerContext* ctx,
                           const ServiceContext& sc);
 
@@ -40,7 +40,7 @@ template <typename ProtoRequest, typename NativeRequest>
 grpc::Status admit_request(ServiceContext& sc, grpc::CallbackServerContext* ctx,
                            const ProtoRequest& req, const std::string& request_id,
                            NativeRequest* native, Executor** executor) {
-  if (grpc::Status s = sc.admit(ctx, executor); !s.ok()) return s;
+  if (grpc::Status s = admit(sc, ctx, executor); !s.ok()) return s;
   if (Status s = from_proto(req, sc.limits, native); !s.ok()) return to_grpc(s);
   native->request_id = request_id;
   native->deadline = engine_deadline(ctx);

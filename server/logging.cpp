@@ -90,6 +90,43 @@ void append_json_string(std::string& out, const std::string& s) {
   out += '"';
 }
 
+// Text-format logs show what a client sent (paths, names, values in messages) but never let it
+// start a line or drive the terminal: control characters (C0, DEL, C1) and bytes that are not
+// UTF-8 are written as escapes (\n, \r, \xHH, \u00HH); a tab stays a tab.
+void append_text_escaped(std::string& out, const std::string& s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    char buf[8];
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else if (c >= 0x80) {
+      const std::size_t n = utf8_len(s, i);
+      if (n == 0) {
+        std::snprintf(buf, sizeof buf, "\\x%02x", c);
+        out += buf;
+        ++i;
+        continue;
+      }
+      if (n == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) {  // C1: U+0080-9F
+        std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(s[i + 1]));
+        out += buf;
+      } else {
+        out.append(s, i, n);
+      }
+      i += n;
+      continue;
+    } else {
+      out += static_cast<char>(c);
+    }
+    ++i;
+  }
+}
+
 std::string level_name(spdlog::level::level_enum l) {
   const auto sv = spdlog::level::to_string_view(l);
   return std::string(sv.data(), sv.size());
@@ -106,9 +143,7 @@ class ServerFormatter final : public spdlog::formatter {
     if (format_ == LogFormat::kJson) {
       line = format_json_line(ts, level, t_request_id, text);
     } else {
-      line = ts + " " + level + (level.size() < 5 ? std::string(5 - level.size(), ' ') : "");
-      if (!t_request_id.empty()) line += " [req=" + t_request_id + "]";
-      line += " " + text;
+      line = format_text_line(ts, level, t_request_id, text);
     }
     line += '\n';
     dest.append(line.data(), line.data() + line.size());
@@ -122,6 +157,20 @@ class ServerFormatter final : public spdlog::formatter {
 };
 
 }  // namespace
+
+std::string format_text_line(const std::string& ts, const std::string& level,
+                             const std::string& request_id, const std::string& msg) {
+  std::string line =
+      ts + " " + level + (level.size() < 5 ? std::string(5 - level.size(), ' ') : "");
+  if (!request_id.empty()) {
+    line += " [req=";
+    append_text_escaped(line, request_id);
+    line += "]";
+  }
+  line += " ";
+  append_text_escaped(line, msg);
+  return line;
+}
 
 std::string format_json_line(const std::string& ts, const std::string& level,
                              const std::string& request_id, const std::string& msg) {

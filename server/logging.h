@@ -34,6 +34,13 @@ class RequestIdScope {
   std::string previous_;
 };
 
+// One text line for a log record (exposed for tests): ts, level padded to 5, "[req=ID]" when
+// present, msg. Control characters and bytes that are not UTF-8 in the id and the message are
+// escaped (\n, \r, \xHH, \u00HH for C1), so what a client sent cannot start a line or
+// reach the terminal raw.
+std::string format_text_line(const std::string& ts, const std::string& level,
+                             const std::string& request_id, const std::string& msg);
+
 // One JSON line for a log record (exposed for tests): ts (UTC, ms), level, request_id when
 // present, msg. Strings are JSON-escaped (control characters as \u00XX).
 std::string format_json_line(const std::string& ts, const std::string& level,

@@ -98,6 +98,19 @@ int run_server(const ServerConfig& cfg) {
   ServiceContext sc(cfg, metrics);
   static_cast<RequestLimits&>(sc.limits) = cfg.request_limits();
   sc.auth_token = cfg.auth_token;
+  // The OpenAI-compatible API (--http-port); its transport's stats are read at scrape.
+  std::unique_ptr<openai::HttpApiServer> http_api;
+  registry.add_collector([&http_api, &metrics] {
+    if (!http_api) return;
+    const http::HttpServerStats st = http_api->stats();
+    metrics.http_connections.set(static_cast<double>(st.open_connections));
+    metrics.http_connections_dropped.with({"evicted"})
+        .advance_to(static_cast<double>(st.connections_evicted));
+    metrics.http_connections_dropped.with({"refused"})
+        .advance_to(static_cast<double>(st.connections_refused));
+    for (const auto& [status, n] : st.refusals)
+      metrics.http_refusals.with({std::to_string(status)}).advance_to(static_cast<double>(n));
+  });
   // The model's device memory: set before the executor is published (release), read at scrapes
   // once it is (acquire).
   DeviceMemorySource device_memory;
@@ -118,7 +131,6 @@ int run_server(const ServerConfig& cfg) {
 
   std::unique_ptr<MetricsHttpServer> http;
   int metrics_port = -1;
-  std::unique_ptr<openai::HttpApiServer> http_api;  // the OpenAI-compatible API (--http-port)
   int http_api_port = -1;
   std::shared_ptr<grpc::ServerCredentials> creds;
   try {
@@ -190,8 +202,12 @@ int run_server(const ServerConfig& cfg) {
     stop_server();
     return 1;
   }
-  spdlog::info("model loaded on {} ({} kernels, {} LibTorch threads):\n{}", model->device.str(),
-               kernels_name(model->kernels), threads, model_summary_text(*model));
+  spdlog::info("model loaded on {} ({} kernels, {} LibTorch threads):", model->device.str(),
+               kernels_name(model->kernels), threads);
+  {  // one log line per line of the summary (text logs escape line breaks)
+    std::istringstream summary(model_summary_text(*model));
+    for (std::string line; std::getline(summary, line);) spdlog::info("  {}", line);
+  }
   device_memory = device_memory_source(model->device);
   sc.model_info = describe_model(*model, cfg);
   sc.limits.max_k = model->config.hires_tokens();

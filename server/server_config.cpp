@@ -1,5 +1,6 @@
 #include "server/server_config.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -103,6 +104,33 @@ const std::vector<Option>& options() {
       INT_OPT("http-port", http_port, -1, 65535,
               "OpenAI-compatible HTTP API (POST /v1/chat/completions, GET /v1/models) on --host, "
               "with the gRPC port's TLS and token (0: the OS chooses, -1: off)"),
+      INT_OPT("http-max-body-kib", http_max_body_kib, 0, int64_t{1} << 31,
+              "HTTP API: largest request body in KiB, after transfer and content decoding; "
+              "larger: 413 before it is read (0: --max-receive-mib x 4/3 + 64 KiB)"),
+      INT_OPT("http-max-request-line-bytes", http_max_request_line_bytes, 64, 1 << 20,
+              "HTTP API: longest request line (method, target, version); longer: 414"),
+      INT_OPT("http-max-header-line-bytes", http_max_header_line_bytes, 64, 1 << 20,
+              "HTTP API: longest header line; longer: 431"),
+      INT_OPT("http-max-headers", http_max_headers, 1, 10000,
+              "HTTP API: most header lines in a request; more: 431"),
+      INT_OPT("http-max-head-bytes", http_max_head_bytes, 256, 16 << 20,
+              "HTTP API: largest request head (request line and headers); larger: 431"),
+      INT_OPT("http-max-connections", http_max_connections, 1, 100000,
+              "HTTP API: open connections; a new one replaces the oldest idle one, else 429 "
+              "(apart from the inference slots, --max-batch and --max-queue)"),
+      INT_OPT("http-max-body-buffer-mib", http_max_body_buffer_mib, 1, int64_t{1} << 20,
+              "HTTP API: request bodies held in memory at once, all connections together; a "
+              "request whose body does not fit gets 429 before it is read"),
+      INT_OPT("http-header-timeout-ms", http_header_timeout_ms, 1, 3'600'000,
+              "HTTP API: time from the connection (or a request's first byte) to the end of "
+              "the request head; then 408"),
+      INT_OPT("http-body-timeout-ms", http_body_timeout_ms, 1, 3'600'000,
+              "HTTP API: time from the end of the head to the end of the body; then 408"),
+      INT_OPT("http-idle-timeout-ms", http_idle_timeout_ms, 1, 3'600'000,
+              "HTTP API: no byte received while a request is read (408), or none taken by the "
+              "client while a response waits (closed)"),
+      INT_OPT("http-keepalive-timeout-ms", http_keepalive_timeout_ms, 1, 3'600'000,
+              "HTTP API: idle time between requests on a kept-alive connection; then closed"),
       STR_OPT("model-dir", model_dir, "DIR", "LaViDa-format checkpoint directory (required)"),
       Option{"adapter-dir", "DIR",
              "PEFT LoRA adapter merged at load into the SHIRG modes' weights (repeatable: "
@@ -179,8 +207,9 @@ const std::vector<Option>& options() {
       INT_OPT("cache-budget-mib", cache_budget_mib, -1, kMaxI,
               "prefix-cache memory of the running requests in MiB; a request that does not fit "
               "waits (-1: half the memory available after loading the model, 0: no limit)"),
-      INT_OPT("max-queue", max_queue, 0, 1000000,
-              "requests waiting beyond the running ones; more are refused with RESOURCE_EXHAUSTED"),
+      INT_OPT("max-queue", max_queue, 1, 1000000,
+              "requests waiting beyond the running ones; more are refused with RESOURCE_EXHAUSTED "
+              "(every request waits in the queue first, so at least 1)"),
       Option{"warmup", "true|false", "run warm-up request(s) before health reports SERVING",
              [](const ServerConfig& c) { return std::string(c.warmup ? "true" : "false"); },
              [](ServerConfig& c, const std::string& v) { c.warmup = to_bool("warmup", v); }},
@@ -367,6 +396,14 @@ void validate_server_config(ServerConfig& c) {
     throw ConfigError("--metrics-port must differ from --port");
   if (c.http_port > 0 && (c.http_port == c.port || c.http_port == c.metrics_port))
     throw ConfigError("--http-port must differ from --port and --metrics-port");
+  if (c.http_max_head_bytes < std::max(c.http_max_request_line_bytes, c.http_max_header_line_bytes))
+    throw ConfigError("--http-max-head-bytes (" + std::to_string(c.http_max_head_bytes) +
+                      ") must be at least --http-max-request-line-bytes and "
+                      "--http-max-header-line-bytes");
+  if ((c.http_max_body_buffer_mib << 20) < c.http_body_limit_bytes())
+    throw ConfigError("--http-max-body-buffer-mib (" + std::to_string(c.http_max_body_buffer_mib) +
+                      " MiB) must hold one largest request body (" +
+                      std::to_string(c.http_body_limit_bytes()) + " bytes)");
   if (c.max_image_mib > c.max_receive_mib)
     throw ConfigError("--max-image-mib (" + std::to_string(c.max_image_mib) +
                       ") must not exceed --max-receive-mib (" + std::to_string(c.max_receive_mib) +

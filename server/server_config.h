@@ -26,6 +26,18 @@ struct ServerConfig {
   std::string port_file;         // when set: "grpc=<port>\nmetrics=<port>\n" written after binding
   int64_t max_receive_mib = 32;  // largest request message accepted (gRPC max receive size)
   int http_port = -1;  // OpenAI-compatible HTTP API (also "http=<port>" in port_file); -1: off
+  // The HTTP API's transport (server/http; docs/server.md "HTTP transport limits").
+  int64_t http_max_body_kib = 0;  // request body (decoded); 0: --max-receive-mib x 4/3 + 64 KiB
+  int64_t http_max_request_line_bytes = 8192;
+  int64_t http_max_header_line_bytes = 8192;
+  int64_t http_max_headers = 100;
+  int64_t http_max_head_bytes = 32768;        // request line + headers (+ trailers)
+  int64_t http_max_connections = 256;         // open connections (the inference slots are apart)
+  int64_t http_max_body_buffer_mib = 256;     // request bodies in memory at once, all together
+  int64_t http_header_timeout_ms = 10'000;    // accept / first byte -> end of the request head
+  int64_t http_body_timeout_ms = 120'000;     // end of the head -> end of the body
+  int64_t http_idle_timeout_ms = 10'000;      // no byte while reading a request or writing
+  int64_t http_keepalive_timeout_ms = 5'000;  // idle between requests
 
   // Model and execution.
   std::string model_dir;
@@ -79,6 +91,13 @@ struct ServerConfig {
   std::string log_level = "info";   // trace | debug | info | warn | error
 
   std::string config_file;  // the --config file that was read, if any
+
+  // The HTTP API's largest request body in bytes (after transfer and content decoding): the
+  // base64 of the largest image plus room for the JSON around it, unless --http-max-body-kib.
+  int64_t http_body_limit_bytes() const {
+    if (http_max_body_kib > 0) return http_max_body_kib << 10;
+    return (max_receive_mib << 20) / 3 * 4 + (int64_t{64} << 10);
+  }
 
   // The --max-* request limits, shared by the edge and the engine.
   RequestLimits request_limits() const {

@@ -46,6 +46,17 @@ ServerMetrics::ServerMetrics(prom::Registry& r)
                                    "prefix-first: denoising steps run because --max-hold-ms ran "
                                    "out while a prefix was computed.")
                              .with()),
+      http_connections(
+          r.gauge("shirg_http_connections", "Open connections of the OpenAI HTTP API.").with()),
+      http_connections_dropped(r.counter(
+          "shirg_http_connections_dropped_total",
+          "HTTP API connections closed at the connection limit: evicted (an idle or slow-head "
+          "one, to admit a new one) or refused (a new one, answered 429).",
+          {"reason"})),
+      http_refusals(r.counter("shirg_http_refusals_total",
+                              "HTTP API requests the transport answered itself (limits, timeouts, "
+                              "framing, routing), by HTTP status.",
+                              {"status"})),
       requests_(r.counter("shirg_requests_total",
                           "Finished calls by method, gRPC status code and protocol (grpc: "
                           "shirg.v1, http: the OpenAI-compatible API).",

@@ -54,6 +54,10 @@ class ServerMetrics {
   prom::Gauge& cache_budget_bytes;    // shirg_prefix_cache_budget_bytes (0: no limit)
   prom::Gauge& cache_reserved_bytes;  // shirg_prefix_cache_reserved_bytes
   prom::Counter& step_holds_expired;  // shirg_step_holds_expired_total (--max-hold-ms)
+  // The OpenAI HTTP API's transport (set at scrape from its stats):
+  prom::Gauge& http_connections;                          // shirg_http_connections
+  prom::Family<prom::Counter>& http_connections_dropped;  // ..._dropped_total{reason}
+  prom::Family<prom::Counter>& http_refusals;             // shirg_http_refusals_total{status}
 
  private:
   prom::Family<prom::Counter>& requests_;

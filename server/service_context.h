@@ -1,8 +1,6 @@
 #pragma once
 // What every shirg.v1 call needs: configuration, metrics, the executor once the model is warm,
 // and the server's lifecycle state. Owned by the server (server_app.cpp); outlives every call.
-#include <grpcpp/support/server_callback.h>
-
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -32,10 +30,6 @@ struct ServiceContext {
 
   // Filled before `executor` is published.
   v1::ModelInfoResponse model_info;
-
-  // Admission of a new call, in this order: UNAUTHENTICATED (bad/missing token), UNAVAILABLE
-  // (shutting down), UNAVAILABLE (model loading or warming up). OK: `*executor_out` is set.
-  grpc::Status admit(const grpc::CallbackServerContext* ctx, Executor** executor_out) const;
 };
 
 }  // namespace shirg::rpc

@@ -63,7 +63,7 @@ class ModelInfoCall final : public grpc::ServerUnaryReactor {
       : acct_(sc, kRpcModelInfo) {
     acct_.set_request_id(pick_request_id("", ctx));
     Executor* ex = nullptr;
-    grpc::Status s = sc.admit(ctx, &ex);
+    grpc::Status s = admit(sc, ctx, &ex);
     if (s.ok()) *resp = sc.model_info;
     acct_.finished(s);
     Finish(s);

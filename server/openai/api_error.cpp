@@ -50,18 +50,19 @@ ApiError invalid_request(std::string message, std::string param) {
 
 const char* error_type_of(int http_status) {
   switch (http_status) {
-    case 400:
-    case 404:
-    case 413:
-      return "invalid_request_error";
     case 401:
       return "authentication_error";
+    case 403:
+      return "permission_error";
     case 429:
       return "rate_limit_error";
     case 504:
       return "timeout_error";
+    case 501:  // a method this server does not know: the request's fault
+    case 505:
+      return "invalid_request_error";
     default:
-      return "server_error";
+      return http_status >= 400 && http_status < 500 ? "invalid_request_error" : "server_error";
   }
 }
 

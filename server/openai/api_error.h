@@ -25,8 +25,9 @@ ApiError api_error(const grpc::Status& s, std::string param = "");
 // A 400 INVALID_ARGUMENT.
 ApiError invalid_request(std::string message, std::string param = "");
 
-// OpenAI's `type` for an HTTP status: invalid_request_error (400, 404, 413),
-// authentication_error (401), rate_limit_error (429), timeout_error (504), server_error (else).
+// OpenAI's `type` for an HTTP status: authentication_error (401), permission_error (403),
+// rate_limit_error (429), timeout_error (504), invalid_request_error (every other 4xx, and 501
+// and 505: a method or HTTP version this server does not implement), server_error (else).
 const char* error_type_of(int http_status);
 // {"error": {...}} serialized (param and code are null when empty).
 std::string error_body(const ApiError& e);

@@ -1,10 +1,11 @@
 #pragma once
 // POST /v1/chat/completions: one request through the engine, answered as one JSON object or
 // as Server-Sent Events.
-namespace httplib {
-struct Request;
-struct Response;
-}  // namespace httplib
+#include <memory>
+
+namespace shirg::http {
+class Exchange;
+}
 
 namespace shirg::rpc {
 struct ServiceContext;
@@ -12,11 +13,12 @@ struct ServiceContext;
 
 namespace shirg::rpc::openai {
 
-// Runs on a cpp-httplib worker thread and blocks it until the answer is ready (non-streaming)
-// or the prefix is ready (streaming: the events are then written by the content provider on
-// the same thread). Errors the engine finds before the prefix (undecodable image, prefix beyond
-// the context, queue full) are HTTP errors; later ones (deadline, shutdown) arrive as an SSE
-// error event. A client that closes the connection cancels the request within one step.
-void serve_chat(ServiceContext& sc, const httplib::Request& req, httplib::Response& res);
+// Runs on an HTTP handler thread and returns once the request is enqueued (or refused): the
+// engine's observer answers through the exchange later. Errors the engine finds before the
+// prefix is ready (undecodable image, prefix beyond the context) are HTTP errors; the stream
+// (one SSE chunk per denoising step) starts once the prefix is ready, and later errors
+// (deadline, shutdown) arrive as an SSE error event. A client that goes away cancels the
+// request within one denoising step.
+void serve_chat(ServiceContext& sc, std::shared_ptr<http::Exchange> exchange);
 
 }  // namespace shirg::rpc::openai

@@ -112,6 +112,16 @@ std::string image_from_url(const std::string& url, const std::string& param,
   return bytes;
 }
 
+// Refuses a key of object `v` (at JSON path `path`) that is not in `known`: a misspelt field
+// inside a message never passes silently, as at the top level.
+void check_keys(const json& v, const std::string& path, std::initializer_list<const char*> known) {
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    bool ok = false;
+    for (const char* k : known) ok = ok || it.key() == k;
+    if (!ok) refuse(path + "." + it.key(), "unknown field '" + it.key() + "' in " + path);
+  }
+}
+
 const char* kOneTurn =
     "this server answers one question about one image: messages must hold exactly one user "
     "message (no system prompt or conversation history) whose content has one image_url part "
@@ -122,6 +132,7 @@ void parse_messages(const json& msgs, const EdgeLimits& lim, ChatRequest* out) {
   if (msgs.size() != 1) refuse("messages", kOneTurn);
   const json& m = msgs[0];
   if (!m.is_object()) refuse("messages[0]", "messages[0] must be an object");
+  check_keys(m, "messages[0]", {"role", "content", "name"});  // name: accepted, ignored
   auto role = m.find("role");
   if (role == m.end()) refuse("messages[0].role", "messages[0].role is required");
   if (get_string(*role, "messages[0].role") != "user") refuse("messages[0].role", kOneTurn);
@@ -142,6 +153,7 @@ void parse_messages(const json& msgs, const EdgeLimits& lim, ChatRequest* out) {
     if (type == part.end()) refuse(p + ".type", p + ".type is required");
     const std::string& t = get_string(*type, p + ".type");
     if (t == "text") {
+      check_keys(part, p, {"type", "text"});
       auto text = part.find("text");
       if (text == part.end()) refuse(p + ".text", p + ".text is required");
       if (have_text) question += "\n";
@@ -150,11 +162,13 @@ void parse_messages(const json& msgs, const EdgeLimits& lim, ChatRequest* out) {
       have_text = true;
     } else if (t == "image_url") {
       if (have_image) refuse(p, "only one image per request is supported");
+      check_keys(part, p, {"type", "image_url"});
       auto iu = part.find("image_url");
       if (iu == part.end()) refuse(p + ".image_url", p + ".image_url is required");
       std::string url_param = p + ".image_url";
       const json* url = &*iu;
       if (iu->is_object()) {
+        check_keys(*iu, p + ".image_url", {"url", "detail"});  // detail: accepted, ignored
         auto u = iu->find("url");
         if (u == iu->end()) refuse(p + ".image_url.url", p + ".image_url.url is required");
         url = &*u;

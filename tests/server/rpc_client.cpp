@@ -1,11 +1,10 @@
 #include "tests/server/rpc_client.h"
 
-#include <httplib.h>
-
 #include <stdexcept>
 
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "server/test_pattern.h"
+#include "tests/server/raw_http.h"
 
 namespace shirg::testing {
 
@@ -107,10 +106,7 @@ std::string reflection_file_of(grpc::Channel& ch, const std::string& symbol) {
 }
 
 std::string fetch_metrics(int port) {
-  httplib::Client cli("127.0.0.1", port);
-  cli.set_connection_timeout(5);
-  cli.set_read_timeout(10);
-  auto res = cli.Get("/metrics");
+  const auto res = http_get(port, "/metrics", std::chrono::seconds(10));
   if (!res) throw std::runtime_error("GET /metrics failed");
   if (res->status != 200)
     throw std::runtime_error("GET /metrics: HTTP " + std::to_string(res->status));

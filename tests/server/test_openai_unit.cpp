@@ -111,7 +111,10 @@ TEST_CASE("openai: a chat request becomes the shirg.v1 request") {
                       {"n", 1},
                       {"top_p", 1},
                       {"user", "u1"}};
-  REQUIRE_FALSE(parse(body_with(extra), &r).has_value());
+  json body = body_with(extra);
+  body["messages"][0]["name"] = "alice";                              // accepted, ignored
+  body["messages"][0]["content"][1]["image_url"]["detail"] = "high";  // accepted, ignored
+  REQUIRE_FALSE(parse(body, &r).has_value());
   CHECK(r.proto.image() == png());
   CHECK(r.proto.question() == "What is in this picture?");
   CHECK(r.model == "tiny");
@@ -190,7 +193,19 @@ TEST_CASE("openai: malformed and unsupported requests are 400 with the field nam
   gif["messages"][0]["content"][1]["image_url"]["url"] = "data:image/gif;base64,R0lG";
   json no_messages = body_with();
   no_messages.erase("messages");
+  json message_key = body_with();
+  message_key["messages"][0]["contents"] = "typo";
+  json part_key = body_with();
+  part_key["messages"][0]["content"][0]["txt"] = "typo";
+  json image_key = body_with();
+  image_key["messages"][0]["content"][1]["image_url"]["uri"] = "typo";
+  json image_part_key = body_with();
+  image_part_key["messages"][0]["content"][1]["text"] = "not here";
   const std::vector<Case> cases = {
+      {message_key, "messages[0].contents", "unknown field 'contents' in messages[0]"},
+      {part_key, "messages[0].content[0].txt", "unknown field 'txt' in messages[0].content[0]"},
+      {image_key, "messages[0].content[1].image_url.uri", "unknown field 'uri'"},
+      {image_part_key, "messages[0].content[1].text", "unknown field 'text'"},
       {http_url, "messages[0].content[1].image_url.url", "not fetched"},
       {no_image, "messages[0].content", "image_url part"},
       {string_content, "messages[0].content", "image_url part"},
@@ -307,6 +322,10 @@ TEST_CASE("openai: status mapping and the error shape") {
   CHECK(k["error"]["param"] == "max_tokens");
   CHECK(k["error"]["type"] == "invalid_request_error");
   CHECK(std::string(error_type_of(401)) == "authentication_error");
+  for (int transport : {400, 404, 405, 408, 411, 413, 414, 415, 417, 431, 501, 505})
+    CHECK(std::string(error_type_of(transport)) == "invalid_request_error");
+  CHECK(std::string(error_type_of(429)) == "rate_limit_error");
+  CHECK(std::string(error_type_of(500)) == "server_error");
   CHECK(std::string(error_type_of(504)) == "timeout_error");
   CHECK(std::string(error_type_of(503)) == "server_error");
 }

@@ -115,9 +115,27 @@ TEST_CASE("bad flags are refused with the flag named") {
   CHECK_THAT(error_of({"--model-dir", "/m", "--auth-token", ""}),
              Contains("--auth-token is empty"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--auth-token="}), Contains("--auth-token is empty"));
+  // Every request waits in the executor queue first: 0 would refuse them all (even warm-up).
+  CHECK_THAT(error_of({"--model-dir", "/m", "--max-queue", "0"}),
+             Contains("--max-queue must be in [1, 1000000]"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--http-max-head-bytes", "1000"}),
+             Contains("--http-max-head-bytes (1000) must be at least"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--http-max-body-buffer-mib", "8"}),
+             Contains("must hold one largest request body"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--http-header-timeout-ms", "0"}),
+             Contains("--http-header-timeout-ms must be in [1, 3600000]"));
   const std::string empty_in_file = temp_file(R"({"model-dir": "/m", "auth-token": ""})");
   CHECK_THAT(error_of({"--config", empty_in_file}), Contains("--auth-token is empty"));
   std::remove(empty_in_file.c_str());
+}
+
+TEST_CASE("the HTTP body limit follows --max-receive-mib unless --http-max-body-kib is set") {
+  const ServerConfig d = parse_server_args({"--model-dir", "/m"}).config;
+  CHECK(d.http_body_limit_bytes() == (32 << 20) / 3 * 4 + (64 << 10));
+  CHECK(parse_server_args({"--model-dir", "/m", "--max-receive-mib", "3", "--max-image-mib", "3"})
+            .config.http_body_limit_bytes() == (3 << 20) / 3 * 4 + (64 << 10));
+  CHECK(parse_server_args({"--model-dir", "/m", "--http-max-body-kib", "100"})
+            .config.http_body_limit_bytes() == 100 << 10);
 }
 
 TEST_CASE("the JSON config file is applied first and flags win") {

@@ -10,6 +10,7 @@
 
 #include "server/server_config.h"
 #include "tests/server/integration_common.h"
+#include "tests/server/raw_http.h"
 
 using namespace shirg;
 using namespace shirg::testing;
@@ -114,8 +115,8 @@ TEST_CASE("SIGTERM with requests in flight: each gets an answer or a clear statu
   CHECK_THAT(server.log(), Contains("shutdown requested"));
 }
 
-TEST_CASE("a second signal cancels in-flight requests at once") {
-  ServerProcess server(ServerLaunch{{"--grace-period-seconds", "600"}});
+TEST_CASE("a second signal cancels in-flight requests at once, and both APIs say so") {
+  ServerProcess server(ServerLaunch{{"--grace-period-seconds", "600", "--http-port", "0"}});
   std::atomic<int> steps{0};
   auto call = std::async(std::launch::async, [&] {
     auto ch = server.channel();
@@ -126,7 +127,22 @@ TEST_CASE("a second signal cancels in-flight requests at once") {
                            })
         .status;
   });
+  // The same slow request through the OpenAI API (non-streaming).
+  const std::string body =
+      R"({"max_tokens": 256, "steps": 256, "messages": [{"role": "user", "content": [)"
+      R"({"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": )"
+      R"("data:image/png;base64,)" +
+      base64(slow_request().image()) + R"("}}]}]})";
+  auto http = std::async(std::launch::async, [&] {
+    return raw_request(server.http_port(),
+                       "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                       "application/json\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n" + body,
+                       std::chrono::seconds(120));
+  });
   REQUIRE(eventually([&] { return steps.load() > 0; }, std::chrono::seconds(60)));
+  REQUIRE(eventually([&] { return scrape(server).sum("shirg_inflight_requests") == 2; },
+                     std::chrono::seconds(60)));
   server.send_signal(SIGTERM);
   REQUIRE(eventually([&] { return server.log().find("shutdown requested") != std::string::npos; },
                      std::chrono::seconds(30)));
@@ -137,6 +153,13 @@ TEST_CASE("a second signal cancels in-flight requests at once") {
   CHECK_THAT(s.error_message(), Contains("shutting down"));
   CHECK_THAT(s.error_message(), Contains("second shutdown signal"));
   CHECK_THAT(s.error_message(), !Contains("grace period"));
+  REQUIRE(http.wait_for(std::chrono::seconds(60)) == std::future_status::ready);
+  const auto r = http.get();
+  REQUIRE(r);
+  INFO(r->body);
+  CHECK(r->status == 503);
+  CHECK_THAT(r->body, Contains("second shutdown signal"));
+  CHECK_THAT(r->body, !Contains("grace period"));
   CHECK(server.wait_exit(std::chrono::seconds(60)) == std::optional<int>(0));
 }
 

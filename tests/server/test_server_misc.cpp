@@ -11,6 +11,7 @@
 using namespace shirg::rpc;
 using Catch::Matchers::Contains;
 using Metadata = std::multimap<grpc::string_ref, grpc::string_ref>;
+using namespace std::string_literals;
 
 TEST_CASE("bearer tokens") {
   Metadata none;
@@ -51,6 +52,22 @@ TEST_CASE("JSON log lines are valid JSON with the request id") {
   CHECK(line.find('\n') == std::string::npos);
   const auto no_id = nlohmann::json::parse(format_json_line("t", "warn", "", "m"));
   CHECK_FALSE(no_id.contains("request_id"));
+}
+
+TEST_CASE("text log lines escape what a client could use to forge lines or drive a terminal") {
+  const std::string line = format_text_line(
+      "2024-01-01T00:00:00.000Z", "info", "req-1",
+      "path /x\n2024-01-01T00:00:00.000Z info  forged\r \x1b[31mred\x1b[0m nul \0 del \x7f "
+      "c1 \xC2\x9b bad \xFF tab\tok \xC3\xA9t\xC3\xA9"s);
+  CHECK(line ==
+        "2024-01-01T00:00:00.000Z info  [req=req-1] path /x\\n2024-01-01T00:00:00.000Z info  "
+        "forged\\r \\x1b[31mred\\x1b[0m nul \\x00 del \\x7f c1 \\u009b bad \\xff "
+        "tab\tok \xC3\xA9t\xC3\xA9");
+  for (char c : line) {
+    const auto u = static_cast<unsigned char>(c);
+    CHECK((u >= 0x20 || c == '\t'));
+  }
+  CHECK(format_text_line("t", "warning", "", "m") == "t warning m");
 }
 
 TEST_CASE("request id scopes nest and restore") {

@@ -306,19 +306,29 @@ TEST_CASE("openai: every error status in OpenAI's error shape (SDK and curl)") {
   {
     const std::string path = write_temp_file(server.dir(), "bad.json", "{\"messages\": [");
     std::string out;
-    run_command("curl -sS -w '\\n%{http_code}' " + auth + " --data-binary @" + path + " " +
+    run_command("curl -sS -w '\\n%{http_code}' " + auth +
+                    " -H 'Content-Type: application/json' --data-binary @" + path + " " +
                     base_url(server) + "/chat/completions",
                 &out);
     CHECK(out.substr(out.rfind('\n') + 1) == "400");
     check_error_shape(json::parse(out.substr(0, out.rfind('\n'))), "invalid_request_error",
                       "invalid_argument");
+    // Without the JSON content type (curl -d sends a form): 415, with a hint.
+    run_command("curl -sS -w '\\n%{http_code}' " + auth + " --data-binary @" + path + " " +
+                    base_url(server) + "/chat/completions",
+                &out);
+    CHECK(out.substr(out.rfind('\n') + 1) == "415");
+    check_error_shape(json::parse(out.substr(0, out.rfind('\n'))), "invalid_request_error",
+                      "unsupported_media_type");
+    CHECK_THAT(out, Contains("Content-Type: application/json"));
   }
   // An image the engine cannot decode (valid PNG magic, broken data) is a 400 before streaming.
   {
     std::string broken = quick.image().substr(0, 60);
     const std::string bpath = write_temp_file(server.dir(), "broken.png", broken);
-    check_sdk_error(err({{"image", bpath}, {"body", {{"stream", true}}}}), 400,
-                    "invalid_request_error", "invalid_argument", "image");
+    r = err({{"image", bpath}, {"body", {{"stream", true}}}});
+    check_sdk_error(r, 400, "invalid_request_error", "invalid_argument", "image");
+    CHECK(r["param"] == "messages[0].content[1].image_url.url");  // found by the engine, too
   }
 
   // 404: a model this server does not serve; an unknown path.
