@@ -1,6 +1,6 @@
 // Checks of docker/ and deploy/ that run without Docker or a cluster: YAML lint, consistency with
 // docs/architecture.md, Prometheus config syntax, kustomize rendering.
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include "tests/clients/process_util.h"
 
