@@ -84,10 +84,18 @@ mount -t tmpfs tmpfs "$rootfs/tmp"; mounted+=("$rootfs/tmp")
 bind "$src"
 shared="$(cd "$src/.." && pwd)/shared"
 [ -d "$shared" ] && bind "$shared"
+# The machine's name resolution and its local CAs (a proxy's CA, where the registries are reached
+# through one), as the machine itself uses them; node/npm read the bundle via NODE_EXTRA_CA_CERTS.
 cp -L /etc/resolv.conf "$rootfs/etc/resolv.conf" 2>/dev/null || true
+if [ -d /usr/local/share/ca-certificates ]; then
+  mkdir -p "$rootfs/usr/local/share/ca-certificates"
+  cp -a /usr/local/share/ca-certificates/. "$rootfs/usr/local/share/ca-certificates/"
+  [ ! -x "$rootfs/usr/sbin/update-ca-certificates" ] || chroot "$rootfs" update-ca-certificates >/dev/null 2>&1 || true
+fi
 in_root() {
   chroot "$rootfs" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" CCACHE_DIR=/var/cache/ccache SHIRG_JOBS="$jobs" \
+    NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
     ${CI:+CI="$CI"} bash -c 'cd "$1" && shift && "$@"' in_root "$src" "$@"
 }
 if [ "$mode" = exec ]; then
