@@ -50,11 +50,14 @@ for v in ("1.13", "2.6"):
                 cols = line.split()
             m = re.match(r"^(baseline-384|full-672|shirg)\s", line)
             if m and cols:
-                vals = dict(zip(cols, line.split()))
+                vals = {}
+                for k, x in zip(cols, line.split()):
+                    vals.setdefault(k, x)  # the header repeats "total" ("total ms", "total min-max")
                 per_mode.setdefault(m.group(1), []).append(vals)
     for mode, rows in per_mode.items():
         med = {k: statistics.median(float(r[k]) for r in rows)
-               for k in ("vision", "prefill", "steps", "total") if k in rows[0]}
-        print(f"LibTorch {v:5} {mode:13} vision {med.get('vision', 0):8.1f}  prefill {med.get('prefill', 0):8.1f}"
+               for k in ("vision", "select", "prefill", "steps", "total") if k in rows[0]}
+        print(f"LibTorch {v:5} {mode:13} vision {med.get('vision', 0):8.1f}  select {med.get('select', 0):8.1f}"
+              f"  prefill {med.get('prefill', 0):8.1f}"
               f"  steps {med.get('steps', 0):8.1f}  total {med.get('total', 0):8.1f} ms")
 PY

@@ -87,7 +87,8 @@ shared="$(cd "$src/.." && pwd)/shared"
 # The machine's name resolution and its local CAs (a proxy's CA, where the registries are reached
 # through one), as the machine itself uses them; node/npm read the bundle via NODE_EXTRA_CA_CERTS.
 cp -L /etc/resolv.conf "$rootfs/etc/resolv.conf" 2>/dev/null || true
-if [ -d /usr/local/share/ca-certificates ]; then
+if [ -d /usr/local/share/ca-certificates ] &&
+   ! diff -rq /usr/local/share/ca-certificates "$rootfs/usr/local/share/ca-certificates" >/dev/null 2>&1; then
   mkdir -p "$rootfs/usr/local/share/ca-certificates"
   cp -a /usr/local/share/ca-certificates/. "$rootfs/usr/local/share/ca-certificates/"
   [ ! -x "$rootfs/usr/sbin/update-ca-certificates" ] || chroot "$rootfs" update-ca-certificates >/dev/null 2>&1 || true
