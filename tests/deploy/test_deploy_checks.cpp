@@ -12,7 +12,8 @@ const std::string kSrc = SHIRG_SOURCE_DIR;
 
 TEST_CASE("every docker and deploy YAML passes yamllint in strict mode") {
   auto r = run({SHIRG_YAMLLINT, "-s", "-f", "parsable", "-c", kSrc + "/tests/deploy/yamllint.yaml",
-                kSrc + "/deploy", kSrc + "/docker/compose.yaml", kSrc + "/docker/prometheus.yml"});
+                kSrc + "/deploy", kSrc + "/docker/compose.yaml", kSrc + "/docker/compose.gpu.yaml",
+                kSrc + "/docker/prometheus.yml"});
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
   CHECK(r.out.empty());
