@@ -32,9 +32,20 @@ endif()
 if(NOT SHIRG_ENGINE_ONLY)
   find_package(Protobuf REQUIRED)
   find_package(gRPC CONFIG REQUIRED)
+  # grpc/health/v1/health.proto and grpc/reflection/v1alpha/reflection.proto (the health and
+  # reflection client stubs): Debian 12's grpc-proto; Debian 13 has no grpc-proto package and
+  # ships the same files in golang-google-grpc-dev.
+  find_path(SHIRG_GRPC_PROTO_DIR grpc/health/v1/health.proto
+    PATHS /usr/share/grpc-proto
+          /usr/share/gocode/src/google.golang.org/grpc/debian/missing-sources/grpc/grpc-proto/master
+    NO_DEFAULT_PATH REQUIRED)
 endif()
 
-find_package(Catch2 2 REQUIRED)
+# Catch2 v2 (Debian 12) or v3 (Debian 13); tests/common/catch.h hides the difference.
+find_package(Catch2 REQUIRED)
+if(Catch2_VERSION VERSION_LESS 2.13)
+  message(FATAL_ERROR "Catch2 >= 2.13 needed, found ${Catch2_VERSION}")
+endif()
 include(Catch)
 
 find_package(Python3 COMPONENTS Interpreter REQUIRED)

@@ -5,14 +5,21 @@
 # such as libblas.so.3 resolve to the selected flavour's real file. Each library is therefore
 # looked up as loaded, as resolved, and as resolved without the /usr prefix.
 # Libraries under RUNTIME_PACKAGES_SKIP (a path prefix, e.g. /opt/) ship with the image itself.
-# Usage: [RUNTIME_PACKAGES_SKIP=/opt/] docker/runtime-packages.sh BINARY...
+# Libraries whose file name starts with RUNTIME_PACKAGES_UNOWNED (e.g. libcudnn) are written by a
+# package's install script rather than shipped in it (nvidia-cudnn): skipped, the package that
+# depends on that installer brings them.
+# Usage: [RUNTIME_PACKAGES_SKIP=/opt/] [RUNTIME_PACKAGES_UNOWNED=libcudnn] runtime-packages.sh BINARY...
 set -eu
 skip="${RUNTIME_PACKAGES_SKIP:-}"
+unowned="${RUNTIME_PACKAGES_UNOWNED:-}"
 deps="$(ldd "$@")"
 libs="$(printf '%s\n' "$deps" | awk -v skip="$skip" \
   '/=> \// && (skip == "" || index($3, skip) != 1) { print $3 }' | sort -u)"
 owners=""
 for lib in $libs; do
+  if [ -n "$unowned" ]; then
+    case "$(basename "$lib")" in "$unowned"*) continue ;; esac
+  fi
   real="$(readlink -f "$lib")"
   owner=""
   for p in "$lib" "$real" "${real#/usr}"; do

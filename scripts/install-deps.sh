@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# Installs every system dependency of the project from Debian 12 packages (idempotent),
-# makes LibTorch use OpenBLAS instead of the reference BLAS, and fetches the pinned npm
-# reference tools used by the tokenizer tests.
-# Usage: scripts/install-deps.sh [--no-npm | --build-only]
+# Installs every system dependency of the project from Debian packages (idempotent), makes
+# LibTorch use OpenBLAS instead of the reference BLAS, and fetches the pinned npm reference tools
+# used by the tokenizer tests. Debian 12 (bookworm: LibTorch 1.13, the CI) and Debian 13 (trixie:
+# LibTorch 2.6; scripts/test-debian13.sh), told apart by /etc/os-release.
+# Usage: scripts/install-deps.sh [--no-npm | --build-only] [--cuda]
 #   --no-npm      everything except the npm reference tools (scripts/demo.sh)
 #   --build-only  only what building the programs needs: no test tools, no Node.js, no npm
 #                 (docker/Dockerfile's build stage; the tests cannot be built this way)
+#   --cuda        Debian 13 only: the CUDA build of LibTorch (libtorch-cuda-dev, contrib) and the
+#                 CUDA toolkit (nvidia-cuda-toolkit, non-free) instead of the CPU LibTorch
+#                 (docker/Dockerfile.cuda). libtorch-cuda depends on nvidia-cudnn, whose install
+#                 downloads cuDNN from NVIDIA: it needs internet, unless a stand-in nvidia-cudnn
+#                 package is installed first (scripts/build-image.sh --cuda does that offline).
 set -euo pipefail
-mode="${1:-}"
-case "$mode" in
-  "" | --no-npm | --build-only) ;;
-  *) echo "usage: $0 [--no-npm | --build-only]" >&2; exit 2 ;;
-esac
+mode=""
+cuda=0
+for a in "$@"; do
+  case "$a" in
+    --no-npm | --build-only) mode="$a" ;;
+    --cuda) cuda=1 ;;
+    *) echo "usage: $0 [--no-npm | --build-only] [--cuda]" >&2; exit 2 ;;
+  esac
+done
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
@@ -20,10 +30,28 @@ if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
 # libopenblas0-openmp is the BLAS LibTorch should use; the pthread flavour is installed too (not
 # selected; not with --build-only) so tests/platform can check that a pthread OpenBLAS is tamed.
+# The Debian release decides a few names: Debian 13 has no grpc-proto package (the health and
+# reflection .proto files the test clients compile ship in golang-google-grpc-dev there, see
+# tests/server/CMakeLists.txt) and its catch2 is Catch2 v3 (tests/common/catch.h takes both).
+codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
+case "$codename" in
+  bookworm) grpc_protos=grpc-proto ;;
+  trixie) grpc_protos=golang-google-grpc-dev ;;
+  *) echo "[install-deps] FATAL: Debian 12 (bookworm) or 13 (trixie) expected, this is" \
+          "'${codename:-unknown}' (/etc/os-release)" >&2; exit 1 ;;
+esac
+torch_pkgs=(libtorch-dev)
+if [ "$cuda" = 1 ]; then
+  if [ "$codename" != trixie ]; then
+    echo "[install-deps] FATAL: --cuda needs Debian 13 (its libtorch-cuda-dev); this is $codename" >&2
+    exit 1
+  fi
+  torch_pkgs=(libtorch-cuda-dev nvidia-cuda-toolkit)
+fi
 PKGS=(
   build-essential cmake ninja-build pkg-config git ca-certificates
-  libtorch-dev libopenblas0-openmp libblas-dev libdnnl-dev
-  libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev grpc-proto
+  "${torch_pkgs[@]}" libopenblas0-openmp libblas-dev libdnnl-dev
+  libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev "$grpc_protos"
   libspdlog-dev nlohmann-json3-dev catch2 python3
   libturbojpeg0-dev libspng-dev libpcre2-dev libutf8proc-dev libssl-dev zlib1g-dev
 )

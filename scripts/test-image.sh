@@ -9,6 +9,13 @@
 #   - /metrics serves shirg_ series and counts that request as OK;
 #   - the server process runs as the image's USER (non-root);
 #   - SIGTERM makes it drain and exit with status 0.
+# The CUDA image (docker/Dockerfile.cuda, label org.shirg.cudnn), on a machine without a GPU:
+#   - the server runs with `--device auto` added, so it must serve on the CPU, and all the checks
+#     above apply;
+#   - `--device cuda` must exit non-zero at start with one clear line;
+#   - built offline with the cuDNN stand-in, the image has no libcudnn.so.9: a STUB made by
+#     tests/deploy/cudnn_stub.sh is mounted into the test's containers (this run only, never the
+#     image) so that LibTorch's CUDA library loads.
 # Prints the image size and the time to SERVING. Run as root.
 # Usage: scripts/test-image.sh [IMAGE]     (default localhost/shirg-server:latest)
 set -euo pipefail
@@ -54,6 +61,7 @@ print("declared_port=%s" % shlex.quote(declared.get("--port", "")))
 print("user=%s" % shlex.quote(cfg.get("User", "")))
 print("port=%d mport=%d" % (port, mport))
 print("size=%d" % img["Size"])
+print("cudnn=%s" % shlex.quote((cfg.get("Labels") or {}).get("org.shirg.cudnn", "")))
 PY
 }
 eval "$(read_config)"
@@ -63,14 +71,25 @@ uid="${user%%:*}"
 [ "$uid" != "0" ] && [ "$uid" != "root" ] || fail "the image's USER is root"
 [ "${#healthcheck[@]}" -gt 1 ] && [ "${healthcheck[0]}" = "CMD" ] || fail "no HEALTHCHECK CMD in the image"
 
+run_opts=()
+if [ -n "$cudnn" ]; then
+  log "CUDA image (cuDNN: $cudnn); the server runs with --device auto on this machine (no GPU)"
+  server_cmd+=(--device auto)
+  if [ "$cudnn" = standin ]; then
+    bash "$(dirname "${BASH_SOURCE[0]}")/../tests/deploy/cudnn_stub.sh" "$image" "$work/cudnn-stub"
+    run_opts=(--volume "$work/cudnn-stub:/opt/shirg-test-cudnn-stub:ro"
+              --env LD_LIBRARY_PATH=/opt/shirg-test-cudnn-stub)
+    log "STUB libcudnn.so.9 mounted at /opt/shirg-test-cudnn-stub for this test run only (the image has none)"
+  fi
+fi
 srv="$(buildah from --pull-never "$image")"
 cli="$(buildah from --pull-never "$image")"
-in_image() { buildah run --isolation chroot "$cli" -- "$@"; }
+in_image() { buildah run --isolation chroot "${run_opts[@]}" "$cli" -- "$@"; }
 
 # ---- start the server ------------------------------------------------------------------------
 log "server: ${server_cmd[*]}"
 t0=$(date +%s.%N)
-buildah run --isolation chroot "$srv" -- "${server_cmd[@]}" >"$work/server.log" 2>&1 &
+buildah run --isolation chroot "${run_opts[@]}" "$srv" -- "${server_cmd[@]}" >"$work/server.log" 2>&1 &
 runpid=$!
 # The server is the process running the entrypoint below buildah's process tree.
 entry="$(basename "${server_cmd[0]}")"
@@ -167,4 +186,20 @@ grep -q '"stopped"\|] stopped\| stopped$' "$work/server.log" || { tail -n 5 "$wo
 [ "$rc" = 0 ] || { tail -n 5 "$work/server.log" >&2; fail "exit status $rc after SIGTERM"; }
 log "server exited with status 0; its log:"
 sed 's/^/    /' "$work/server.log"
+
+# ---- CUDA image without a GPU: --device cuda is refused at start -----------------------------
+if [ -n "$cudnn" ]; then
+  cuda_cmd=("${server_cmd[@]}")
+  for i in "${!cuda_cmd[@]}"; do [ "${cuda_cmd[$i]}" = auto ] && [ "${cuda_cmd[$((i - 1))]}" = --device ] && cuda_cmd[$i]=cuda; done
+  t0=$(date +%s.%N)
+  rc=0
+  timeout 120 buildah run --isolation chroot "${run_opts[@]}" "$cli" -- "${cuda_cmd[@]}" >"$work/cuda.log" 2>&1 || rc=$?
+  secs="$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')"
+  log "--device cuda without a GPU: exit status $rc after $secs s; output:"
+  sed 's/^/    /' "$work/cuda.log"
+  [ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "--device cuda without a GPU did not exit with an error (status $rc)"
+  last="$(grep -v '^[[:space:]]*$' "$work/cuda.log" | tail -n 1)"
+  grep -qi 'cuda' <<<"$last" || fail "--device cuda: its last line does not name CUDA: '$last'"
+  log "--device cuda refused: $last"
+fi
 log "PASS: image $(( size / 1000000 )) MB, SERVING after $to_serving s"

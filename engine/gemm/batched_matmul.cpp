@@ -81,7 +81,7 @@ bool onednn_matmul(const at::Tensor& a, const at::Tensor& b, const at::Tensor& y
   }
   dnnl::matmul::primitive_desc pd;
   try {
-    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, yd), attr, eng);
+    pd = onednn::matmul_pd(eng, ad, bd, yd, attr);
   } catch (const dnnl::error&) {
     return false;
   }

@@ -93,7 +93,7 @@ dnnl::matmul::primitive_desc matmul_pd(int64_t m, int64_t k, int64_t n, memory::
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // per call: safe from many threads
   memory::desc src({m, k}, dt, memory::format_tag::ab);
   memory::desc dst({m, n}, dt, memory::format_tag::ab);
-  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, dst), attr, cpu_engine());
+  return onednn::matmul_pd(cpu_engine(), src, weights, dst, attr);
 }
 
 }  // namespace
@@ -194,8 +194,7 @@ LinearWeight LinearWeight::packed(WeightLayout layout) const {
   }
   // No blocked (tiled) layout on offer, e.g. on an AVX2-only CPU, where oneDNN runs a plain
   // layout through its own GEMM (measured slower than LibTorch's there): auto keeps at::linear.
-  const bool blocked = pd.weights_desc().data.format_kind == dnnl_blocked &&
-                       pd.weights_desc().data.format_desc.blocking.inner_nblks > 0;
+  const bool blocked = onednn::has_inner_blocks(pd.weights_desc());
   if (layout == WeightLayout::kAuto && !blocked) return *this;
   auto p = std::make_shared<Packed>();
   p->out = out;

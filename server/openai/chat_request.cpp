@@ -151,7 +151,7 @@ void parse_messages(const json& msgs, const EdgeLimits& lim, ChatRequest* out) {
     if (!part.is_object()) refuse(p, p + " must be an object");
     auto type = part.find("type");
     if (type == part.end()) refuse(p + ".type", p + ".type is required");
-    const std::string& t = get_string(*type, p + ".type");
+    const std::string t = get_string(*type, p + ".type");  // by value (GCC 14 -Wdangling-reference)
     if (t == "text") {
       check_keys(part, p, {"type", "text"});
       auto text = part.find("text");

@@ -4,7 +4,7 @@
 // fp32 compute, strided inputs, additive masks, bad input. The benchmark compares them with the
 // product's attention, so they must compute the same thing.
 #include <ATen/ATen.h>
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <array>
 #include <cmath>

@@ -1,5 +1,5 @@
 // bench/samples.h: the median and the two spreads benchmarks judge their runs by.
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include "bench/samples.h"
 

@@ -1,6 +1,6 @@
 // Unit tests of shirg-eval's pure modules: the answer metrics (clients/eval_metrics.h), the JSONL
 // input and evidence cells (clients/eval_data.h) and the reports (clients/eval_report.h).
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <nlohmann/json.hpp>
 
@@ -15,7 +15,7 @@
 #include "clients/svg_plot.h"
 
 using namespace shirg::clients;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 
 namespace {
 
@@ -150,7 +150,7 @@ TEST_CASE("bad JSONL lines are rejected naming the line") {
   auto fails = [&](const std::string& bad, const std::string& what) {
     INFO(bad);
     CHECK_THROWS_WITH(parse_examples(good + "\n" + bad + "\n", ".", "f.jsonl"),
-                      Contains("f.jsonl:3: ") && Contains(what));
+                      ContainsSubstring("f.jsonl:3: ") && ContainsSubstring(what));
   };
   fails("{not json", "not JSON");
   fails("[1, 2]", "not a JSON object");
@@ -168,7 +168,8 @@ TEST_CASE("bad JSONL lines are rejected naming the line") {
       "{\"question\": \"q\", \"answer\": \"a\", \"image\": \"i.png\", \"evidence_box\": [5, 2, "
       "5, 9]}",
       "x0 < x1");
-  CHECK_THROWS_WITH(parse_examples("\n  \n", ".", "e.jsonl"), Contains("e.jsonl: no examples"));
+  CHECK_THROWS_WITH(parse_examples("\n  \n", ".", "e.jsonl"),
+                    ContainsSubstring("e.jsonl: no examples"));
   CHECK_THROWS_AS(load_examples("/nonexistent/eval.jsonl"), DataError);
 }
 
@@ -197,7 +198,7 @@ TEST_CASE("evidence boxes map onto the cells they overlap") {
   CHECK(half.front() == 24);
   // A box reaching past the image is clipped; one wholly outside is an error.
   CHECK(evidence_cells({660, 660, 700, 700}, 672, 672, 48) == std::vector<int64_t>{48 * 48 - 1});
-  CHECK_THROWS_WITH(evidence_cells({700, 0, 710, 10}, 672, 672, 48), Contains("outside"));
+  CHECK_THROWS_WITH(evidence_cells({700, 0, 710, 10}, 672, 672, 48), ContainsSubstring("outside"));
   CHECK_THROWS_AS(evidence_cells({0, 0, 1, 1}, 0, 672, 48), DataError);
 }
 
@@ -256,15 +257,15 @@ TEST_CASE("the Markdown table has one row per mode with every column") {
   const std::size_t cols = count(lines[0], "|");
   CHECK(cols == 1 + 1 + 2 * 2 + 13);  // one more bar than cells: mode, 2 x 2 family, 13 more
   for (const std::string& l : lines) CHECK(count(l, "|") == cols);
-  CHECK_THAT(lines[0], Contains("boxes EM %") && Contains("charts relaxed %") &&
-                           Contains("evidence recall %") && Contains("score recall %") &&
-                           Contains("cache MiB"));
+  CHECK_THAT(lines[0], ContainsSubstring("boxes EM %") && ContainsSubstring("charts relaxed %") &&
+                           ContainsSubstring("evidence recall %") &&
+                           ContainsSubstring("score recall %") && ContainsSubstring("cache MiB"));
   CHECK(lines[2].rfind(
             "| baseline-384 | 0.0 | 0.0 | 100.0 | 100.0 | 50.0 | 50.0 | 50.0 | 729 | - | - |", 0) ==
         0);
-  CHECK_THAT(lines[2], Contains("| 60.0 | 2.0 | 1 |"));
+  CHECK_THAT(lines[2], ContainsSubstring("| 60.0 | 2.0 | 1 |"));
   CHECK(lines[3].rfind("| shirg | 100.0 | 100.0 | 0.0 | 100.0 | 50.0 | 100.0 |", 0) == 0);
-  CHECK_THAT(lines[3], Contains("| 1216 | 75.0 | 50.0 |"));
+  CHECK_THAT(lines[3], ContainsSubstring("| 1216 | 75.0 | 50.0 |"));
 }
 
 TEST_CASE("the recall-only table shows the selection columns") {
@@ -301,14 +302,15 @@ TEST_CASE("JSON and CSV carry every mode, unknown values null / empty") {
   CHECK(lines[0].rfind("mode,examples,answered,errors,boxes_em,boxes_relaxed,boxes_anls,", 0) == 0);
   for (const std::string& l : lines) CHECK(count(l, ",") == count(lines[0], ","));
   CHECK(lines[1].rfind("baseline-384,3,2,1,0.000000,", 0) == 0);
-  CHECK_THAT(lines[1], Contains(",729.000000,,,"));  // recall and score recall empty
+  CHECK_THAT(lines[1], ContainsSubstring(",729.000000,,,"));  // recall and score recall empty
 }
 
 TEST_CASE("the SVG plots one point per answered mode in two panels") {
   const std::string svg = eval_svg(two_modes(), "eval <set>");
   CHECK(svg.rfind("<svg", 0) == 0);
-  CHECK_THAT(svg, Contains("eval &lt;set&gt;") && Contains("accuracy vs visual tokens") &&
-                      Contains("accuracy vs latency"));
+  CHECK_THAT(svg, ContainsSubstring("eval &lt;set&gt;") &&
+                      ContainsSubstring("accuracy vs visual tokens") &&
+                      ContainsSubstring("accuracy vs latency"));
   CHECK(count(svg, "<circle") == 4);  // 2 modes x 2 panels
   CHECK(count(svg, ">shirg</text>") == 2);
   CHECK_THROWS_AS(eval_svg({make_mode_report("shirg", {})}, "t"), std::invalid_argument);

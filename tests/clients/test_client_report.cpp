@@ -1,6 +1,6 @@
 // Unit tests of clients/report.h and clients/svg_plot.h: folding samples into levels, and the
 // table / JSON / CSV / SVG outputs.
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,5 +1,5 @@
 // Unit tests of clients/stats.h (values checked against numpy.percentile's "linear" method).
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <stdexcept>
 

@@ -1,5 +1,5 @@
 // Unit tests of clients/workload.h: image directories, .txt / .jsonl questions, pairing.
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <unistd.h>
 #include <filesystem>
@@ -50,7 +50,8 @@ TEST_CASE("load_images reports missing directories and empty sets") {
   TempDir d;
   CHECK_THROWS_AS(load_images((d.path / "missing").string()), WorkloadError);
   d.write("readme.md", "x");
-  CHECK_THROWS_WITH(load_images(d.path.string()), Catch::Contains("no .jpg/.jpeg/.png"));
+  CHECK_THROWS_WITH(load_images(d.path.string()),
+                    Catch::Matchers::ContainsSubstring("no .jpg/.jpeg/.png"));
 }
 
 TEST_CASE("text question files skip blank and comment lines") {
@@ -72,9 +73,9 @@ TEST_CASE("jsonl question files read question and optional image with line numbe
   CHECK(qs[0].image == "r.jpg");
   CHECK(qs[1].image.empty());
   CHECK_THROWS_WITH(load_questions(d.write("bad.jsonl", "{\"question\": \"ok\"}\nnot json\n")),
-                    Catch::Contains("bad.jsonl:2"));
+                    Catch::Matchers::ContainsSubstring("bad.jsonl:2"));
   CHECK_THROWS_WITH(load_questions(d.write("bad2.jsonl", "{\"q\": 1}\n")),
-                    Catch::Contains("string \"question\""));
+                    Catch::Matchers::ContainsSubstring("string \"question\""));
   CHECK_THROWS_AS(load_questions(d.write("bad3.jsonl", "{\"question\": \"a\", \"image\": 3}\n")),
                   WorkloadError);
 }
@@ -99,7 +100,8 @@ TEST_CASE("make_workload pairs named images and round-robins the rest") {
     CHECK(w.images[w.items[2].image].name == "a.png");
   }
   SECTION("unknown names and empty sets are errors") {
-    CHECK_THROWS_WITH(make_workload(images, {{"q", "zzz.png"}}), Catch::Contains("zzz.png"));
+    CHECK_THROWS_WITH(make_workload(images, {{"q", "zzz.png"}}),
+                      Catch::Matchers::ContainsSubstring("zzz.png"));
     CHECK_THROWS_AS(make_workload({}, {{"q", ""}}), WorkloadError);
     CHECK_THROWS_AS(make_workload(images, {}), WorkloadError);
   }

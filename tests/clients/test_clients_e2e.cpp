@@ -1,6 +1,6 @@
 // shirg-client, shirg-loadtest and the Python client against the real shirg-server on the tiny
 // model (started once for this binary on OS-chosen ports, stopped at exit).
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <nlohmann/json.hpp>
 

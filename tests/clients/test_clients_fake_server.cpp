@@ -4,7 +4,7 @@
 //   - empty question or image          -> INVALID_ARGUMENT
 //   - question "fail:CODE_NUMBER ..."  -> that status code
 //   - otherwise answer "echo: <question> (<image bytes> bytes)", 5 answer tokens, fixed timings
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>

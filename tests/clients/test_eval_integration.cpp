@@ -1,7 +1,7 @@
 // shirg-eval against the real shirg-server on the tiny model (random weights: the answers are
 // noise, so only the structure is checked: every mode row, numbers in range, files written,
 // exit statuses).
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <nlohmann/json.hpp>
 
@@ -14,7 +14,7 @@
 #include "tests/server/server_process.h"
 
 namespace fs = std::filesystem;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 using shirg::test::run;
 using shirg::test::slurp;
 
@@ -87,8 +87,9 @@ TEST_CASE("shirg-eval runs every mode and writes the table, JSON, CSV and plot")
   std::vector<std::string> lines;
   for (std::string l; std::getline(table, l);) lines.push_back(l);
   REQUIRE(lines.size() == 2 + kModes.size());
-  CHECK_THAT(lines[0], Contains("| mode | all EM % |") && Contains("charts relaxed %") &&
-                           Contains("receipts EM %") && Contains("total ms"));
+  CHECK_THAT(lines[0], ContainsSubstring("| mode | all EM % |") &&
+                           ContainsSubstring("charts relaxed %") &&
+                           ContainsSubstring("receipts EM %") && ContainsSubstring("total ms"));
   for (std::size_t i = 0; i < kModes.size(); ++i) {
     CHECK(lines[2 + i].rfind("| " + kModes[i] + " |", 0) == 0);
   }
@@ -150,8 +151,8 @@ TEST_CASE("shirg-eval --recall-only measures the selection without answers") {
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.rfind("| mode | visual tokens | evidence recall % | score recall % |", 0) == 0);
-  CHECK_THAT(r.out, Contains("| full-672 | - | 100.0 | - | 2 | 0 |") &&
-                        Contains("| baseline-384 | - | - | - | 0 | 0 |"));
+  CHECK_THAT(r.out, ContainsSubstring("| full-672 | - | 100.0 | - | 2 | 0 |") &&
+                        ContainsSubstring("| baseline-384 | - | - | - | 0 | 0 |"));
   const auto j = nlohmann::json::parse(slurp(out));
   REQUIRE(j["modes"].size() == 5);
   for (const auto& m : j["modes"]) CHECK(m["answered"] == 0);
@@ -168,19 +169,19 @@ TEST_CASE("shirg-eval exit statuses: failed requests, unreachable server, bad in
   const std::string set = write_set();
   auto failed = run(eval_args(set, {"--modes", "shirg", "--block-length", "3"}), 300);
   CHECK(failed.exit_code == 1);
-  CHECK_THAT(failed.err,
-             Contains("3 of 3 examples failed") && Contains("Generate: INVALID_ARGUMENT"));
+  CHECK_THAT(failed.err, ContainsSubstring("3 of 3 examples failed") &&
+                             ContainsSubstring("Generate: INVALID_ARGUMENT"));
   CHECK(failed.out.find("| shirg |") != std::string::npos);  // the table is still printed
 
   auto down = run({kEval, "--addr", "127.0.0.1:" + std::to_string(shirg::test::free_port()),
                    "--data", set, "--timeout", "5"});
   CHECK(down.exit_code == 1);
-  CHECK_THAT(down.err, Contains("cannot reach shirg-server"));
+  CHECK_THAT(down.err, ContainsSubstring("cannot reach shirg-server"));
 
   const std::string bad = server().dir() + "/bad.jsonl";
   std::ofstream(bad) << slurp(set) << "{\"question\": \"q\"}\n";
   auto b = run({kEval, "--addr", server().address(), "--data", bad});
   CHECK(b.exit_code == 2);
-  CHECK_THAT(b.err, Contains("bad.jsonl:4: \"answer\" is missing"));
+  CHECK_THAT(b.err, ContainsSubstring("bad.jsonl:4: \"answer\" is missing"));
   CHECK(run({kEval, "--data", set, "--modes", "shirg,bogus"}).exit_code == 2);
 }

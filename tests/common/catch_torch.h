@@ -4,4 +4,4 @@
 // catch.hpp. Include LibTorch first, drop its CHECK, then Catch.
 #include <ATen/ATen.h>
 #undef CHECK
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"

@@ -1,12 +1,12 @@
 // config.json / generation_config.json / tokenizer_config.json parsing.
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <nlohmann/json.hpp>
 
 #include "engine/config/model_config.h"
 
 using namespace shirg;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 using nlohmann::json;
 
 namespace {
@@ -76,49 +76,52 @@ TEST_CASE("a missing required key is an error naming it") {
   for (const char* key : {"d_model", "n_layers", "n_heads", "mlp_hidden_size", "vocab_size", "model_type"}) {
     json j = lavida_config();
     j.erase(key);
-    CHECK_THAT(error_of(j), Contains(std::string("'") + key + "'") && Contains("config.json"));
+    CHECK_THAT(error_of(j),
+               ContainsSubstring(std::string("'") + key + "'") && ContainsSubstring("config.json"));
   }
 }
 
 TEST_CASE("wrong types are errors naming the key") {
   json j = lavida_config();
   j["d_model"] = "4096";
-  CHECK_THAT(error_of(j), Contains("'d_model'") && Contains("integer"));
+  CHECK_THAT(error_of(j), ContainsSubstring("'d_model'") && ContainsSubstring("integer"));
   j = lavida_config();
   j["rope_theta"] = "big";
-  CHECK_THAT(error_of(j), Contains("'rope_theta'") && Contains("number"));
+  CHECK_THAT(error_of(j), ContainsSubstring("'rope_theta'") && ContainsSubstring("number"));
   j = lavida_config();
   j["weight_tying"] = 1;
-  CHECK_THAT(error_of(j), Contains("'weight_tying'"));
+  CHECK_THAT(error_of(j), ContainsSubstring("'weight_tying'"));
   j = lavida_config();
   j["vision_config"] = {{"hidden_size", 1.5}};
-  CHECK_THAT(error_of(j), Contains("'vision_config.hidden_size'"));
+  CHECK_THAT(error_of(j), ContainsSubstring("'vision_config.hidden_size'"));
   j = lavida_config();
   j["image_grid_pinpoints"] = json::array({json::array({1, 2, 3})});
-  CHECK_THAT(error_of(j), Contains("image_grid_pinpoints"));
+  CHECK_THAT(error_of(j), ContainsSubstring("image_grid_pinpoints"));
 }
 
 TEST_CASE("unsupported or inconsistent settings are refused clearly") {
   json j = lavida_config();
   j["mm_vision_tower"] = "openai/clip-vit-large-patch14";
-  CHECK_THAT(error_of(j), Contains("unknown vision tower"));
+  CHECK_THAT(error_of(j), ContainsSubstring("unknown vision tower"));
   j = lavida_config();
   j["n_kv_heads"] = 8;
-  CHECK_THAT(error_of(j), Contains("n_kv_heads"));
+  CHECK_THAT(error_of(j), ContainsSubstring("n_kv_heads"));
   j = lavida_config();
   j["model_type"] = "llama";
-  CHECK_THAT(error_of(j), Contains("llama"));
+  CHECK_THAT(error_of(j), ContainsSubstring("llama"));
   j = lavida_config();
   j["mm_hidden_size"] = 1024;
-  CHECK_THAT(error_of(j), Contains("mm_hidden_size"));
-  CHECK_THAT([] {
-    try {
-      parse_model_config("{not json", "config.json");
-    } catch (const ConfigError& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  }(), Contains("malformed JSON"));
+  CHECK_THAT(error_of(j), ContainsSubstring("mm_hidden_size"));
+  CHECK_THAT(
+      [] {
+        try {
+          parse_model_config("{not json", "config.json");
+        } catch (const ConfigError& e) {
+          return std::string(e.what());
+        }
+        return std::string();
+      }(),
+      ContainsSubstring("malformed JSON"));
 }
 
 TEST_CASE("tokenizer_config.json: template, tokens and added_tokens_decoder") {
@@ -134,5 +137,6 @@ TEST_CASE("tokenizer_config.json: template, tokens and added_tokens_decoder") {
   CHECK(c.model_max_length == 0);
   CHECK(c.added_tokens_decoder.at(126336) == "<|mdm_mask|>");
   t["added_tokens_decoder"] = {{"abc", {{"content", "x"}}}};
-  CHECK_THROWS_WITH(parse_tokenizer_config(t.dump(), "tokenizer_config.json"), Contains("non-numeric id 'abc'"));
+  CHECK_THROWS_WITH(parse_tokenizer_config(t.dump(), "tokenizer_config.json"),
+                    ContainsSubstring("non-numeric id 'abc'"));
 }

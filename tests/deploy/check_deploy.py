@@ -7,9 +7,10 @@ Reads docs/architecture.md ("Ports, flags and metrics"), the Dockerfiles, docker
 docker/prometheus.yml and every manifest under deploy/. With --server-help (the output of
 `shirg-server --help`) every flag used in a manifest must be one the server accepts, and the
 grace period must match. With --image (an image built by scripts/build-image.sh; needs root and
-podman) the image itself is read: its config must be docker/Dockerfile's, the paths, user,
-ports and commands the Compose file and manifests use must exist in it, and the flags are
-checked against the `shirg-server --help` of the image's own binary.
+podman) the image itself is read: its config must be its Dockerfile's (docker/Dockerfile, or
+docker/Dockerfile.cuda for the CUDA image), the paths, user, ports and commands the Compose file
+(with docker/compose.gpu.yaml for the CUDA image) and manifests use must exist in it, and the
+flags are checked against the `shirg-server --help` of the image's own binary.
 Prints one line per check; exit status 1 if any check failed.
 """
 import glob
@@ -168,7 +169,8 @@ def main():
                                 text=True).stdout.strip()
         help_file = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"shirg-image-help.{os.getpid()}")
         with open(help_file, "w") as out:
-            subprocess.run(["chroot", rootfs, "/opt/shirg/bin/shirg-server", "--help"], check=True, stdout=out)
+            subprocess.run(image_command(image, rootfs, ["/opt/shirg/bin/shirg-server", "--help"]),
+                           check=True, stdout=out)
         sys.argv += ["--server-help", help_file]
     if "--server-help" in sys.argv:
         help_flags, defaults = server_flags(sys.argv[sys.argv.index("--server-help") + 1])
@@ -185,10 +187,17 @@ def main():
     check(cpu_cmd == gpu_cmd and cpu_ports == gpu_ports and cpu_user == gpu_user,
           "Dockerfile.cuda agrees with Dockerfile (CMD, ports, user)")
     cuda_text = open(os.path.join(SRC, "docker", "Dockerfile.cuda")).read()
-    for arg in ("LIBTORCH_DIR", "LIBTORCH_URL", "CUDA_ARCHITECTURES", "TORCH_CUDA_ARCH_LIST"):
-        check(re.search(rf"^ARG {arg}\b", cuda_text, re.M) and re.search(rf"^#\s+{arg}\b", cuda_text, re.M),
-              f"Dockerfile.cuda: build arg {arg} declared and documented")
-    check("CANNOT BE BUILT OR RUN HERE" in cuda_text, "Dockerfile.cuda: header says it cannot be built here")
+    for arg in sorted(set(re.findall(r"^ARG (\w+)", cuda_text, re.M))):
+        check(re.search(rf"^#\s+{arg}\b", cuda_text, re.M), f"Dockerfile.cuda: build arg {arg} documented")
+    cuda_runs = " ".join(r for w, r in dockerfile_stages(os.path.join(SRC, "docker", "Dockerfile.cuda"))[0]["instr"]
+                         if w == "RUN")
+    check(re.search(r"(^|\s)scripts/install-deps\.sh --build-only --cuda", cuda_runs) is not None,
+          "Dockerfile.cuda: build stage runs scripts/install-deps.sh --build-only --cuda")
+    check("-DSHIRG_WITH_CUDA=ON" in cuda_runs, "Dockerfile.cuda: configured with -DSHIRG_WITH_CUDA=ON")
+    check(re.search(r"^ARG DEBIAN_IMAGE=debian:13$", cuda_text, re.M) is not None, "Dockerfile.cuda: on Debian 13")
+    # The shipped default is the real cuDNN; the stand-in only where asked for (offline builds).
+    check(re.findall(r"^ARG CUDNN=(\S+)", cuda_text, re.M) in (["nvidia"], ["nvidia", "nvidia"]),
+          "Dockerfile.cuda: CUDNN defaults to the real nvidia-cudnn")
 
     # Compose + Prometheus.
     compose = yaml.safe_load(open(os.path.join(SRC, "docker", "compose.yaml")))
@@ -206,6 +215,21 @@ def main():
     targets = [t for sc in job["static_configs"] for t in sc["targets"]]
     check(targets == [f"shirg-server:{cflags.get('metrics-port')}"],
           f"prometheus scrapes the compose service's metrics port ({targets})")
+
+    # The GPU Compose file on top of the base one: the CUDA image from Dockerfile.cuda, GPUs reserved.
+    gpu_compose = merged_compose(compose, os.path.join(SRC, "docker", "compose.gpu.yaml"))
+    gsrv = gpu_compose["services"]["shirg-server"]
+    check(gsrv["build"]["dockerfile"] == "docker/Dockerfile.cuda" and gsrv["image"] == "shirg-server:cuda",
+          f"compose.gpu.yaml builds docker/Dockerfile.cuda as {gsrv['image']}")
+    devices = gsrv.get("deploy", {}).get("resources", {}).get("reservations", {}).get("devices", [])
+    check(any(d.get("driver") == "nvidia" and "gpu" in d.get("capabilities", []) for d in devices),
+          "compose.gpu.yaml reserves NVIDIA GPUs")
+    check(gsrv["command"] == srv["command"] and gsrv["ports"] == srv["ports"],
+          "compose.gpu.yaml keeps the base file's server flags and ports")
+    gpu_overlay = yaml.safe_load(open(os.path.join(SRC, "deploy", "overlays", "gpu", "kustomization.yaml")))
+    check(overlay_image(gpu_overlay) == gsrv["image"],
+          f"the GPU overlay's image {overlay_image(gpu_overlay)} is compose.gpu.yaml's")
+    check("nvidia.com~1gpu" in yaml.safe_dump(gpu_overlay["patches"]), "the GPU overlay asks for nvidia.com/gpu")
 
     # Kubernetes manifests.
     docs = load_all("deploy/**/*.yaml")
@@ -299,6 +323,36 @@ def main():
     return 1 if failures else 0
 
 
+def image_command(image, rootfs, argv):
+    """argv run inside the image. A CUDA image built with the cuDNN stand-in has no libcudnn.so.9:
+    its programs run with the stub of tests/deploy/cudnn_stub.sh mounted (this run only)."""
+    labels = json.loads(subprocess.run(["podman", "image", "inspect", "--format", "{{json .Config.Labels}}",
+                                        image], check=True, capture_output=True, text=True).stdout) or {}
+    if labels.get("org.shirg.cudnn") != "standin":
+        return ["chroot", rootfs] + argv
+    stub = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"shirg-cudnn-stub.{os.getpid()}")
+    subprocess.run(["bash", os.path.join(SRC, "tests", "deploy", "cudnn_stub.sh"), image, stub], check=True,
+                   stdout=sys.stderr)
+    script = ('c="$(buildah from --pull-never "$0")"; trap \'buildah rm "$c" >/dev/null; rm -rf "$1"\' EXIT; '
+              'buildah run --isolation chroot --volume "$1:/opt/shirg-test-cudnn-stub:ro" '
+              '--env LD_LIBRARY_PATH=/opt/shirg-test-cudnn-stub "$c" -- "${@:2}"')
+    return ["bash", "-c", script, image, stub] + argv
+
+
+def merged_compose(base, override_file):
+    """docker compose -f base -f override for the keys used here (service keys replaced whole)."""
+    out = json.loads(json.dumps(base))
+    for name, svc in yaml.safe_load(open(override_file))["services"].items():
+        out["services"].setdefault(name, {}).update(svc)
+    return out
+
+
+def overlay_image(overlay):
+    """The image a kustomize overlay sets for shirg-server:cpu, as NAME:TAG."""
+    img = [i for i in overlay.get("images", []) if i["name"] == "shirg-server:cpu"][0]
+    return f"{img.get('newName', 'shirg-server')}:{img['newTag']}"
+
+
 def in_root(root, path, depth=0):
     """path resolved inside the image root (symlinks, absolute ones included, stay inside)."""
     parts = [p for p in path.split("/") if p]
@@ -329,7 +383,15 @@ def check_image(image, root, arch, dep, compose, kinds):
     info = json.loads(subprocess.run(["podman", "image", "inspect", image], check=True,
                                      capture_output=True, text=True).stdout)[0]
     cfg = info["Config"]
-    stages = dockerfile_stages(os.path.join(SRC, "docker", "Dockerfile"))
+    # The CUDA image (docker/Dockerfile.cuda) carries the label org.shirg.cudnn; it is checked
+    # against compose.gpu.yaml and the GPU overlay, the CPU image against compose.yaml and the base.
+    cuda = "org.shirg.cudnn" in (cfg.get("Labels") or {})
+    dockerfile = "Dockerfile.cuda" if cuda else "Dockerfile"
+    print(f"image {image}: checked against docker/{dockerfile}" +
+          (f" (cuDNN: {cfg['Labels']['org.shirg.cudnn']})" if cuda else ""))
+    if cuda:
+        compose = merged_compose(compose, os.path.join(SRC, "docker", "compose.gpu.yaml"))
+    stages = dockerfile_stages(os.path.join(SRC, "docker", dockerfile))
     rt = {}
     for w, r in stages[-1]["instr"]:
         rt.setdefault(w, []).append(r)
@@ -391,15 +453,21 @@ def check_image(image, root, arch, dep, compose, kinds):
     sc = pod["securityContext"]
     check((sc.get("runAsUser"), sc.get("runAsGroup"), sc.get("fsGroup")) == (uid, gid, gid),
           f"deployment runs as the image's user {uid}:{gid}")
-    check(c["image"] == srv["image"], f"deployment image {c['image']} is the built one")
+    if cuda:
+        gpu_overlay = yaml.safe_load(open(os.path.join(SRC, "deploy", "overlays", "gpu", "kustomization.yaml")))
+        check(overlay_image(gpu_overlay) in [t.replace("localhost/", "") for t in info.get("RepoTags", [])],
+              f"GPU overlay image {overlay_image(gpu_overlay)} is a tag of the built image")
+    else:
+        check(c["image"] == srv["image"], f"deployment image {c['image']} is the built one")
     mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
     check(mounts.get("models") in vols, f"deployment mounts the models volume at {mounts.get('models')}")
     executable(c["lifecycle"]["preStop"]["exec"]["command"][0], "preStop command")
     demo = open(os.path.join(SRC, "deploy", "overlays", "demo", "kustomization.yaml")).read()
     demo_dir = re.search(r"--model-dir=(\S+)", demo).group(1)
     model_dir(demo_dir, "demo overlay")
-    rt_c = kinds["ServingRuntime"][0][1]["spec"]["containers"][0]
-    check(rt_c["image"] == srv["image"], f"KServe runtime image {rt_c['image']} is the built one")
+    if not cuda:
+        rt_c = kinds["ServingRuntime"][0][1]["spec"]["containers"][0]
+        check(rt_c["image"] == srv["image"], f"KServe runtime image {rt_c['image']} is the built one")
 
 
 if __name__ == "__main__":

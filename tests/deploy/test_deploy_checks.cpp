@@ -1,6 +1,6 @@
 // Checks of docker/ and deploy/ that run without Docker or a cluster: YAML lint, consistency with
 // docs/architecture.md, Prometheus config syntax, kustomize rendering.
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include "tests/clients/process_util.h"
 
@@ -12,7 +12,8 @@ const std::string kSrc = SHIRG_SOURCE_DIR;
 
 TEST_CASE("every docker and deploy YAML passes yamllint in strict mode") {
   auto r = run({SHIRG_YAMLLINT, "-s", "-f", "parsable", "-c", kSrc + "/tests/deploy/yamllint.yaml",
-                kSrc + "/deploy", kSrc + "/docker/compose.yaml", kSrc + "/docker/prometheus.yml"});
+                kSrc + "/deploy", kSrc + "/docker/compose.yaml", kSrc + "/docker/compose.gpu.yaml",
+                kSrc + "/docker/prometheus.yml"});
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
   CHECK(r.out.empty());

@@ -1,6 +1,6 @@
 // Deploy checks that need the real server: the flags used by the manifests are ones
 // `shirg-server --help` lists, and Debian's Prometheus scrapes a running server.
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <filesystem>
 #include <fstream>

@@ -2,7 +2,7 @@
 // (tests/llada/reference_llada.py, Debian's python3-torch) on a small random checkpoint written
 // under the real tensor names.
 #include <ATen/ATen.h>
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <cstdlib>
 #include <filesystem>

@@ -1,7 +1,7 @@
 // LaViDa's sampler: option rules, transfer schedules, remasking rules, seeds, stopping.
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <cmath>
 #include <numeric>
@@ -343,7 +343,7 @@ TEST_CASE("step_ratio and steps_per_block follow LaViDa's generate(): the same s
   o = opts(32, 8, 16);
   o.steps_per_block = 2;
   o.step_ratio = 0.5;
-  CHECK_THAT(resolve_options(o), Catch::Contains("at most one"));
+  CHECK_THAT(resolve_options(o), Catch::Matchers::ContainsSubstring("at most one"));
   o = opts(32, 8, 16);
   o.steps_per_block = -1;
   CHECK(!resolve_options(o).empty());

@@ -17,7 +17,7 @@
 
 namespace fs = std::filesystem;
 using namespace shirg;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 
 namespace {
 
@@ -142,7 +142,8 @@ TEST_CASE("the tiny checkpoint loads by its real names with fused layouts and a 
   for (const auto& comp : m->summary.components) params += comp.parameters;
   CHECK(params > 300000);
   const std::string table = m->summary.to_table();
-  CHECK_THAT(table, Contains("vision_tower") && Contains("llada") && Contains("fp32"));
+  CHECK_THAT(table, ContainsSubstring("vision_tower") && ContainsSubstring("llada") &&
+                        ContainsSubstring("fp32"));
   // The unfused q rows of block 0 equal the checkpoint tensor.
   auto ckpt = st::Checkpoint::open_dir(kModels + "/tiny");
   at::Tensor q =
@@ -199,7 +200,7 @@ TEST_CASE("with an adapter the base SigLIP / projector are kept for LaViDa's own
   // Held twice: 2 layers x qkv [3*Dv, Dv] + projector fc1 [D, Dv] + fc2 [D, D], fp32.
   const int64_t dv = m->config.vision.hidden_size, d = m->config.llm.d_model;
   CHECK(m->summary.base_copy_bytes == 4 * (2 * 3 * dv * dv + d * dv + d * d));
-  CHECK_THAT(m->summary.to_table(), Contains("unmerged SigLIP/projector"));
+  CHECK_THAT(m->summary.to_table(), ContainsSubstring("unmerged SigLIP/projector"));
   // Without an adapter nothing is held twice.
   CHECK(plain->summary.base_copy_bytes == 0);
   CHECK(plain->vision_base.layers[0].qkv.weight.is_same(plain->vision.layers[0].qkv.weight));
@@ -282,11 +283,11 @@ TEST_CASE("missing, unexpected and mis-shaped tensors are reported together") {
     FAIL("expected ModelLoadError");
   } catch (const ModelLoadError& e) {
     const std::string m = e.what();
-    CHECK_THAT(m, Contains("2 missing, 1 unexpected, 1 mis-shaped"));
-    CHECK_THAT(m, Contains("model.transformer.blocks.1.up_proj.weight"));
-    CHECK_THAT(m, Contains("model.mm_projector.2.bias"));
-    CHECK_THAT(m, Contains("model.transformer.extra.weight"));
-    CHECK_THAT(m, Contains("model.transformer.ln_f.weight: expected [64], found [7]"));
+    CHECK_THAT(m, ContainsSubstring("2 missing, 1 unexpected, 1 mis-shaped"));
+    CHECK_THAT(m, ContainsSubstring("model.transformer.blocks.1.up_proj.weight"));
+    CHECK_THAT(m, ContainsSubstring("model.mm_projector.2.bias"));
+    CHECK_THAT(m, ContainsSubstring("model.transformer.extra.weight"));
+    CHECK_THAT(m, ContainsSubstring("model.transformer.ln_f.weight: expected [64], found [7]"));
   }
   fs::remove_all(dir);
 }
@@ -295,14 +296,14 @@ TEST_CASE("a vision layer count that contradicts the config names both numbers")
   auto dir = copy_model("layers");
   edit_config(dir, [](nlohmann::json& j) { j["vision_config"]["num_hidden_layers"] = 5; });
   CHECK_THROWS_WITH(load_model(fp32(dir.string())),
-                    Contains("2 encoder layers") && Contains("4 used"));
+                    ContainsSubstring("2 encoder layers") && ContainsSubstring("4 used"));
   fs::remove_all(dir);
 }
 
 TEST_CASE("config with a wrong type fails at load naming the key") {
   auto dir = copy_model("cfgtype");
   edit_config(dir, [](nlohmann::json& j) { j["n_heads"] = "four"; });
-  CHECK_THROWS_WITH(load_model(fp32(dir.string())), Contains("'n_heads'"));
+  CHECK_THROWS_WITH(load_model(fp32(dir.string())), ContainsSubstring("'n_heads'"));
   fs::remove_all(dir);
 }
 
@@ -310,7 +311,7 @@ TEST_CASE("a config special id that contradicts the tokenizer is refused") {
   auto dir = copy_model("maskid");
   edit_config(dir, [](nlohmann::json& j) { j["mask_token_id"] = 3; });
   CHECK_THROWS_WITH(load_model(fp32(dir.string())),
-                    Contains("mask_token_id") && Contains("<|mdm_mask|>"));
+                    ContainsSubstring("mask_token_id") && ContainsSubstring("<|mdm_mask|>"));
   fs::remove_all(dir);
 }
 
@@ -358,11 +359,11 @@ TEST_CASE("a load that does not fit the memory budget fails up front with a clea
     FAIL("expected ModelLoadError");
   } catch (const ModelLoadError& e) {
     const std::string m = e.what();
-    CHECK_THAT(m, Contains("not enough memory"));
-    CHECK_THAT(m, Contains("largest transient copy"));
-    CHECK_THAT(m, Contains("fp32 compute, LLaDA matrices in fp32"));
-    CHECK_THAT(m, Contains("--llm-weights bf16"));
-    CHECK_THAT(m, Contains("--dtype bf16"));
+    CHECK_THAT(m, ContainsSubstring("not enough memory"));
+    CHECK_THAT(m, ContainsSubstring("largest transient copy"));
+    CHECK_THAT(m, ContainsSubstring("fp32 compute, LLaDA matrices in fp32"));
+    CHECK_THAT(m, ContainsSubstring("--llm-weights bf16"));
+    CHECK_THAT(m, ContainsSubstring("--dtype bf16"));
   }
   // Not packed (--gemm aten): only the fusing copy counts.
   o.gemm = shirg::gemm::WeightLayout::kPlain;
@@ -407,7 +408,8 @@ TEST_CASE(
   CHECK(half->llm.blocks[0].wqkv.dtype() == at::kBFloat16);
   CHECK(half->llm.blocks[0].attn_norm.scalar_type() == at::kFloat);      // norms stay fp32
   CHECK(half->vision.layers[0].qkv.weight.scalar_type() == at::kFloat);  // vision untouched
-  CHECK_THAT(half->summary.to_table(), Contains("LLaDA matrices stored in bf16, upcast to fp32"));
+  CHECK_THAT(half->summary.to_table(),
+             ContainsSubstring("LLaDA matrices stored in bf16, upcast to fp32"));
   // The bf16 matrices hold the fp32 ones rounded to bf16.
   CHECK(at::equal(half->llm.blocks[0].w_down.to_plain(),
                   full->llm.blocks[0].w_down.to_plain().to(at::kBFloat16)));
@@ -419,8 +421,8 @@ TEST_CASE(
     load_model(o);
     FAIL("expected ModelLoadError");
   } catch (const ModelLoadError& e) {
-    CHECK_THAT(std::string(e.what()), Contains("LLaDA matrices in bf16"));
-    CHECK_THAT(std::string(e.what()), Contains("--dtype bf16"));
+    CHECK_THAT(std::string(e.what()), ContainsSubstring("LLaDA matrices in bf16"));
+    CHECK_THAT(std::string(e.what()), ContainsSubstring("--dtype bf16"));
   }
 }
 
@@ -428,12 +430,12 @@ TEST_CASE("LLaDA weight storage options that make no sense are refused") {
   LoadOptions o = fp32(kModels + "/tiny");
   o.dtype = at::kBFloat16;
   o.llm_weight_dtype = at::kFloat;
-  CHECK_THROWS_WITH(load_model(o), Contains("fp32 LLaDA weights need fp32 compute"));
+  CHECK_THROWS_WITH(load_model(o), ContainsSubstring("fp32 LLaDA weights need fp32 compute"));
   o = fp32(kModels + "/tiny");
   o.llm_weight_dtype = at::kHalf;
-  CHECK_THROWS_WITH(load_model(o), Contains("must be bf16 or fp32"));
+  CHECK_THROWS_WITH(load_model(o), ContainsSubstring("must be bf16 or fp32"));
   o.dtype = at::kBFloat16;  // refused whatever the compute dtype
-  CHECK_THROWS_WITH(load_model(o), Contains("must be bf16 or fp32"));
+  CHECK_THROWS_WITH(load_model(o), ContainsSubstring("must be bf16 or fp32"));
 }
 
 TEST_CASE("the measured memory budget lets the test models load") {

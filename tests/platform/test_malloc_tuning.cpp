@@ -1,7 +1,7 @@
 // malloc_tuning_decision(): when the tuning applies and when the operator's settings win.
-#include <catch2/catch.hpp>
 #include <map>
 #include <string>
+#include "tests/common/catch.h"
 
 #include "engine/platform/malloc_tuning.h"
 

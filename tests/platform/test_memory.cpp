@@ -1,5 +1,5 @@
 // available_memory_bytes() and its parsers (/proc/meminfo, cgroup v2 memory.max/current).
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include "engine/platform/memory.h"
 

@@ -11,7 +11,7 @@
 #include "tests/runtime/runtime_fixture.h"
 
 using namespace shirg;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 
 namespace {
 
@@ -240,20 +240,20 @@ TEST_CASE("bad input gives INVALID_ARGUMENT with a message a person understands"
   Pipeline p(testing::tiny_model(), {});
   GenerateRequest r = request(SelectionMode::kShirg);
   r.image_bytes = "";
-  CHECK_THAT(run_status(p, r).message, Contains("image is empty"));
+  CHECK_THAT(run_status(p, r).message, ContainsSubstring("image is empty"));
   r = request(SelectionMode::kShirg);
   r.image_bytes = "GIF89a not supported";
   Status s = run_status(p, r);
   CHECK(s.code == StatusCode::kInvalidArgument);
-  CHECK_THAT(s.message, Contains("image"));
+  CHECK_THAT(s.message, ContainsSubstring("image"));
   r = request(SelectionMode::kShirg);
   r.question = "   ";
-  CHECK_THAT(run_status(p, r).message, Contains("question is empty"));
+  CHECK_THAT(run_status(p, r).message, ContainsSubstring("question is empty"));
   r = request(SelectionMode::kShirg);
   r.question = std::string("bad \xff\xfe utf8");
   s = run_status(p, r);
   CHECK(s.code == StatusCode::kInvalidArgument);
-  CHECK_THAT(s.message, Contains("UTF-8"));
+  CHECK_THAT(s.message, ContainsSubstring("UTF-8"));
   r = request(SelectionMode::kShirg);
   r.question = std::string(3000, 'a') + " " + std::string(3000, 'b');
   RequestLimits lim;
@@ -261,10 +261,10 @@ TEST_CASE("bad input gives INVALID_ARGUMENT with a message a person understands"
   Pipeline strict(testing::tiny_model(), lim);
   s = run_status(strict, r);
   CHECK(s.code == StatusCode::kInvalidArgument);
-  CHECK_THAT(s.message, Contains("limit is 64"));
+  CHECK_THAT(s.message, ContainsSubstring("limit is 64"));
   r = request(SelectionMode::kShirg);
   r.selection.k = 0;
-  CHECK_THAT(run_status(p, r).message, Contains("selection.k"));
+  CHECK_THAT(run_status(p, r).message, ContainsSubstring("selection.k"));
   r = request(SelectionMode::kShirg);
   r.generation.gen_length = 0;
   CHECK(run_status(p, r).code == StatusCode::kInvalidArgument);

@@ -3,7 +3,7 @@
 // (tests/llada/reference_llada.py): the pipeline's own prefix embeddings (visual tokens + prompt)
 // go into the reference LLaDA, and the answer ids must be identical, step for step.
 #include <ATen/ATen.h>
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <cstdlib>
 #include <filesystem>

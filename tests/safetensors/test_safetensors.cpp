@@ -1,6 +1,6 @@
 // Safetensors reader: round trips and every malformed-input case (each must raise a clear
 // SafetensorsError naming the file and the tensor or key).
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <unistd.h>
 #include <cstring>
@@ -17,7 +17,7 @@
 
 namespace fs = std::filesystem;
 using namespace shirg::st;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 
 namespace {
 
@@ -236,43 +236,45 @@ TEST_CASE("the stream writer rejects duplicates, overruns, extra data and an inc
   CHECK_THROWS_AS(extra.append(a, sizeof(float)), std::logic_error);
   SafetensorsStreamWriter partial(path, {{"x", DType::F32, {4}}});
   partial.append(a, sizeof(float));
-  CHECK_THROWS_WITH(partial.finish(), Contains("'x' incomplete (4 of 16 bytes)"));
+  CHECK_THROWS_WITH(partial.finish(), ContainsSubstring("'x' incomplete (4 of 16 bytes)"));
 }
 
 TEST_CASE("truncated file is rejected") {
   auto msg = error_of(
       [] { SafetensorsFile::from_bytes(std::string("\x10\x00\x00", 3), "trunc.safetensors"); });
-  CHECK_THAT(msg, Contains("trunc.safetensors") && Contains("truncated"));
+  CHECK_THAT(msg, ContainsSubstring("trunc.safetensors") && ContainsSubstring("truncated"));
 }
 
 TEST_CASE("header length beyond the file is rejected") {
   std::string bytes = with_header("{}", "");
   bytes[0] = static_cast<char>(200);  // claims 200 header bytes, file has 2
   auto msg = error_of([&] { SafetensorsFile::from_bytes(bytes, "big.safetensors"); });
-  CHECK_THAT(msg, Contains("big.safetensors") && Contains("beyond the end of the file"));
+  CHECK_THAT(
+      msg, ContainsSubstring("big.safetensors") && ContainsSubstring("beyond the end of the file"));
 }
 
 TEST_CASE("huge header length is rejected before reading it") {
   std::string bytes = with_header("{}", "");
   bytes[7] = 0x7f;  // ~9e18 bytes
   auto msg = error_of([&] { SafetensorsFile::from_bytes(bytes, "h.safetensors"); });
-  CHECK_THAT(msg, Contains("exceeds"));
+  CHECK_THAT(msg, ContainsSubstring("exceeds"));
 }
 
 TEST_CASE("malformed header JSON is rejected") {
   auto msg = error_of(
       [] { SafetensorsFile::from_bytes(with_header("{\"a\": [1, 2", ""), "bad.safetensors"); });
-  CHECK_THAT(msg, Contains("bad.safetensors") && Contains("malformed header JSON"));
+  CHECK_THAT(msg,
+             ContainsSubstring("bad.safetensors") && ContainsSubstring("malformed header JSON"));
   auto msg2 =
       error_of([] { SafetensorsFile::from_bytes(with_header("[1,2]", ""), "arr.safetensors"); });
-  CHECK_THAT(msg2, Contains("must be a JSON object"));
+  CHECK_THAT(msg2, ContainsSubstring("must be a JSON object"));
 }
 
 TEST_CASE("data offsets outside the data region are rejected") {
   const std::string h = R"({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}})";
   auto msg = error_of(
       [&] { SafetensorsFile::from_bytes(with_header(h, std::string(8, '\0')), "o.safetensors"); });
-  CHECK_THAT(msg, Contains("tensor 'w'") && Contains("outside the data region"));
+  CHECK_THAT(msg, ContainsSubstring("tensor 'w'") && ContainsSubstring("outside the data region"));
 }
 
 TEST_CASE("overlapping data offsets are rejected") {
@@ -281,37 +283,38 @@ TEST_CASE("overlapping data offsets are rejected") {
   auto msg = error_of([&] {
     SafetensorsFile::from_bytes(with_header(h, std::string(12, '\0')), "ov.safetensors");
   });
-  CHECK_THAT(msg, Contains("overlap") && Contains("'a'") && Contains("'b'"));
+  CHECK_THAT(msg,
+             ContainsSubstring("overlap") && ContainsSubstring("'a'") && ContainsSubstring("'b'"));
 }
 
 TEST_CASE("unknown dtype is rejected") {
   const std::string h = R"({"w": {"dtype": "F8_E4M3", "shape": [2], "data_offsets": [0, 2]}})";
   auto msg = error_of(
       [&] { SafetensorsFile::from_bytes(with_header(h, std::string(2, '\0')), "d.safetensors"); });
-  CHECK_THAT(msg, Contains("tensor 'w'") && Contains("unknown dtype 'F8_E4M3'"));
+  CHECK_THAT(msg, ContainsSubstring("tensor 'w'") && ContainsSubstring("unknown dtype 'F8_E4M3'"));
 }
 
 TEST_CASE("byte count not matching the shape is rejected") {
   const std::string h = R"({"w": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 8]}})";
   auto msg = error_of(
       [&] { SafetensorsFile::from_bytes(with_header(h, std::string(8, '\0')), "n.safetensors"); });
-  CHECK_THAT(msg,
-             Contains("tensor 'w'") && Contains("does not match shape") && Contains("expected 6"));
+  CHECK_THAT(msg, ContainsSubstring("tensor 'w'") && ContainsSubstring("does not match shape") &&
+                      ContainsSubstring("expected 6"));
 }
 
 TEST_CASE("negative or non-integer shapes and offsets are rejected") {
   const std::string h1 = R"({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 0]}})";
   CHECK_THAT(error_of([&] { SafetensorsFile::from_bytes(with_header(h1, ""), "s.safetensors"); }),
-             Contains("non-negative integer"));
+             ContainsSubstring("non-negative integer"));
   const std::string h2 = R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}})";
   CHECK_THAT(error_of([&] {
                SafetensorsFile::from_bytes(with_header(h2, std::string(4, '\0')), "s.safetensors");
              }),
-             Contains("begin 4 > end 0"));
+             ContainsSubstring("begin 4 > end 0"));
   const std::string h3 =
       R"({"w": {"dtype": "F32", "shape": [4294967296, 4294967296, 4294967296], "data_offsets": [0, 0]}})";
   CHECK_THAT(error_of([&] { SafetensorsFile::from_bytes(with_header(h3, ""), "s.safetensors"); }),
-             Contains("overflow"));
+             ContainsSubstring("overflow"));
 }
 
 TEST_CASE("a shard named in the index but missing is rejected") {
@@ -324,8 +327,8 @@ TEST_CASE("a shard named in the index but missing is rejected") {
       dir / "model.safetensors.index.json",
       R"({"weight_map": {"x": "model-00001-of-00002.safetensors", "y": "model-00002-of-00002.safetensors"}})");
   auto msg = error_of([&] { Checkpoint::open_dir(dir.string()); });
-  CHECK_THAT(
-      msg, Contains("model-00002-of-00002.safetensors") && Contains("missing") && Contains("'y'"));
+  CHECK_THAT(msg, ContainsSubstring("model-00002-of-00002.safetensors") &&
+                      ContainsSubstring("missing") && ContainsSubstring("'y'"));
 }
 
 TEST_CASE("a tensor listed in the index but absent from its shard is rejected") {
@@ -337,10 +340,11 @@ TEST_CASE("a tensor listed in the index but absent from its shard is rejected") 
   write_bytes(dir / "model.safetensors.index.json",
               R"({"weight_map": {"x": "a.safetensors", "z": "a.safetensors"}})");
   CHECK_THAT(error_of([&] { Checkpoint::open_dir(dir.string()); }),
-             Contains("'z'") && Contains("absent"));
+             ContainsSubstring("'z'") && ContainsSubstring("absent"));
 }
 
 TEST_CASE("a directory without weights is rejected") {
   const auto dir = temp_dir("empty");
-  CHECK_THAT(error_of([&] { Checkpoint::open_dir(dir.string()); }), Contains("model.safetensors"));
+  CHECK_THAT(error_of([&] { Checkpoint::open_dir(dir.string()); }),
+             ContainsSubstring("model.safetensors"));
 }

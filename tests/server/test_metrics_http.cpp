@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <catch2/catch.hpp>
 #include <string>
 #include <thread>
 #include <vector>
+#include "tests/common/catch.h"
 
 #include "server/metrics_http.h"
 
@@ -111,6 +111,7 @@ TEST_CASE("metrics: the scrape answers while many slow connections trickle bytes
 
 TEST_CASE("metrics: binding a bad address is a clear error") {
   MetricsHttpServer http([] { return std::string(); });
-  CHECK_THROWS_WITH(http.start("203.0.113.77", 0),
-                    Catch::Contains("cannot bind the metrics endpoint to 203.0.113.77:0"));
+  CHECK_THROWS_WITH(
+      http.start("203.0.113.77", 0),
+      Catch::Matchers::ContainsSubstring("cannot bind the metrics endpoint to 203.0.113.77:0"));
 }

@@ -1,6 +1,6 @@
 // The OpenAI-compatible API's edge (server/openai/): request parsing into the shirg.v1 request,
 // error mapping and shape, response bodies, streamed text deltas. No server.
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <nlohmann/json.hpp>
 
@@ -13,7 +13,7 @@
 using namespace shirg;
 using namespace shirg::rpc;
 using namespace shirg::rpc::openai;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 using json = nlohmann::json;
 
 namespace {
@@ -238,19 +238,19 @@ TEST_CASE("openai: malformed and unsupported requests are 400 with the field nam
     CHECK(e.status == grpc::StatusCode::INVALID_ARGUMENT);
     CHECK(e.code == "invalid_argument");
     CHECK(e.param == c.param);
-    CHECK_THAT(e.message, Contains(c.says));
+    CHECK_THAT(e.message, ContainsSubstring(c.says));
   }
   ChatRequest r;
   auto not_json = parse_chat_request("{\"messages\": [", EdgeLimits{}, &r);
   REQUIRE(not_json);
   CHECK(not_json->http_status == 400);
-  CHECK_THAT(not_json->message, Contains("not valid JSON"));
+  CHECK_THAT(not_json->message, ContainsSubstring("not valid JSON"));
   auto deep = parse_chat_request(std::string(10000, '[') + std::string(10000, ']'), {}, &r);
   REQUIRE(deep);
-  CHECK_THAT(deep->message, Contains("nests deeper than 64"));
+  CHECK_THAT(deep->message, ContainsSubstring("nests deeper than 64"));
   auto array = parse_chat_request("[]", {}, &r);
   REQUIRE(array);
-  CHECK_THAT(array->message, Contains("must be a JSON object"));
+  CHECK_THAT(array->message, ContainsSubstring("must be a JSON object"));
 }
 
 TEST_CASE("openai: an image over --max-image-mib is 413") {
@@ -259,7 +259,7 @@ TEST_CASE("openai: an image over --max-image-mib is 413") {
   const ApiError e = parse_error(body_with(), lim);
   CHECK(e.http_status == 413);
   CHECK(e.param == "messages[0].content[1].image_url.url");
-  CHECK_THAT(e.message, Contains("the limit is 100"));
+  CHECK_THAT(e.message, ContainsSubstring("the limit is 100"));
 }
 
 TEST_CASE("openai: edge validation errors name this API's fields") {
@@ -275,7 +275,7 @@ TEST_CASE("openai: edge validation errors name this API's fields") {
     INFO(e.message);
     CHECK(e.http_status == 400);
     CHECK(e.param == param);
-    CHECK_THAT(e.message, Contains(says));
+    CHECK_THAT(e.message, ContainsSubstring(says));
   };
   check({{"max_tokens", 65}}, "max_tokens", "max_tokens must be in [1, 64], got 65");
   check({{"max_tokens", 0}}, "max_tokens", "max_tokens must be in [1, 64], got 0");
@@ -298,7 +298,7 @@ TEST_CASE("openai: edge validation errors name this API's fields") {
   const Status s2 = from_proto(r.proto, EdgeLimits{}, &native);
   REQUIRE_FALSE(s2.ok());
   CHECK(edge_error(s2, r).param == "messages[0].content[1].image_url.url");
-  CHECK_THAT(edge_error(s2, r).message, Contains("neither JPEG nor PNG"));
+  CHECK_THAT(edge_error(s2, r).message, ContainsSubstring("neither JPEG nor PNG"));
 }
 
 TEST_CASE("openai: status mapping and the error shape") {
@@ -419,9 +419,9 @@ TEST_CASE("openai: --http-port is off by default and must not collide with the o
     return std::string("no error");
   };
   CHECK_THAT(error_of({"--model-dir", "/m", "--http-port", "50051"}),
-             Contains("--http-port must differ from --port and --metrics-port"));
+             ContainsSubstring("--http-port must differ from --port and --metrics-port"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--http-port", "9400"}),
-             Contains("--http-port must differ"));
+             ContainsSubstring("--http-port must differ"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--http-port", "-2"}),
-             Contains("--http-port must be in [-1, 65535]"));
+             ContainsSubstring("--http-port must be in [-1, 65535]"));
 }

@@ -1,5 +1,5 @@
 // The Prometheus text-format module: values, escaping, histograms, registry rules.
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <unistd.h>
 #include <cmath>
@@ -15,7 +15,7 @@
 #include "tests/server/prom_text.h"
 
 using namespace shirg;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 
 TEST_CASE("format_value gives the shortest round-trip text and the special values") {
   CHECK(prom::format_value(0) == "0");
@@ -72,22 +72,22 @@ TEST_CASE("counters, gauges and histograms render in the exposition format") {
   for (double v : {0.05, 0.1, 0.3, 0.7, 2.0}) vis.observe(v);
 
   const std::string text = r.render();
-  CHECK_THAT(
-      text,
-      Contains("# HELP t_requests_total Requests by code.\n# TYPE t_requests_total counter\n"));
-  CHECK_THAT(text, Contains("t_requests_total{rpc=\"Generate\",code=\"OK\"} 3\n"));
-  CHECK_THAT(
-      text,
-      Contains("t_requests_total{rpc=\"Gen\\\"er\\\\ate\\n\",code=\"INVALID_ARGUMENT\"} 1\n"));
-  CHECK_THAT(text, Contains("# TYPE t_queue_depth gauge\nt_queue_depth 5\n"));
-  CHECK_THAT(
-      text,
-      Contains("t_latency_seconds_bucket{stage=\"vision\",le=\"0.1\"} 2\n"));  // <= is inclusive
-  CHECK_THAT(text, Contains("t_latency_seconds_bucket{stage=\"vision\",le=\"0.5\"} 3\n"));
-  CHECK_THAT(text, Contains("t_latency_seconds_bucket{stage=\"vision\",le=\"1\"} 4\n"));
-  CHECK_THAT(text, Contains("t_latency_seconds_bucket{stage=\"vision\",le=\"+Inf\"} 5\n"));
-  CHECK_THAT(text, Contains("t_latency_seconds_sum{stage=\"vision\"} 3.15\n"));
-  CHECK_THAT(text, Contains("t_latency_seconds_count{stage=\"vision\"} 5\n"));
+  CHECK_THAT(text,
+             ContainsSubstring(
+                 "# HELP t_requests_total Requests by code.\n# TYPE t_requests_total counter\n"));
+  CHECK_THAT(text, ContainsSubstring("t_requests_total{rpc=\"Generate\",code=\"OK\"} 3\n"));
+  CHECK_THAT(text,
+             ContainsSubstring(
+                 "t_requests_total{rpc=\"Gen\\\"er\\\\ate\\n\",code=\"INVALID_ARGUMENT\"} 1\n"));
+  CHECK_THAT(text, ContainsSubstring("# TYPE t_queue_depth gauge\nt_queue_depth 5\n"));
+  CHECK_THAT(text,
+             ContainsSubstring(
+                 "t_latency_seconds_bucket{stage=\"vision\",le=\"0.1\"} 2\n"));  // <= is inclusive
+  CHECK_THAT(text, ContainsSubstring("t_latency_seconds_bucket{stage=\"vision\",le=\"0.5\"} 3\n"));
+  CHECK_THAT(text, ContainsSubstring("t_latency_seconds_bucket{stage=\"vision\",le=\"1\"} 4\n"));
+  CHECK_THAT(text, ContainsSubstring("t_latency_seconds_bucket{stage=\"vision\",le=\"+Inf\"} 5\n"));
+  CHECK_THAT(text, ContainsSubstring("t_latency_seconds_sum{stage=\"vision\"} 3.15\n"));
+  CHECK_THAT(text, ContainsSubstring("t_latency_seconds_count{stage=\"vision\"} 5\n"));
 
   // Our own strict reader accepts it and finds the values again (escapes undone).
   const auto parsed = testing::parse_prom_text(text);
@@ -134,7 +134,7 @@ TEST_CASE("a counter mirroring a total only moves up") {
   c.advance_to(2);  // an older total (a slower scrape) never lowers it
   CHECK(c.value() == 3);
   c.advance_to(5);
-  CHECK_THAT(r.render(), Contains("t_expired_total 5\n"));
+  CHECK_THAT(r.render(), ContainsSubstring("t_expired_total 5\n"));
 }
 
 TEST_CASE("collectors run before rendering") {
@@ -142,8 +142,8 @@ TEST_CASE("collectors run before rendering") {
   auto& g = r.gauge("t_depth", "h").with();
   int calls = 0;
   r.add_collector([&] { g.set(++calls * 10); });
-  CHECK_THAT(r.render(), Contains("t_depth 10\n"));
-  CHECK_THAT(r.render(), Contains("t_depth 20\n"));
+  CHECK_THAT(r.render(), ContainsSubstring("t_depth 10\n"));
+  CHECK_THAT(r.render(), ContainsSubstring("t_depth 20\n"));
 }
 
 TEST_CASE("concurrent updates are not lost") {

@@ -1,6 +1,6 @@
 // protobuf -> native conversion at the edge: every INVALID_ARGUMENT case, defaults, and the
 // native -> protobuf direction.
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <set>
 #include <string>
@@ -11,7 +11,7 @@
 
 using namespace shirg;
 using namespace shirg::rpc;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 
 namespace {
 
@@ -136,27 +136,27 @@ TEST_CASE("every engine selection mode has its own proto value and converts back
 TEST_CASE("image validation") {
   auto r = valid_request();
   r.clear_image();
-  CHECK_THAT(invalid_message(r), Contains("image is empty"));
+  CHECK_THAT(invalid_message(r), ContainsSubstring("image is empty"));
   r.set_image("GIF89a.....");
   CHECK_THAT(invalid_message(r),
-             Contains("neither JPEG nor PNG (first bytes: 47 49 46 38 39 61 2e 2e)"));
+             ContainsSubstring("neither JPEG nor PNG (first bytes: 47 49 46 38 39 61 2e 2e)"));
   r.set_image(std::string("\xFF\xD8\xFF\xE0", 4) + std::string(100, 'x'));
   CHECK(convert(r).ok());  // JPEG magic passes the edge; decoding is the engine's job
   EdgeLimits small;
   small.max_image_bytes = 50;
-  CHECK_THAT(invalid_message(r, small), Contains("image is 104 bytes, the limit is 50"));
+  CHECK_THAT(invalid_message(r, small), ContainsSubstring("image is 104 bytes, the limit is 50"));
 }
 
 TEST_CASE("question validation") {
   auto r = valid_request();
   r.set_question("");
-  CHECK_THAT(invalid_message(r), Contains("question is empty"));
+  CHECK_THAT(invalid_message(r), ContainsSubstring("question is empty"));
   r.set_question(" \t\n ");
-  CHECK_THAT(invalid_message(r), Contains("question is empty"));
+  CHECK_THAT(invalid_message(r), ContainsSubstring("question is empty"));
   r.set_question(std::string(9000, 'a'));
-  CHECK_THAT(invalid_message(r), Contains("question is 9000 bytes, the limit is 8192"));
+  CHECK_THAT(invalid_message(r), ContainsSubstring("question is 9000 bytes, the limit is 8192"));
   r.set_question("bad \xC3\x28 utf8");
-  CHECK_THAT(invalid_message(r), Contains("question is not valid UTF-8"));
+  CHECK_THAT(invalid_message(r), ContainsSubstring("question is not valid UTF-8"));
   r.set_question("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");  // é € 😀
   CHECK(convert(r).ok());
 }
@@ -165,7 +165,7 @@ TEST_CASE("generation option ranges") {
   auto check = [](auto set, const std::string& expected) {
     auto r = valid_request();
     set(*r.mutable_generation());
-    CHECK_THAT(invalid_message(r), Contains(expected));
+    CHECK_THAT(invalid_message(r), ContainsSubstring(expected));
   };
   check([](v1::GenerationOptions& g) { g.set_gen_length(0); },
         "generation.gen_length must be in [1, 1024], got 0");
@@ -213,14 +213,15 @@ TEST_CASE("generation option ranges") {
   auto r = valid_request();
   r.mutable_generation()->set_gen_length(16);
   r.mutable_generation()->set_steps(9);
-  CHECK_THAT(invalid_message(r, lim), Contains("generation.steps must be in [1, 8], got 9"));
+  CHECK_THAT(invalid_message(r, lim),
+             ContainsSubstring("generation.steps must be in [1, 8], got 9"));
 }
 
 TEST_CASE("selection option ranges") {
   auto check = [](auto set, const std::string& expected) {
     auto r = valid_request();
     set(*r.mutable_selection());
-    CHECK_THAT(invalid_message(r), Contains(expected));
+    CHECK_THAT(invalid_message(r), ContainsSubstring(expected));
   };
   check([](v1::SelectionOptions& s) { s.set_k(0); }, "selection.k must be in [1, 2304], got 0");
   check([](v1::SelectionOptions& s) { s.set_k(2305); },
@@ -243,9 +244,9 @@ TEST_CASE("selection option ranges") {
 TEST_CASE("request ids") {
   auto r = valid_request();
   r.set_request_id("has space");
-  CHECK_THAT(invalid_message(r), Contains("request_id must be 1-128 characters"));
+  CHECK_THAT(invalid_message(r), ContainsSubstring("request_id must be 1-128 characters"));
   r.set_request_id(std::string(129, 'a'));
-  CHECK_THAT(invalid_message(r), Contains("request_id"));
+  CHECK_THAT(invalid_message(r), ContainsSubstring("request_id"));
   const std::string a = make_request_id(), b = make_request_id();
   CHECK(a != b);
   CHECK(a.size() == 20);
@@ -262,7 +263,8 @@ TEST_CASE("selection map requests") {
   r.mutable_selection()->set_query_aware(true);
   Status s = from_proto(r, EdgeLimits{}, &out);
   CHECK(s.code == StatusCode::kInvalidArgument);
-  CHECK_THAT(s.message, Contains("question is required when selection.query_aware is true"));
+  CHECK_THAT(s.message,
+             ContainsSubstring("question is required when selection.query_aware is true"));
   r.set_question("where is the sign?");
   CHECK(from_proto(r, EdgeLimits{}, &out).ok());
   CHECK(out.question == "where is the sign?");
@@ -270,11 +272,11 @@ TEST_CASE("selection map requests") {
     r.mutable_selection()->set_mode(mode);
     s = from_proto(r, EdgeLimits{}, &out);
     CHECK(s.code == StatusCode::kInvalidArgument);
-    CHECK_THAT(s.message, Contains("SelectionMap needs a SHIRG selection mode"));
+    CHECK_THAT(s.message, ContainsSubstring("SelectionMap needs a SHIRG selection mode"));
   }
   r.clear_image();
   r.mutable_selection()->set_mode(v1::SELECTION_MODE_SHIRG);
-  CHECK_THAT(from_proto(r, EdgeLimits{}, &out).message, Contains("image is empty"));
+  CHECK_THAT(from_proto(r, EdgeLimits{}, &out).message, ContainsSubstring("image is empty"));
 }
 
 TEST_CASE("results and events convert to protobuf") {

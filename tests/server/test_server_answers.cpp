@@ -1,6 +1,6 @@
 // Answers of a real shirg-server (tiny model): unary = stream = offline tool = repeated runs =
 // concurrent runs, for the same inputs and seeds. ModelInfo and SelectionMap contents.
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <nlohmann/json.hpp>
 
@@ -12,7 +12,7 @@
 
 using namespace shirg;
 using namespace shirg::testing;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 
 namespace {
 

@@ -1,6 +1,6 @@
 // Status codes of a real shirg-server: validation, back-pressure, deadlines, cancellation,
 // authentication, TLS.
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <grpcpp/generic/generic_stub.h>
 #include <unistd.h>
@@ -15,14 +15,14 @@
 
 using namespace shirg;
 using namespace shirg::testing;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 
 namespace {
 
 void expect_status(const grpc::Status& s, grpc::StatusCode code, const std::string& text) {
   INFO("status " << s.error_code() << ": " << s.error_message());
   CHECK(s.error_code() == code);
-  CHECK_THAT(s.error_message(), Contains(text));
+  CHECK_THAT(s.error_message(), ContainsSubstring(text));
 }
 
 // Waits (bounded) for the server to report no shirg.v1 call in flight.

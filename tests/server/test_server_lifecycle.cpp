@@ -1,7 +1,7 @@
 // Lifecycle of a real shirg-server: health transitions, graceful shutdown with requests in
 // flight, reflection, the metrics endpoint, logs, command line and exit statuses.
 #include <signal.h>
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <fstream>
 #include <future>
@@ -14,7 +14,7 @@
 
 using namespace shirg;
 using namespace shirg::testing;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 using Health = grpc::health::v1::HealthCheckResponse;
 
 TEST_CASE("health goes NOT_SERVING -> SERVING -> NOT_SERVING at shutdown") {
@@ -38,13 +38,13 @@ TEST_CASE("health goes NOT_SERVING -> SERVING -> NOT_SERVING at shutdown") {
     const UnaryResult early = generate(*ch, quick_request());
     if (health_check(*ch) == Health::NOT_SERVING) {
       CHECK(early.status.error_code() == grpc::StatusCode::UNAVAILABLE);
-      CHECK_THAT(early.status.error_message(), Contains("loading or warming up"));
+      CHECK_THAT(early.status.error_message(), ContainsSubstring("loading or warming up"));
     }
   }
   while (h.status() != Health::SERVING) REQUIRE(watch->Read(&h));
   CHECK(health_check(*ch) == Health::SERVING);
   CHECK(health_check(*ch, "shirg.v1.Inference") == Health::SERVING);
-  CHECK_THAT(server.log(), Contains("warm-up 40/40 done"));
+  CHECK_THAT(server.log(), ContainsSubstring("warm-up 40/40 done"));
 
   // Shutdown with a request in flight: health turns NOT_SERVING while that request finishes,
   // new requests get UNAVAILABLE, the in-flight one still gets its answer, exit status 0.
@@ -68,14 +68,14 @@ TEST_CASE("health goes NOT_SERVING -> SERVING -> NOT_SERVING at shutdown") {
     // Only possible if the server already stopped listening (then the channel reports it).
     CHECK_FALSE(late.status.ok());
   } else {
-    CHECK_THAT(late.status.error_message(), Contains("shutting down"));
+    CHECK_THAT(late.status.error_message(), ContainsSubstring("shutting down"));
   }
   const StreamResult done = inflight.get();
   CHECK(done.status.ok());
   CHECK(done.result.has_value());
   watch_ctx.TryCancel();
   CHECK(server.wait_exit(std::chrono::seconds(60)) == std::optional<int>(0));
-  CHECK_THAT(server.log(), Contains("stopped"));
+  CHECK_THAT(server.log(), ContainsSubstring("stopped"));
 }
 
 TEST_CASE("SIGTERM with requests in flight: each gets an answer or a clear status, exit 0") {
@@ -106,13 +106,13 @@ TEST_CASE("SIGTERM with requests in flight: each gets an answer or a clear statu
     INFO(s.error_code() << ": " << s.error_message());
     // An answer, or UNAVAILABLE ("shutting down": cancelled after the grace period).
     CHECK((s.ok() || s.error_code() == grpc::StatusCode::UNAVAILABLE));
-    if (!s.ok()) CHECK_THAT(s.error_message(), Contains("shutting down"));
+    if (!s.ok()) CHECK_THAT(s.error_message(), ContainsSubstring("shutting down"));
     CHECK(s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED);
   }
   CHECK(server.wait_exit(std::chrono::seconds(60)) == std::optional<int>(0));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   INFO("shutdown took " << secs << " s");
-  CHECK_THAT(server.log(), Contains("shutdown requested"));
+  CHECK_THAT(server.log(), ContainsSubstring("shutdown requested"));
 }
 
 TEST_CASE("a second signal cancels in-flight requests at once, and both APIs say so") {
@@ -150,16 +150,16 @@ TEST_CASE("a second signal cancels in-flight requests at once, and both APIs say
   REQUIRE(call.wait_for(std::chrono::seconds(60)) == std::future_status::ready);
   const grpc::Status s = call.get();
   CHECK(s.error_code() == grpc::StatusCode::UNAVAILABLE);
-  CHECK_THAT(s.error_message(), Contains("shutting down"));
-  CHECK_THAT(s.error_message(), Contains("second shutdown signal"));
-  CHECK_THAT(s.error_message(), !Contains("grace period"));
+  CHECK_THAT(s.error_message(), ContainsSubstring("shutting down"));
+  CHECK_THAT(s.error_message(), ContainsSubstring("second shutdown signal"));
+  CHECK_THAT(s.error_message(), !ContainsSubstring("grace period"));
   REQUIRE(http.wait_for(std::chrono::seconds(60)) == std::future_status::ready);
   const auto r = http.get();
   REQUIRE(r);
   INFO(r->body);
   CHECK(r->status == 503);
-  CHECK_THAT(r->body, Contains("second shutdown signal"));
-  CHECK_THAT(r->body, !Contains("grace period"));
+  CHECK_THAT(r->body, ContainsSubstring("second shutdown signal"));
+  CHECK_THAT(r->body, !ContainsSubstring("grace period"));
   CHECK(server.wait_exit(std::chrono::seconds(60)) == std::optional<int>(0));
 }
 
@@ -310,7 +310,7 @@ TEST_CASE("JSON-lines logs carry the request id and flags come from a config fil
     }
     if (id == "log-test-bad") {
       ++bad_lines;
-      CHECK_THAT(j["msg"].get<std::string>(), Contains("INVALID_ARGUMENT"));
+      CHECK_THAT(j["msg"].get<std::string>(), ContainsSubstring("INVALID_ARGUMENT"));
     }
   }
   CHECK(total > 5);
@@ -327,27 +327,27 @@ TEST_CASE("text logs carry the request id") {
   req.set_request_id("text-log-7");
   REQUIRE(generate(*ch, req).status.ok());
   REQUIRE(server.terminate() == std::optional<int>(0));
-  CHECK_THAT(server.log(), Contains("[req=text-log-7] Generate OK"));
+  CHECK_THAT(server.log(), ContainsSubstring("[req=text-log-7] Generate OK"));
 }
 
 TEST_CASE("help text and bad flags and a bad model directory give clear exit statuses") {
   std::string out;
   CHECK(run_command("'" + server_binary() + "' --help", &out) == 0);
-  for (const auto& flag : rpc::server_flag_names()) CHECK_THAT(out, Contains("--" + flag));
+  for (const auto& flag : rpc::server_flag_names()) CHECK_THAT(out, ContainsSubstring("--" + flag));
   CHECK(run_command("'" + server_binary() + "' --model-dir /x --bogus 2>&1", &out) == 2);
-  CHECK_THAT(out, Contains("unknown flag --bogus"));
+  CHECK_THAT(out, ContainsSubstring("unknown flag --bogus"));
   CHECK(run_command("'" + server_binary() + "' --port 1 2>&1", &out) == 2);
-  CHECK_THAT(out, Contains("--model-dir is required"));
+  CHECK_THAT(out, ContainsSubstring("--model-dir is required"));
   CHECK(run_command(
             "'" + server_binary() +
                 "' --model-dir /nonexistent/model --host 127.0.0.1 --port 0 --metrics-port -1 2>&1",
             &out) == 1);
-  CHECK_THAT(out, Contains("cannot load the model from '/nonexistent/model'"));
+  CHECK_THAT(out, ContainsSubstring("cannot load the model from '/nonexistent/model'"));
   CHECK(run_command("'" + server_binary() + "' --model-dir '" + tiny_model_dir() +
                         "' --host 127.0.0.1 --port 0 --metrics-port -1 --tls-cert /nonexistent.pem"
                         " --tls-key /nonexistent.key 2>&1",
                     &out) == 1);
-  CHECK_THAT(out, Contains("cannot read --tls-key"));
+  CHECK_THAT(out, ContainsSubstring("cannot read --tls-key"));
 }
 
 TEST_CASE("device cuda without a visible GPU stops the server at start with one line") {
@@ -358,10 +358,10 @@ TEST_CASE("device cuda without a visible GPU stops the server at start with one 
                         "' --device cuda --host 127.0.0.1 --port 0 --metrics-port -1 2>&1",
                     &out) == 2);
   CHECK_THAT(out, Catch::Matchers::StartsWith("shirg-server: --device cuda: "));
-  CHECK_THAT(out, Contains("--device cpu"));
+  CHECK_THAT(out, ContainsSubstring("--device cpu"));
   CHECK(std::count(out.begin(), out.end(), '\n') == 1);  // one line, nothing else
   CHECK(run_command("'" + server_binary() + "' --model-dir /x --device gpu 2>&1", &out) == 2);
-  CHECK_THAT(out, Contains("--device must be auto|cpu|cuda|cuda:N, got 'gpu'"));
+  CHECK_THAT(out, ContainsSubstring("--device must be auto|cpu|cuda|cuda:N, got 'gpu'"));
   CHECK(run_command("'" + server_binary() + "' --model-dir /x --kernels fast 2>&1", &out) == 2);
-  CHECK_THAT(out, Contains("--kernels must be auto|generic, got 'fast'"));
+  CHECK_THAT(out, ContainsSubstring("--kernels must be auto|generic, got 'fast'"));
 }

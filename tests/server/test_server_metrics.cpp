@@ -1,12 +1,12 @@
 // ServerMetrics' device-memory gauges, fed by a stand-in GPU (a DeviceMemory with every figure)
 // and by a device that reports only some figures (the CPU): what /metrics shows.
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include "server/prometheus.h"
 #include "server/server_metrics.h"
 
 using namespace shirg;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 
 TEST_CASE("device memory gauges show what the device reports, and nothing it does not") {
   prom::Registry registry;
@@ -18,15 +18,15 @@ TEST_CASE("device memory gauges show what the device reports, and nothing it doe
   gpu.reserved = int64_t{20} << 30;
   metrics.record_device_memory("cuda:0", gpu);
   const std::string text = registry.render();
-  CHECK_THAT(text, Contains("# TYPE shirg_device_memory_bytes gauge"));
-  CHECK_THAT(text, Contains("shirg_device_memory_bytes{device=\"cuda:0\",kind=\"allocated\"} "
+  CHECK_THAT(text, ContainsSubstring("# TYPE shirg_device_memory_bytes gauge"));
+  CHECK_THAT(text, ContainsSubstring("shirg_device_memory_bytes{device=\"cuda:0\",kind=\"allocated\"} "
                             "18253611008\n"));
-  CHECK_THAT(text, Contains("shirg_device_memory_bytes{device=\"cuda:0\",kind=\"reserved\"} "
+  CHECK_THAT(text, ContainsSubstring("shirg_device_memory_bytes{device=\"cuda:0\",kind=\"reserved\"} "
                             "21474836480\n"));
-  CHECK_THAT(text, Contains("shirg_device_memory_bytes{device=\"cuda:0\",kind=\"total\"} "
+  CHECK_THAT(text, ContainsSubstring("shirg_device_memory_bytes{device=\"cuda:0\",kind=\"total\"} "
                             "85899345920\n"));
   CHECK_THAT(text,
-             Contains("shirg_device_memory_bytes{device=\"cuda:0\",kind=\"free\"} 53687091200\n"));
+             ContainsSubstring("shirg_device_memory_bytes{device=\"cuda:0\",kind=\"free\"} 53687091200\n"));
 
   prom::Registry cpu_registry;
   rpc::ServerMetrics cpu_metrics(cpu_registry);
@@ -35,7 +35,7 @@ TEST_CASE("device memory gauges show what the device reports, and nothing it doe
   cpu.free = int64_t{20} << 30;
   cpu_metrics.record_device_memory("cpu", cpu);
   const std::string cpu_text = cpu_registry.render();
-  CHECK_THAT(cpu_text, Contains("kind=\"total\"} 25769803776\n"));
+  CHECK_THAT(cpu_text, ContainsSubstring("kind=\"total\"} 25769803776\n"));
   CHECK(cpu_text.find("kind=\"allocated\"") == std::string::npos);
   CHECK(cpu_text.find("kind=\"reserved\"") == std::string::npos);
 }

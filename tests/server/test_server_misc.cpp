@@ -1,5 +1,5 @@
 // Bearer-token checks, JSON log lines, UTF-8 validation and the test-pattern PNG.
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <nlohmann/json.hpp>
 
@@ -9,7 +9,7 @@
 #include "server/test_pattern.h"
 
 using namespace shirg::rpc;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 using Metadata = std::multimap<grpc::string_ref, grpc::string_ref>;
 using namespace std::string_literals;
 
@@ -18,7 +18,7 @@ TEST_CASE("bearer tokens") {
   CHECK(check_bearer_token(none, "").ok());  // auth off
   const grpc::Status missing = check_bearer_token(none, "tok");
   CHECK(missing.error_code() == grpc::StatusCode::UNAUTHENTICATED);
-  CHECK_THAT(missing.error_message(), Contains("authorization: Bearer <token>"));
+  CHECK_THAT(missing.error_message(), ContainsSubstring("authorization: Bearer <token>"));
 
   auto with = [](const std::string& v) {
     static std::string keep;

@@ -5,7 +5,7 @@
 // Needs node and tools/npm/node_modules/openai (scripts/install-npm-refs.sh): FAILS without them.
 #include <signal.h>
 #include <unistd.h>
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <atomic>
 #include <cstdlib>
@@ -19,7 +19,7 @@
 
 using namespace shirg;
 using namespace shirg::testing;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 using json = nlohmann::json;
 
 namespace {
@@ -155,7 +155,7 @@ void check_sdk_error(const json& r, int status, const std::string& type, const s
   check_error_shape(json{{"error", r["error"]}}, type, code);
   CHECK(r["code"] == code);  // the SDK exposes error.code / error.type
   CHECK(r["type"] == type);
-  CHECK_THAT(r["error"]["message"].get<std::string>(), Contains(says));
+  CHECK_THAT(r["error"]["message"].get<std::string>(), ContainsSubstring(says));
 }
 
 }  // namespace
@@ -285,7 +285,7 @@ TEST_CASE("openai: every error status in OpenAI's error shape (SDK and curl)") {
   std::string body = curl_chat(server, chat_body(quick.image(), ok_opts), "", &status);
   CHECK(status == 401);
   check_error_shape(json::parse(body), "authentication_error", "unauthenticated");
-  CHECK_THAT(body, Contains("Authorization: Bearer"));
+  CHECK_THAT(body, ContainsSubstring("Authorization: Bearer"));
   const std::string auth = "-H 'Authorization: Bearer tok3n'";
 
   // 400: an option out of range, an http image URL, our extra field out of range, bad JSON.
@@ -302,7 +302,7 @@ TEST_CASE("openai: every error status in OpenAI's error shape (SDK and curl)") {
                    auth, &status);
   CHECK(status == 400);
   check_error_shape(json::parse(body), "invalid_request_error", "invalid_argument");
-  CHECK_THAT(body, Contains("not fetched"));
+  CHECK_THAT(body, ContainsSubstring("not fetched"));
   {
     const std::string path = write_temp_file(server.dir(), "bad.json", "{\"messages\": [");
     std::string out;
@@ -352,7 +352,7 @@ TEST_CASE("openai: every error status in OpenAI's error shape (SDK and curl)") {
     body = curl_chat(server, chat_body(fake_png, ok_opts), auth, &status);
     CHECK(status == 413);
     check_error_shape(json::parse(body), "invalid_request_error", "invalid_argument");
-    CHECK_THAT(body, Contains("the limit is 1048576"));
+    CHECK_THAT(body, ContainsSubstring("the limit is 1048576"));
   }
 
   // 429: the queue is full (A running, B queued, both over gRPC).
@@ -472,7 +472,7 @@ TEST_CASE("openai: a client that disconnects cancels its request within a step")
   }
   CHECK(drained(server));
   CHECK(scrape(server).sum("shirg_prefix_cache_bytes") == 0);
-  CHECK_THAT(server.log(), Contains("client closed the connection"));
+  CHECK_THAT(server.log(), ContainsSubstring("client closed the connection"));
   // The server keeps serving.
   const json r =
       sdk(server,

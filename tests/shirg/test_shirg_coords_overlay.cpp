@@ -70,7 +70,8 @@ TEST_CASE("apply_coord_embedding: no-op without an adapter, tokens + feats @ W^T
   CHECK(at::allclose(out.to(at::kFloat), expect, 2e-2, 5e-2));
   CoordLayerW wrong = lay;
   wrong.weight = at::randn({31, 128});
-  CHECK_THROWS_WITH(apply_coord_embedding(tokens, coords, wrong), Catch::Contains("[32, 128]"));
+  CHECK_THROWS_WITH(apply_coord_embedding(tokens, coords, wrong),
+                    Catch::Matchers::ContainsSubstring("[32, 128]"));
   CHECK_THROWS_AS(apply_coord_embedding(tokens, at::rand({9, 4}), lay), std::invalid_argument);
 }
 
@@ -165,5 +166,5 @@ TEST_CASE("overlay keeps kept cells, dims dropped ones, draws the scaffold grid,
   Selection broken = sel;
   broken.kept_indices.push_back(grid * grid);
   CHECK_THROWS_WITH(render_overlay_png(rgb.data(), side, side, broken, grid),
-                    Catch::Contains("outside"));
+                    Catch::Matchers::ContainsSubstring("outside"));
 }

@@ -1,5 +1,5 @@
 // SHIRG plain-C++ core: parameters per mode, score normalisation, merging, budget, top-K.
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <algorithm>
 #include <cmath>
@@ -67,11 +67,11 @@ TEST_CASE("params_for maps every SHIRG mode and rejects the non-selecting ones")
   }
   o.mode = SelectionMode::kShirg;
   o.k = 0;
-  CHECK_THROWS_WITH(params_for(o, 0), Catch::Contains("k must be >= 1"));
+  CHECK_THROWS_WITH(params_for(o, 0), Catch::Matchers::ContainsSubstring("k must be >= 1"));
   o.adaptive_k = true;
   o.k_min = 800;
   o.k_max = 700;
-  CHECK_THROWS_WITH(params_for(o, 0), Catch::Contains("k_max"));
+  CHECK_THROWS_WITH(params_for(o, 0), Catch::Matchers::ContainsSubstring("k_max"));
   SelectorParams bad;
   bad.weights.sim = NAN;
   CHECK_THROWS_AS(validate(bad), std::invalid_argument);
@@ -96,7 +96,8 @@ TEST_CASE("percentile normalisation maps to [0,1], clips outliers and zeroes fla
   for (float v : flat) CHECK(v == 0.0f);
   std::vector<float> with_nan(10, 1.0f);
   with_nan[3] = NAN;
-  CHECK_THROWS_WITH(percentile_unit_range(with_nan, 1e-3, "saliency"), Catch::Contains("saliency"));
+  CHECK_THROWS_WITH(percentile_unit_range(with_nan, 1e-3, "saliency"),
+                    Catch::Matchers::ContainsSubstring("saliency"));
 }
 
 TEST_CASE("D_center is 0 at the centre, below 1 at the corners, symmetric") {

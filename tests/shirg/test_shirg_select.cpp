@@ -259,32 +259,32 @@ TEST_CASE("bad input gives clear errors") {
   const at::Tensor feats = structured_features(16, 10);
   const SelectorParams p = params_of(SelectionMode::kShirg);
   CHECK_THROWS_WITH(select_tokens(SelectionInput{at::Tensor(), kGrid, {}, {}}, p),
-                    Catch::Contains("undefined"));
+                    Catch::Matchers::ContainsSubstring("undefined"));
   CHECK_THROWS_WITH(select_tokens(SelectionInput{feats.slice(0, 0, 2000), kGrid, {}, {}}, p),
-                    Catch::Contains("[2304, Dv]"));
+                    Catch::Matchers::ContainsSubstring("[2304, Dv]"));
   CHECK_THROWS_WITH(select_tokens(SelectionInput{feats, 47, {}, {}}, p),
-                    Catch::Contains("[2209, Dv]"));
+                    Catch::Matchers::ContainsSubstring("[2209, Dv]"));
   CHECK_THROWS_WITH(select_tokens(SelectionInput{feats.to(at::kInt), kGrid, {}, {}}, p),
-                    Catch::Contains("float dtype"));
+                    Catch::Matchers::ContainsSubstring("float dtype"));
   CHECK_THROWS_WITH(select_tokens(SelectionInput{feats.view({kGrid, kGrid, 16}), kGrid, {}, {}}, p),
-                    Catch::Contains("[2304, Dv]"));
+                    Catch::Matchers::ContainsSubstring("[2304, Dv]"));
   CHECK_THROWS_WITH(select_tokens(SelectionInput{at::zeros({16, 4}), 4, {}, {}}, p),
-                    Catch::Contains("grid >= 8"));
+                    Catch::Matchers::ContainsSubstring("grid >= 8"));
   at::Tensor nan = feats.clone();
   nan[5][3] = NAN;
   CHECK_THROWS_WITH(select_tokens(SelectionInput{nan, kGrid, {}, {}}, p),
-                    Catch::Contains("not finite"));
+                    Catch::Matchers::ContainsSubstring("not finite"));
   SelectorParams qa = p;
   qa.query_aware = true;
   CHECK_THROWS_WITH(select_tokens(SelectionInput{feats, kGrid, {}, {}}, qa),
-                    Catch::Contains("query-aware"));
+                    Catch::Matchers::ContainsSubstring("query-aware"));
   CHECK_THROWS_WITH(
       select_tokens(SelectionInput{feats, kGrid, at::zeros({2304, 8}), at::zeros({3, 9})}, qa),
-      Catch::Contains("query_embeds"));
+      Catch::Matchers::ContainsSubstring("query_embeds"));
   SelectorParams badk = p;
   badk.k = -3;
   CHECK_THROWS_WITH(select_tokens(SelectionInput{feats, kGrid, {}, {}}, badk),
-                    Catch::Contains("k must be >= 1"));
+                    Catch::Matchers::ContainsSubstring("k must be >= 1"));
   // Grids without a scaffold may be small; K larger than the grid keeps every cell.
   SelectorParams small = params_of(SelectionMode::kNoScaffold, 100);
   const Selection s = select_tokens(SelectionInput{at::randn({16, 4}), 4, {}, {}}, small);

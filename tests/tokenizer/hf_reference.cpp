@@ -9,8 +9,8 @@
 #include <iostream>
 #include <sstream>
 
-#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include "tests/common/catch.h"
 
 namespace shirg::tok::testing {
 

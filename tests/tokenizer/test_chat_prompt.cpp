@@ -2,8 +2,8 @@
 // LaViDa prompt splits around <image> without dropping tokens.
 #include <cstdlib>
 
-#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include "tests/common/catch.h"
 
 #include "engine/tokenizer/bpe_trainer.h"
 #include "engine/tokenizer/chat.h"
@@ -73,10 +73,13 @@ TEST_CASE("render_chat equals Jinja2's rendering of LLaDA's chat template") {
 TEST_CASE("render_chat refuses invalid UTF-8 with a clear error") {
   CHECK_THROWS_WITH(render_chat({{"system", "ok"}, {"user", "bad \xc3\x28"}}, "<s>"),
                     "chat message 1 content is not valid UTF-8 (byte offset 4)");
-  CHECK_THROWS_WITH(render_chat({{"us\xff" "er", "x"}}, "<s>"),
-                    Catch::Contains("chat message 0 role is not valid UTF-8"));
+  CHECK_THROWS_WITH(render_chat({{"us\xff"
+                                  "er",
+                                  "x"}},
+                                "<s>"),
+                    Catch::Matchers::ContainsSubstring("chat message 0 role is not valid UTF-8"));
   CHECK_THROWS_WITH(render_chat({{"user", "x"}}, "\xff"),
-                    Catch::Contains("bos_token is not valid UTF-8"));
+                    Catch::Matchers::ContainsSubstring("bos_token is not valid UTF-8"));
   CHECK_THROWS_AS(render_chat({{"user", "\xe2\x82"}}, "<s>"), TokenizerError);
 }
 

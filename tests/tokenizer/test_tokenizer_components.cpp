@@ -1,7 +1,7 @@
 // Component behaviour on hand-built tokenizers, with expected pieces derived by hand from the
 // Hugging Face semantics (the same configurations are also compared with HF itself in the
 // integration test test_tokenizer_components_hf.cpp).
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include "engine/tokenizer/pre_tokenizer.h"
 #include "engine/tokenizer/tokenizer.h"

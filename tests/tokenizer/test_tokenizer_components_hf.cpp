@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include "engine/tokenizer/tokenizer.h"
 #include "tests/tokenizer/hf_reference.h"

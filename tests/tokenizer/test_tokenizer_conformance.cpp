@@ -3,7 +3,7 @@
 // tokenizer trained by train_byte_level_bpe on tools/model_writer/corpus.txt.
 #include <iostream>
 
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include "engine/tokenizer/bpe_trainer.h"
 #include "engine/tokenizer/tokenizer.h"

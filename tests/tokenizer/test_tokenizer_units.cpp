@@ -1,5 +1,5 @@
 // Bad input, UTF-8 helpers, the streaming decoder and the trainer.
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include "engine/tokenizer/bpe_trainer.h"
 #include "engine/tokenizer/regex.h"
@@ -31,79 +31,89 @@ json small_doc() {
 TEST_CASE("invalid UTF-8 is rejected with its byte offset") {
   const auto tok = Tokenizer::from_json(small_doc().dump(), "small");
   CHECK_THROWS_WITH(tok->encode("ab\xff"), "text is not valid UTF-8 (byte offset 2)");
-  CHECK_THROWS_WITH(tok->encode("\xc3("), Catch::Contains("byte offset 0"));
-  CHECK_THROWS_WITH(tok->encode("ok\xed\xa0\x80"), Catch::Contains("byte offset 2"));  // surrogate
-  CHECK_THROWS_WITH(tok->encode("x\xe0\x80\x80"), Catch::Contains("byte offset 1"));   // overlong
-  CHECK_THROWS_WITH(tok->encode("\xf4\x90\x80\x80"), Catch::Contains("byte offset 0"));
+  CHECK_THROWS_WITH(tok->encode("\xc3("), Catch::Matchers::ContainsSubstring("byte offset 0"));
+  CHECK_THROWS_WITH(tok->encode("ok\xed\xa0\x80"),
+                    Catch::Matchers::ContainsSubstring("byte offset 2"));  // surrogate
+  CHECK_THROWS_WITH(tok->encode("x\xe0\x80\x80"),
+                    Catch::Matchers::ContainsSubstring("byte offset 1"));  // overlong
+  CHECK_THROWS_WITH(tok->encode("\xf4\x90\x80\x80"),
+                    Catch::Matchers::ContainsSubstring("byte offset 0"));
   CHECK_NOTHROW(tok->encode("h\xc3\xa9llo \xf0\x9f\x99\x82"));
   CHECK(find_invalid_utf8("abc") == std::string_view::npos);
 }
 
 TEST_CASE("malformed tokenizer.json fails at load naming the field") {
   CHECK_THROWS_WITH(Tokenizer::from_json("{not json", "bad.json"),
-                    Catch::Contains("bad.json: not valid JSON"));
+                    Catch::Matchers::ContainsSubstring("bad.json: not valid JSON"));
   CHECK_THROWS_WITH(Tokenizer::from_file("/nonexistent/tokenizer.json"),
-                    Catch::Contains("cannot open"));
+                    Catch::Matchers::ContainsSubstring("cannot open"));
   json d = small_doc();
   d.erase("model");
-  CHECK_THAT(load_error(d), Catch::Contains("field 'model' is missing"));
+  CHECK_THAT(load_error(d), Catch::Matchers::ContainsSubstring("field 'model' is missing"));
   d = small_doc();
   d["model"]["merges"][2] = "only_one_part";
-  CHECK_THAT(load_error(d), Catch::Contains("'model.merges[2]'"));
+  CHECK_THAT(load_error(d), Catch::Matchers::ContainsSubstring("'model.merges[2]'"));
   d = small_doc();
   d["model"]["merges"].push_back("zz qq");
-  CHECK_THAT(load_error(d),
-             Catch::Contains("model.merges[4]") && Catch::Contains("not in model.vocab"));
+  CHECK_THAT(load_error(d), Catch::Matchers::ContainsSubstring("model.merges[4]") &&
+                                Catch::Matchers::ContainsSubstring("not in model.vocab"));
   d = small_doc();
   d["model"]["vocab"]["x"] = "seven";
-  CHECK_THAT(load_error(d), Catch::Contains("model.vocab[\"x\"]") && Catch::Contains("integer"));
+  CHECK_THAT(load_error(d), Catch::Matchers::ContainsSubstring("model.vocab[\"x\"]") &&
+                                Catch::Matchers::ContainsSubstring("integer"));
   d = small_doc();
   d["added_tokens"] = json::array({{{"id", 3}, {"content", "<x>"}}});
-  CHECK_THAT(load_error(d), Catch::Contains("added_tokens[0].id"));
+  CHECK_THAT(load_error(d), Catch::Matchers::ContainsSubstring("added_tokens[0].id"));
   d = small_doc();
   d["pre_tokenizer"] = {
       {"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
-  CHECK_THAT(load_error(d),
-             Catch::Contains("pre_tokenizer.pattern.Regex") && Catch::Contains("does not compile"));
+  CHECK_THAT(load_error(d), Catch::Matchers::ContainsSubstring("pre_tokenizer.pattern.Regex") &&
+                                Catch::Matchers::ContainsSubstring("does not compile"));
   d = small_doc();
   d["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "a"}}}, {"behavior", "Sideways"}};
-  CHECK_THAT(load_error(d), Catch::Contains("pre_tokenizer.behavior"));
+  CHECK_THAT(load_error(d), Catch::Matchers::ContainsSubstring("pre_tokenizer.behavior"));
   // A huge id is refused before any per-id table is allocated (it would need gigabytes).
   d = small_doc();
   d["model"]["vocab"]["huge"] = 50000000;
-  CHECK_THAT(load_error(d), Catch::Contains("model.vocab[\"huge\"]") &&
-                                Catch::Contains("must be a token id in [0, 16777216)"));
+  CHECK_THAT(load_error(d),
+             Catch::Matchers::ContainsSubstring("model.vocab[\"huge\"]") &&
+                 Catch::Matchers::ContainsSubstring("must be a token id in [0, 16777216)"));
   d = small_doc();
   d["added_tokens"] = json::array({{{"id", 50000000}, {"content", "<big>"}}});
-  CHECK_THAT(load_error(d), Catch::Contains("added_tokens[0].id") &&
-                                Catch::Contains("must be a token id in [0, 16777216)"));
+  CHECK_THAT(load_error(d),
+             Catch::Matchers::ContainsSubstring("added_tokens[0].id") &&
+                 Catch::Matchers::ContainsSubstring("must be a token id in [0, 16777216)"));
   d = small_doc();
   d["truncation"] = {{"max_length", 5}};
-  CHECK_THAT(load_error(d), Catch::Contains("'truncation'"));
+  CHECK_THAT(load_error(d), Catch::Matchers::ContainsSubstring("'truncation'"));
 }
 
 TEST_CASE("unsupported components are named at load") {
   json d = small_doc();
   d["normalizer"] = {{"type", "BertNormalizer"}};
-  CHECK_THAT(load_error(d),
-             Catch::Contains("normalizer.type") && Catch::Contains("BertNormalizer"));
+  CHECK_THAT(load_error(d), Catch::Matchers::ContainsSubstring("normalizer.type") &&
+                                Catch::Matchers::ContainsSubstring("BertNormalizer"));
   d = small_doc();
   d["pre_tokenizer"] = {{"type", "Sequence"},
                         {"pretokenizers", json::array({{{"type", "Metaspace"}}})}};
-  CHECK_THAT(load_error(d), Catch::Contains("pre_tokenizer.pretokenizers[0].type") &&
-                                Catch::Contains("Metaspace"));
+  CHECK_THAT(load_error(d),
+             Catch::Matchers::ContainsSubstring("pre_tokenizer.pretokenizers[0].type") &&
+                 Catch::Matchers::ContainsSubstring("Metaspace"));
   d = small_doc();
   d["model"]["type"] = "WordPiece";
-  CHECK_THAT(load_error(d), Catch::Contains("model.type") && Catch::Contains("WordPiece"));
+  CHECK_THAT(load_error(d), Catch::Matchers::ContainsSubstring("model.type") &&
+                                Catch::Matchers::ContainsSubstring("WordPiece"));
   d = small_doc();
   d["decoder"] = {{"type", "WordPiece"}};
-  CHECK_THAT(load_error(d), Catch::Contains("decoder.type") && Catch::Contains("WordPiece"));
+  CHECK_THAT(load_error(d), Catch::Matchers::ContainsSubstring("decoder.type") &&
+                                Catch::Matchers::ContainsSubstring("WordPiece"));
   d = small_doc();
   d["post_processor"] = {{"type", "Mystery"}};
-  CHECK_THAT(load_error(d), Catch::Contains("post_processor.type") && Catch::Contains("Mystery"));
+  CHECK_THAT(load_error(d), Catch::Matchers::ContainsSubstring("post_processor.type") &&
+                                Catch::Matchers::ContainsSubstring("Mystery"));
   d = small_doc();
   d["model"]["dropout"] = 0.1;
-  CHECK_THAT(load_error(d), Catch::Contains("model.dropout"));
+  CHECK_THAT(load_error(d), Catch::Matchers::ContainsSubstring("model.dropout"));
 }
 
 TEST_CASE("utf8_lossy and the incomplete tail follow Rust's from_utf8_lossy") {

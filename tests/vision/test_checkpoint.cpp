@@ -1,7 +1,7 @@
 // The vision path on the model writer's checkpoints (build/models/tiny and small), loaded by the
 // real loader in fp32, against the float64 Python reference reading the same files.
 #include <ATen/ATen.h>
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include <filesystem>
 #include <map>

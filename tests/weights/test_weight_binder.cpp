@@ -15,7 +15,7 @@
 
 namespace fs = std::filesystem;
 using namespace shirg;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 
 namespace {
 
@@ -78,11 +78,11 @@ TEST_CASE("ONE error lists every missing, unexpected and mis-shaped tensor") {
     FAIL("finish() should have thrown");
   } catch (const ModelLoadError& e) {
     const std::string m = e.what();
-    CHECK_THAT(m, Contains("2 missing, 1 unexpected, 1 mis-shaped"));
-    CHECK_THAT(m, Contains("c.weight [5]") && Contains("d.weight [6]"));
-    CHECK_THAT(m, Contains("stray.weight"));
-    CHECK_THAT(m, Contains("b.weight: expected [2, 2], found [3, 2]"));
-    CHECK_THAT(m, !Contains("post_layernorm"));
+    CHECK_THAT(m, ContainsSubstring("2 missing, 1 unexpected, 1 mis-shaped"));
+    CHECK_THAT(m, ContainsSubstring("c.weight [5]") && ContainsSubstring("d.weight [6]"));
+    CHECK_THAT(m, ContainsSubstring("stray.weight"));
+    CHECK_THAT(m, ContainsSubstring("b.weight: expected [2, 2], found [3, 2]"));
+    CHECK_THAT(m, !ContainsSubstring("post_layernorm"));
   }
 }
 
@@ -169,19 +169,20 @@ TEST_CASE("adapter problems are reported: unmatched module, wrong rank, lone A")
     auto adapter = LoraAdapter::open_dir(adir.string());
     WeightBinder b(ckpt, at::kFloat, at::kCPU, &adapter);
     b.take("m.weight", {4, 4});
-    CHECK_THROWS_WITH(b.finish(), Contains("adapter module nowhere matches no weight"));
+    CHECK_THROWS_WITH(b.finish(), ContainsSubstring("adapter module nowhere matches no weight"));
   }
   write_text(adir / "adapter_config.json", R"({"r": 3, "lora_alpha": 4})");
-  CHECK_THROWS_WITH(LoraAdapter::open_dir(adir.string()), Contains("rank 2") && Contains("r = 3"));
+  CHECK_THROWS_WITH(LoraAdapter::open_dir(adir.string()),
+                    ContainsSubstring("rank 2") && ContainsSubstring("r = 3"));
   {
     st::SafetensorsWriter aw;
     put(aw, "base_model.model.m.lora_A.weight", at::zeros({2, 4}));
     aw.write((adir / "adapter_model.safetensors").string());
     write_text(adir / "adapter_config.json", R"({"r": 2, "lora_alpha": 4})");
-    CHECK_THROWS_WITH(LoraAdapter::open_dir(adir.string()), Contains("only lora_A"));
+    CHECK_THROWS_WITH(LoraAdapter::open_dir(adir.string()), ContainsSubstring("only lora_A"));
   }
   write_text(adir / "adapter_config.json", R"({"r": "two", "lora_alpha": 4})");
-  CHECK_THROWS_WITH(LoraAdapter::open_dir(adir.string()), Contains("'r'"));
+  CHECK_THROWS_WITH(LoraAdapter::open_dir(adir.string()), ContainsSubstring("'r'"));
 }
 
 namespace {
@@ -288,7 +289,7 @@ TEST_CASE("per-module rank and alpha as PEFT's rank_pattern / alpha_pattern give
   cfg.replace(cfg.find("\"coord_rotary\": 16"), 18, "\"proj.0\": 16");
   write_text(adir / "adapter_config.json", cfg);
   CHECK_THROWS_WITH(LoraAdapter::open_dir(adir.string()),
-                    Contains("model.shirg.coord_rotary") && Contains("r = 128"));
+                    ContainsSubstring("model.shirg.coord_rotary") && ContainsSubstring("r = 128"));
   // use_rslora: alpha / sqrt(r).
   cfg = kSeedPeftConfig;
   cfg.replace(cfg.find("\"use_rslora\": false"), 19, "\"use_rslora\": true");
@@ -298,7 +299,7 @@ TEST_CASE("per-module rank and alpha as PEFT's rank_pattern / alpha_pattern give
   // Without the pattern the rank-16 module does not fit r = 128.
   write_text(adir / "adapter_config.json", R"({"r": 128, "lora_alpha": 256})");
   CHECK_THROWS_WITH(LoraAdapter::open_dir(adir.string()),
-                    Contains("coord_rotary") && Contains("rank 16"));
+                    ContainsSubstring("coord_rotary") && ContainsSubstring("rank 16"));
   for (const char* bad : {R"({"r": 128, "lora_alpha": 256, "rank_pattern": {"x": 0}})",
                           R"({"r": 128, "lora_alpha": 256, "rank_pattern": {"(": 4}})",
                           R"({"r": 128, "lora_alpha": 256, "fan_in_fan_out": true})",
