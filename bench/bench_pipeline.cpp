@@ -1,7 +1,8 @@
-// bench_pipeline: the design's comparison (baseline-384 / full-672 / SHIRG) on one device. For one checkpoint, runs whole requests in
-// the modes baseline-384, full-672 and shirg (64 + K) and prints, per mode: median latency per
-// stage, total, visual/prefix tokens, prefix cache bytes and peak RSS during the request; then
-// the SHIRG / full-672 ratio and the selection's share of the request.
+// bench_pipeline: the design's comparison (baseline-384 / full-672 / SHIRG) on one device. For one
+// checkpoint, runs whole requests in the modes baseline-384, full-672 and shirg (64 + K) and
+// prints, per mode: median latency per stage, total, visual/prefix tokens, prefix cache bytes and
+// peak RSS during the request; then the SHIRG / full-672 ratio and the selection's share of the
+// request.
 //   bench_pipeline --model-dir DIR [--device auto|cpu|cuda|cuda:N] [--kernels auto|generic]
 //                  [--dtype auto|bf16|fp32] [--llm-weights auto|bf16|fp32]
 //                  [--threads N] [--reps N] [--warmup N] [--steps N] [--gen-length N]
@@ -30,10 +31,10 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
-#include <mutex>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -104,8 +105,9 @@ struct BenchArgs {
 // owns it and changes it before any request runs.
 void randomize_weights(const shirg::Model& m) {
   auto lin = [](const at::Tensor& w) {
-    if (w.defined()) w.uniform_(-1.0 / std::sqrt(static_cast<double>(w.size(-1))),
-                                1.0 / std::sqrt(static_cast<double>(w.size(-1))));
+    if (w.defined())
+      w.uniform_(-1.0 / std::sqrt(static_cast<double>(w.size(-1))),
+                 1.0 / std::sqrt(static_cast<double>(w.size(-1))));
   };
   auto ones = [](const at::Tensor& t) {
     if (t.defined()) t.fill_(1.0);
@@ -188,9 +190,8 @@ void measure_concurrency(const std::shared_ptr<const shirg::Model>& model, const
       std::unique_lock<std::mutex> l(done->mu);
       done->cv.wait(l, [&] { return done->left == 0; });
       if (!done->error.empty()) throw std::runtime_error(done->error);
-      const double ms = std::chrono::duration<double, std::milli>(
-                            std::chrono::steady_clock::now() - t0)
-                            .count();
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       if (r >= a.warmup) wall.ms.push_back(ms);
     }
     const double rps = n / (wall.median() / 1000);
@@ -234,11 +235,11 @@ Measured measure(const std::string& dir, const BenchArgs& a, const std::string& 
               model->summary.to_table().c_str());
   if (gpu) {
     const shirg::DeviceMemory dm = shirg::read_device_memory(model->device);
-    std::printf("device memory after the load: %.0f MiB allocated, %.0f MiB reserved, %.0f of "
-                "%.0f MiB free\n",
-                static_cast<double>(dm.allocated) / (1 << 20),
-                static_cast<double>(dm.reserved) / (1 << 20),
-                static_cast<double>(dm.free) / (1 << 20), static_cast<double>(dm.total) / (1 << 20));
+    std::printf(
+        "device memory after the load: %.0f MiB allocated, %.0f MiB reserved, %.0f of "
+        "%.0f MiB free\n",
+        static_cast<double>(dm.allocated) / (1 << 20), static_cast<double>(dm.reserved) / (1 << 20),
+        static_cast<double>(dm.free) / (1 << 20), static_cast<double>(dm.total) / (1 << 20));
   }
   std::printf(
       "load: %.1f s, checkpoint %.2f GiB, RSS %.0f -> %.0f MiB (peak during the load %.0f MiB)\n",

@@ -59,7 +59,7 @@ struct Args {
   std::vector<int64_t> prefixes{1290, 2380};
   std::string json_path;
   gemm::WeightLayout gemm = gemm::WeightLayout::kAuto;  // LLaDA matrices, as the loader packs them
-  Kernels kernels = Kernels::kAuto;  // --kernels
+  Kernels kernels = Kernels::kAuto;                     // --kernels
 };
 
 // A stage at the real depth: seconds, how it was obtained, and whether its runs agreed.
@@ -152,8 +152,8 @@ json measure_dtype(at::ScalarType dt, const Args& a, double read_gbps) {
   bool embed_ok = true, layer_ok = true;
   const Samples embed =
       stable_sample([&] { vision::siglip_embed(vw, vcfg, pixels); }, a, 1, &embed_ok);
-  const Samples layer =
-      stable_sample([&] { vision::siglip_layer(vw.layers[0], vcfg, stream, a.kernels); }, a, 1, &layer_ok);
+  const Samples layer = stable_sample(
+      [&] { vision::siglip_layer(vw.layers[0], vcfg, stream, a.kernels); }, a, 1, &layer_ok);
   Stage vision;
   vision.seconds = (embed.median() + bench::kSiglipLayers * layer.median()) / 1e3;
   vision.lo = (embed.lo() + bench::kSiglipLayers * layer.lo()) / 1e3;
@@ -189,8 +189,8 @@ json measure_dtype(at::ScalarType dt, const Args& a, double read_gbps) {
                static_cast<long long>(1 + kStepExtra), static_cast<long long>(bench::kLladaVocab));
   LladaW w5 = bench::llada_weights(1 + kStepExtra, dt);
   w5.kernels = a.kernels;
-  const int packed = llada::pack_weights(
-      w5, a.kernels == Kernels::kAuto ? a.gemm : gemm::WeightLayout::kPlain);
+  const int packed =
+      llada::pack_weights(w5, a.kernels == Kernels::kAuto ? a.gemm : gemm::WeightLayout::kPlain);
   std::printf("LLaDA GEMM (--gemm %s): %d of %lld matrices packed, %s\n", gemm::to_string(a.gemm),
               packed, static_cast<long long>(w5.matrices().size()),
               w5.lm_head.implementation().c_str());

@@ -167,8 +167,9 @@ int main(int argc, char** argv) {
   for (const auto& p : bench::split_commas(prefixes_arg)) prefixes.push_back(std::stoll(p));
   const auto sections = bench::split_commas(sections_arg);
   std::printf("bench_attention: %d threads, %d interleaved reps; generic = %s\n", threads, reps,
-              att::generic_attention_uses_sdpa() ? "scaled_dot_product_attention"
-                                                 : "matmul-softmax-matmul (no SDPA in this LibTorch)");
+              att::generic_attention_uses_sdpa()
+                  ? "scaled_dot_product_attention"
+                  : "matmul-softmax-matmul (no SDPA in this LibTorch)");
   at::manual_seed(0);
 
   if (has(sections, "kernel")) {
@@ -186,14 +187,14 @@ int main(int argc, char** argv) {
           const std::vector<att::KvPart> kv{
               {uniform({s.heads, t, s.hd}, 1.0, dt), uniform({s.heads, t, s.hd}, 1.0, dt)}};
           const double scale = 1.0 / std::sqrt(static_cast<double>(s.hd));
-          rows.push_back(measure(
-              std::string(compute_dtype_name(dt)) + " " + s.name, t,
-              4.0 * t * t * s.heads * s.hd / 1e9, reps,
-              {{"auto", [&] { (void)att::attend(q, kv, {}, scale, Kernels::kAuto); }},
-               {"generic", [&] { (void)att::attend(q, kv, {}, scale, Kernels::kGeneric); }},
-               {"fused", [&] { (void)att::fused_cpu_attention(q, kv, {}, scale); }},
-               {"blocked", [&] { (void)att::blocked_attention(q, kv, {}, scale); }}},
-              /*warmup=*/true));
+          rows.push_back(
+              measure(std::string(compute_dtype_name(dt)) + " " + s.name, t,
+                      4.0 * t * t * s.heads * s.hd / 1e9, reps,
+                      {{"auto", [&] { (void)att::attend(q, kv, {}, scale, Kernels::kAuto); }},
+                       {"generic", [&] { (void)att::attend(q, kv, {}, scale, Kernels::kGeneric); }},
+                       {"fused", [&] { (void)att::fused_cpu_attention(q, kv, {}, scale); }},
+                       {"blocked", [&] { (void)att::blocked_attention(q, kv, {}, scale); }}},
+                      /*warmup=*/true));
         }
       }
     }
@@ -207,12 +208,12 @@ int main(int argc, char** argv) {
       const VisionConfig cfg = bench::siglip_config(1);
       for (int64_t n : {int64_t{729}, int64_t{2304}}) {
         const at::Tensor x = at::randn({1, n, bench::kSiglipD});
-        rows.push_back(measure(
-            std::string(compute_dtype_name(dt)) + " siglip layer", n,
-            bench::siglip_layer_flops(n) / 1e9, reps,
-            {{"auto", [&] { vision::siglip_layer(l, cfg, x, Kernels::kAuto); }},
-             {"generic", [&] { vision::siglip_layer(l, cfg, x, Kernels::kGeneric); }}},
-            true));
+        rows.push_back(
+            measure(std::string(compute_dtype_name(dt)) + " siglip layer", n,
+                    bench::siglip_layer_flops(n) / 1e9, reps,
+                    {{"auto", [&] { vision::siglip_layer(l, cfg, x, Kernels::kAuto); }},
+                     {"generic", [&] { vision::siglip_layer(l, cfg, x, Kernels::kGeneric); }}},
+                    true));
       }
     }
     print_rows("(C) one SigLIP so400m layer (384: 729 tokens, 672: 2304 tokens)", rows);
@@ -235,12 +236,12 @@ int main(int argc, char** argv) {
           kv_only.ms.push_back(
               time_ms([&] { llada::prefill(w1, cfg1, prefix, kv::CacheDType::kBf16); }));
         // No warm-up at this size (minutes per run): the weights are already in memory.
-        Row r = measure(
-            std::string(compute_dtype_name(dt)) + " llada layer", p,
-            bench::llada_layer_flops(p, p) / 1e9, reps,
-            {{"auto", [&] { llada::prefill(w2, cfg2, prefix, kv::CacheDType::kBf16); }},
-             {"generic", [&] { llada::prefill(g2, cfg2, prefix, kv::CacheDType::kBf16); }}},
-            false);
+        Row r =
+            measure(std::string(compute_dtype_name(dt)) + " llada layer", p,
+                    bench::llada_layer_flops(p, p) / 1e9, reps,
+                    {{"auto", [&] { llada::prefill(w2, cfg2, prefix, kv::CacheDType::kBf16); }},
+                     {"generic", [&] { llada::prefill(g2, cfg2, prefix, kv::CacheDType::kBf16); }}},
+                    false);
         for (auto& s : r.samples)
           for (auto& ms : s.ms) ms -= kv_only.median();
         rows.push_back(r);
@@ -276,12 +277,12 @@ int main(int argc, char** argv) {
         auto chunked = [&] {
           for (int i = 0; i < 10; ++i) (void)att::chunked_attention(q, parts, {}, scale);
         };
-        Row r = measure(what, p, 4.0 * kHeads * kAnswer * (p + kAnswer) * 128 / 1e9,
-                        std::max(reps, 5),
-                        {{"auto", ten(Kernels::kAuto)},
-                         {"chunked", chunked},
-                         {"generic", ten(Kernels::kGeneric)}},
-                        true);
+        Row r =
+            measure(what, p, 4.0 * kHeads * kAnswer * (p + kAnswer) * 128 / 1e9, std::max(reps, 5),
+                    {{"auto", ten(Kernels::kAuto)},
+                     {"chunked", chunked},
+                     {"generic", ten(Kernels::kGeneric)}},
+                    true);
         for (auto& s : r.samples)
           for (auto& ms : s.ms) ms /= 10;
         rows.push_back(r);

@@ -33,7 +33,6 @@ struct BlockSizes {
 at::Tensor blocked_attention(const at::Tensor& q, const std::vector<KvPart>& parts,
                              const at::Tensor& mask, double scale, BlockSizes sizes = {});
 
-
 // The plain reference: full scores in fp32 (inputs upcast), one softmax. Tests and benchmarks.
 at::Tensor reference_attention(const at::Tensor& q, const std::vector<KvPart>& parts,
                                const at::Tensor& mask, double scale);

@@ -53,9 +53,9 @@ at::Tensor chunked_attention(const at::Tensor& q, const std::vector<KvPart>& par
       std::vector<at::Tensor> scores;
       for (const auto& kt : keys) scores.push_back(at::matmul(qs, kt));
       const at::Tensor s = scores.size() == 1 ? scores[0] : at::cat(scores, 2);
-      const at::Tensor prob =
-          mask.defined() ? at::softmax(s.to(at::kFloat) + mask.narrow(0, r0, m), -1).to(dt)
-                         : softmax_rounded_once(s);
+      const at::Tensor prob = mask.defined()
+                                  ? at::softmax(s.to(at::kFloat) + mask.narrow(0, r0, m), -1).to(dt)
+                                  : softmax_rounded_once(s);
       at::Tensor o;
       int64_t off = 0;
       for (const auto& v : values) {

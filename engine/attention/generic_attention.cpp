@@ -34,9 +34,8 @@ at::Tensor generic_attention(const at::Tensor& q, const std::vector<KvPart>& par
     return compat::scaled_dot_product_attention(q, k, v, allowed, scale).contiguous();
   }
   at::Tensor s = at::matmul(q * scale, k.transpose(1, 2));
-  const at::Tensor prob =
-      mask.defined() ? at::softmax(s.to(at::kFloat) + mask, -1).to(dt)
-                     : at::softmax(s, -1, at::kFloat).to(dt);
+  const at::Tensor prob = mask.defined() ? at::softmax(s.to(at::kFloat) + mask, -1).to(dt)
+                                         : at::softmax(s, -1, at::kFloat).to(dt);
   return at::matmul(prob, v).contiguous();
 }
 

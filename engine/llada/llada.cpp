@@ -254,7 +254,8 @@ at::Tensor splice_visual(const LladaW& w, const std::vector<int64_t>& ids,
     if (!v.tokens.defined() || v.tokens.dim() != 2 || v.tokens.size(1) != w.wte.size(1))
       throw std::invalid_argument("splice_visual: visual tokens must be [N, d_model], got " +
                                   shape_str(v.tokens));
-    if (v.pos > at_id) pieces.push_back(embed_tokens(w, {ids.begin() + at_id, ids.begin() + v.pos}));
+    if (v.pos > at_id)
+      pieces.push_back(embed_tokens(w, {ids.begin() + at_id, ids.begin() + v.pos}));
     pieces.push_back(v.tokens.to(dev, dt));
     at_id = v.pos;
   }

@@ -218,8 +218,7 @@ at::ScalarType choose_llm_weight_dtype(const st::Checkpoint& ckpt, const LladaCo
   const auto need_for = [&](at::ScalarType compute, at::ScalarType storage) {
     // Packing (LoadOptions::gemm) happens only where storage == compute dtype on the CPU.
     const bool packs = opts.gemm != gemm::WeightLayout::kPlain && gemm::packing_available() &&
-                       opts.device.is_cpu() && opts.kernels == Kernels::kAuto &&
-                       storage == compute;
+                       opts.device.is_cpu() && opts.kernels == Kernels::kAuto && storage == compute;
     const auto storage_size = static_cast<int64_t>(c10::elementSize(storage));
     return other * static_cast<int64_t>(c10::elementSize(compute)) + llm * storage_size +
            load_transient_elements(cfg, packs) * storage_size;
@@ -235,15 +234,14 @@ at::ScalarType choose_llm_weight_dtype(const st::Checkpoint& ckpt, const LladaCo
     hint = "; try --dtype bf16 (" + format_gib(need_for(at::kBFloat16, at::kBFloat16)) + "),";
   else
     hint = ";";
-  throw ModelLoadError("not enough memory: the weights need " + format_gib(need(chosen)) +
-                       " with the load's largest transient copy (" +
-                       compute_dtype_name(opts.dtype) + " compute, LLaDA matrices in " +
-                       compute_dtype_name(chosen) + ") but only " + format_gib(*budget) +
-                       " is available " +
-                       (opts.device.is_cpu()
-                            ? std::string("to this process (MemAvailable / cgroup limit)")
+  throw ModelLoadError(
+      "not enough memory: the weights need " + format_gib(need(chosen)) +
+      " with the load's largest transient copy (" + compute_dtype_name(opts.dtype) +
+      " compute, LLaDA matrices in " + compute_dtype_name(chosen) + ") but only " +
+      format_gib(*budget) + " is available " +
+      (opts.device.is_cpu() ? std::string("to this process (MemAvailable / cgroup limit)")
                             : "on " + opts.device.str()) +
-                       hint + " a machine with more memory, or a GPU");
+      hint + " a machine with more memory, or a GPU");
 }
 
 }  // namespace
@@ -253,8 +251,9 @@ std::shared_ptr<const Model> load_model(const LoadOptions& opts) {
   if (opts.dtype != at::kBFloat16 && opts.dtype != at::kFloat)
     throw ConfigError("compute dtype must be bf16 or fp32");
   if (opts.kernels == Kernels::kGeneric && opts.gemm == gemm::WeightLayout::kPacked)
-    throw ConfigError("--gemm packed is a CPU-specialised kernel; --kernels generic needs --gemm "
-                      "auto or aten");
+    throw ConfigError(
+        "--gemm packed is a CPU-specialised kernel; --kernels generic needs --gemm "
+        "auto or aten");
   const fs::path dir(opts.model_dir);
   if (!fs::is_directory(dir)) throw ConfigError(opts.model_dir + ": not a directory");
 

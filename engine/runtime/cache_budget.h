@@ -9,7 +9,7 @@
 namespace shirg {
 
 struct CacheBudget {
-  int64_t bytes = 0;    // 0 = no limit
+  int64_t bytes = 0;   // 0 = no limit
   std::string reason;  // for the start-up log: how it was chosen
 };
 

@@ -69,12 +69,13 @@ at::Tensor chunked(const at::Tensor& q, const std::vector<KvPart>& p, const at::
                    double s) {
   return att::chunked_attention(q, p, m, s);
 }
-at::Tensor chunked_one_head(const at::Tensor& q, const std::vector<KvPart>& p,
-                            const at::Tensor& m, double s) {
+at::Tensor chunked_one_head(const at::Tensor& q, const std::vector<KvPart>& p, const at::Tensor& m,
+                            double s) {
   return att::chunked_attention(q, p, m, s, 1);
 }
 const std::vector<std::pair<const char*, Attend>> kImplementations = {
-    {"chunked", chunked}, {"chunked, one head per group", chunked_one_head},
+    {"chunked", chunked},
+    {"chunked, one head per group", chunked_one_head},
     {"generic", att::generic_attention}};
 
 }  // namespace
@@ -120,7 +121,8 @@ TEST_CASE("chunked and generic attention equal the float64 softmax (fp32, bf16, 
     CHECK_FALSE(at::isnan(got_masked).any().item<bool>());
     CHECK(max_abs_diff(got_masked, want) < 1e-5);
     std::vector<KvPart> parts_b;
-    for (const auto& p : two.parts) parts_b.push_back({p.k.to(at::kBFloat16), p.v.to(at::kBFloat16)});
+    for (const auto& p : two.parts)
+      parts_b.push_back({p.k.to(at::kBFloat16), p.v.to(at::kBFloat16)});
     const at::Tensor qb = two.q.to(at::kBFloat16);
     CHECK(max_abs_diff(attend(qb, parts_b, mask, 0.25), plain64(qb, parts_b, mask, 0.25)) < 3e-2);
   }
@@ -187,7 +189,8 @@ TEST_CASE("bad attention inputs get clear errors from every implementation", "[a
     INFO(shirg::kernels_name(kernels));
     auto bad = [&](const at::Tensor& q, std::vector<KvPart> parts, const at::Tensor& mask,
                    const char* says) {
-      CHECK_THROWS_WITH(att::attend(q, parts, mask, 1.0, kernels), Catch::Matchers::ContainsSubstring(says));
+      CHECK_THROWS_WITH(att::attend(q, parts, mask, 1.0, kernels),
+                        Catch::Matchers::ContainsSubstring(says));
     };
     bad(in.q.view({6, 8}), {{k, v}}, {}, "q must be a floating [N, Tq, hd]");
     bad(in.q.to(at::kLong), {{k, v}}, {}, "q must be a floating");

@@ -21,13 +21,15 @@ TEST_CASE("device flag: cpu, auto, and the CUDA spellings", "[device]") {
   const int gpus = cuda_device_count();
   CHECK(resolve_device("auto") == (gpus > 0 ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU)));
   for (const char* bad : {"gpu", "CUDA", "cuda:", "cuda:x", "cuda:-1", "cuda:123456", ""})
-    CHECK_THROWS_WITH(resolve_device(bad), ContainsSubstring("--device must be auto, cpu, cuda or cuda:N"));
+    CHECK_THROWS_WITH(resolve_device(bad),
+                      ContainsSubstring("--device must be auto, cpu, cuda or cuda:N"));
   if (gpus == 0) {
     for (const char* spec : {"cuda", "cuda:0", "cuda:3"}) {
       INFO(spec);
       CHECK_THROWS_AS(resolve_device(spec), DeviceError);
       CHECK_THROWS_WITH(resolve_device(spec),
-                        ContainsSubstring(std::string("--device ") + spec + ": ") && ContainsSubstring("--device cpu"));
+                        ContainsSubstring(std::string("--device ") + spec + ": ") &&
+                            ContainsSubstring("--device cpu"));
     }
   } else {
     CHECK(resolve_device("cuda") == at::Device(at::kCUDA, 0));
@@ -41,7 +43,8 @@ TEST_CASE("kernels flag: the names", "[device]") {
   CHECK(parse_kernels("auto") == Kernels::kAuto);
   CHECK(parse_kernels("generic") == Kernels::kGeneric);
   CHECK(std::string(kernels_name(Kernels::kGeneric)) == "generic");
-  CHECK_THROWS_WITH(parse_kernels("fast"), ContainsSubstring("kernels must be auto or generic, got 'fast'"));
+  CHECK_THROWS_WITH(parse_kernels("fast"),
+                    ContainsSubstring("kernels must be auto or generic, got 'fast'"));
 }
 
 TEST_CASE("out-of-memory errors are recognised, other errors are not", "[device]") {

@@ -178,8 +178,10 @@ TEST_CASE("a request that runs out of memory alone ends with RESOURCE_EXHAUSTED;
   fake->open();
   REQUIRE(huge->wait(30s));
   CHECK(huge->status.code == StatusCode::kResourceExhausted);
-  CHECK_THAT(huge->status.message, Catch::Matchers::ContainsSubstring("out of memory on cpu in a denoising step"));
-  CHECK_THAT(huge->status.message, Catch::Matchers::ContainsSubstring("Tried to allocate 2.00 GiB"));
+  CHECK_THAT(huge->status.message,
+             Catch::Matchers::ContainsSubstring("out of memory on cpu in a denoising step"));
+  CHECK_THAT(huge->status.message,
+             Catch::Matchers::ContainsSubstring("Tried to allocate 2.00 GiB"));
   for (auto& r : {small1, small2}) {
     REQUIRE(r->wait(30s));
     CHECK(r->status.ok());
@@ -201,8 +203,9 @@ TEST_CASE("failure_status: memory exhaustion is RESOURCE_EXHAUSTED, anything els
   } catch (const std::exception& e) {
     const Status s = failure_status(e, at::kCPU, "in the prefill");
     CHECK(s.code == StatusCode::kResourceExhausted);
-    CHECK_THAT(s.message, Catch::StartsWith("out of memory on cpu in the prefill: CUDA out of "
-                                            "memory. Tried to allocate 2.00 GiB"));
+    CHECK_THAT(s.message,
+               Catch::Matchers::StartsWith("out of memory on cpu in the prefill: CUDA out of "
+                                           "memory. Tried to allocate 2.00 GiB"));
   }
   const Status bad_alloc = failure_status(std::bad_alloc(), at::kCPU, "in the vision encoder");
   CHECK(bad_alloc.code == StatusCode::kResourceExhausted);

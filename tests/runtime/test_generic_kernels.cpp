@@ -110,14 +110,14 @@ TEST_CASE("the generic path runs the generic kernels; the CPU's path the special
   CHECK(m.generic->llm.lm_head.implementation() == "at::linear");
   // The reference really runs the specialised kernels (else the comparison would be vacuous).
   if (gemm::packing_available()) CHECK(m.specialised->summary.llm_matrices_packed > 0);
-  const std::vector<attention::KvPart> step = {
-      {at::randn({2, 20, 8}), at::randn({2, 20, 8})}, {at::randn({2, 4, 8}), at::randn({2, 4, 8})}};
+  const std::vector<attention::KvPart> step = {{at::randn({2, 20, 8}), at::randn({2, 20, 8})},
+                                               {at::randn({2, 4, 8}), at::randn({2, 4, 8})}};
   if (gemm::batched_matmul_native())
     CHECK(attention::choose_implementation(at::randn({2, 4, 8}), step, {}, Kernels::kAuto) ==
           attention::Implementation::kCachedStep);
   const at::Tensor q = at::randn({2, 4, 8}).to(m.generic->device);
-  const std::vector<attention::KvPart> parts = {{at::randn({2, 20, 8}).to(q.device()),
-                                                 at::randn({2, 20, 8}).to(q.device())}};
+  const std::vector<attention::KvPart> parts = {
+      {at::randn({2, 20, 8}).to(q.device()), at::randn({2, 20, 8}).to(q.device())}};
   CHECK(attention::choose_implementation(q, parts, {}, m.generic->kernels) ==
         attention::Implementation::kGeneric);
 }

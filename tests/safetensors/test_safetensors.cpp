@@ -209,8 +209,9 @@ TEST_CASE("the stream writer's zeros: holes that read back as zeros, also at the
   w.add("c", DType::F32, {4}, zero4, sizeof zero4);
   w.write((dir / "whole.safetensors").string());
 
-  SafetensorsStreamWriter s((dir / "zeros.safetensors").string(),
-                            {{"a", DType::F32, {4}}, {"b", DType::F32, {4}}, {"c", DType::F32, {4}}});
+  SafetensorsStreamWriter s(
+      (dir / "zeros.safetensors").string(),
+      {{"a", DType::F32, {4}}, {"b", DType::F32, {4}}, {"c", DType::F32, {4}}});
   s.append(a, sizeof a);
   s.append_zeros(2 * sizeof(float));  // b in two pieces
   s.append_zeros(2 * sizeof(float));

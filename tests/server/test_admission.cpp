@@ -2,7 +2,7 @@
 // OpenAI HTTP edge: the same refusals in the same order, the same final status for the same
 // engine outcome. Where the two edges' copies used to disagree (a request cancelled by a
 // second shutdown signal), both now say so.
-#include <catch2/catch.hpp>
+#include "tests/common/catch.h"
 
 #include "server/admission.h"
 #include "server/prometheus.h"
@@ -11,7 +11,7 @@
 
 using namespace shirg;
 using namespace shirg::rpc;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 
 namespace {
 
@@ -35,8 +35,8 @@ TEST_CASE("admission: token, then shutting down, then loading; worded per edge")
     grpc::Status s = admit_call(sc, {}, edge, &ex);
     CHECK(s.error_code() == grpc::StatusCode::UNAUTHENTICATED);
     CHECK_THAT(s.error_message(),
-               Contains(edge == Edge::kGrpc ? "send metadata \"authorization"
-                                            : "send the header \"Authorization"));
+               ContainsSubstring(edge == Edge::kGrpc ? "send metadata \"authorization"
+                                                     : "send the header \"Authorization"));
     s = admit_call(sc, {"Bearer tok", "Bearer tok"}, edge, &ex);
     CHECK(s.error_message() == "more than one authorization header");
     s = admit_call(sc, {"Bearer nope"}, edge, &ex);
@@ -47,8 +47,9 @@ TEST_CASE("admission: token, then shutting down, then loading; worded per edge")
     sc.draining = false;
     s = admit_call(sc, {"Bearer tok"}, edge, &ex);  // no executor published yet
     CHECK(s.error_code() == grpc::StatusCode::UNAVAILABLE);
-    CHECK_THAT(s.error_message(), Contains(edge == Edge::kGrpc ? "health reports SERVING"
-                                                               : "GET /health answers 200"));
+    CHECK_THAT(s.error_message(),
+               ContainsSubstring(edge == Edge::kGrpc ? "health reports SERVING"
+                                                     : "GET /health answers 200"));
     CHECK(ex == nullptr);
   }
 }
@@ -84,7 +85,7 @@ TEST_CASE("final status: deadline, shutdown (grace period or second signal), cli
   for (CallEnd* end : {&http, &grpc_end}) {
     s = final_status(cancelled, *end, sc);
     CHECK(s.error_code() == grpc::StatusCode::UNAVAILABLE);
-    CHECK_THAT(s.error_message(), Contains("cancelled after the grace period"));
+    CHECK_THAT(s.error_message(), ContainsSubstring("cancelled after the grace period"));
   }
   sc.forced_shutdown = true;
   for (CallEnd* end : {&http, &grpc_end}) {

@@ -118,7 +118,8 @@ TEST_CASE("bad flags are refused with the flag named") {
              ContainsSubstring("printable ASCII"));
   CHECK_THAT(error_of({"--model-dir", "/m", "--auth-token", ""}),
              ContainsSubstring("--auth-token is empty"));
-  CHECK_THAT(error_of({"--model-dir", "/m", "--auth-token="}), ContainsSubstring("--auth-token is empty"));
+  CHECK_THAT(error_of({"--model-dir", "/m", "--auth-token="}),
+             ContainsSubstring("--auth-token is empty"));
   // Every request waits in the executor queue first: 0 would refuse them all (even warm-up).
   CHECK_THAT(error_of({"--model-dir", "/m", "--max-queue", "0"}),
              ContainsSubstring("--max-queue must be in [1, 1000000]"));

@@ -7,16 +7,16 @@
 // tests/server/http/test_http_server.cpp.)
 #include <zlib.h>
 
-#include <catch2/catch.hpp>
 #include <future>
 #include <nlohmann/json.hpp>
+#include "tests/common/catch.h"
 
 #include "tests/server/integration_common.h"
 #include "tests/server/raw_http.h"
 
 using namespace shirg;
 using namespace shirg::testing;
-using Catch::Matchers::Contains;
+using Catch::Matchers::ContainsSubstring;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -104,7 +104,7 @@ TEST_CASE("openai hostile: limits, credentials before the body, exact HTTP, no f
                    "Content-Type: application/json\r\nContent-Length: 400000000\r\n\r\n"));
     auto r = c.read_final(5s);
     check_error(r, 413, "invalid_request_error", "payload_too_large");
-    CHECK_THAT(r->body, Contains("the limit of " + limit + " bytes"));
+    CHECK_THAT(r->body, ContainsSubstring("the limit of " + limit + " bytes"));
     RawConn d(port);  // chunked: refused once the chunks pass the limit
     REQUIRE(d.send("POST /v1/chat/completions HTTP/1.1\r\n" + kHost + kAuth +
                    "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"));
@@ -214,7 +214,7 @@ TEST_CASE("openai hostile: limits, credentials before the body, exact HTTP, no f
     const std::string log = server.log();
     CHECK(log.find("\n2026-01-01T00:00:00.000Z info  FORGED") == std::string::npos);
     CHECK(log.find('\x1b') == std::string::npos);
-    CHECK_THAT(log, Contains("x\\n2026-01-01T00:00:00.000Z info  FORGED \\x1b[31mred"));
+    CHECK_THAT(log, ContainsSubstring("x\\n2026-01-01T00:00:00.000Z info  FORGED \\x1b[31mred"));
   }
   CHECK(server.terminate() == std::optional<int>(0));
 }

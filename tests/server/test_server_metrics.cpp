@@ -19,14 +19,16 @@ TEST_CASE("device memory gauges show what the device reports, and nothing it doe
   metrics.record_device_memory("cuda:0", gpu);
   const std::string text = registry.render();
   CHECK_THAT(text, ContainsSubstring("# TYPE shirg_device_memory_bytes gauge"));
-  CHECK_THAT(text, ContainsSubstring("shirg_device_memory_bytes{device=\"cuda:0\",kind=\"allocated\"} "
-                            "18253611008\n"));
-  CHECK_THAT(text, ContainsSubstring("shirg_device_memory_bytes{device=\"cuda:0\",kind=\"reserved\"} "
-                            "21474836480\n"));
-  CHECK_THAT(text, ContainsSubstring("shirg_device_memory_bytes{device=\"cuda:0\",kind=\"total\"} "
-                            "85899345920\n"));
   CHECK_THAT(text,
-             ContainsSubstring("shirg_device_memory_bytes{device=\"cuda:0\",kind=\"free\"} 53687091200\n"));
+             ContainsSubstring("shirg_device_memory_bytes{device=\"cuda:0\",kind=\"allocated\"} "
+                               "18253611008\n"));
+  CHECK_THAT(text,
+             ContainsSubstring("shirg_device_memory_bytes{device=\"cuda:0\",kind=\"reserved\"} "
+                               "21474836480\n"));
+  CHECK_THAT(text, ContainsSubstring("shirg_device_memory_bytes{device=\"cuda:0\",kind=\"total\"} "
+                                     "85899345920\n"));
+  CHECK_THAT(text, ContainsSubstring(
+                       "shirg_device_memory_bytes{device=\"cuda:0\",kind=\"free\"} 53687091200\n"));
 
   prom::Registry cpu_registry;
   rpc::ServerMetrics cpu_metrics(cpu_registry);

@@ -320,7 +320,7 @@ TEST_CASE("openai: every error status in OpenAI's error shape (SDK and curl)") {
     CHECK(out.substr(out.rfind('\n') + 1) == "415");
     check_error_shape(json::parse(out.substr(0, out.rfind('\n'))), "invalid_request_error",
                       "unsupported_media_type");
-    CHECK_THAT(out, Contains("Content-Type: application/json"));
+    CHECK_THAT(out, ContainsSubstring("Content-Type: application/json"));
   }
   // An image the engine cannot decode (valid PNG magic, broken data) is a 400 before streaming.
   {

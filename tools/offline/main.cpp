@@ -126,7 +126,8 @@ Args parse_args(int argc, char** argv) {
     else if (!shirg::parse_request_flag(f, next, &a.req))
       throw std::invalid_argument("unknown argument " + f);
   }
-  if (a.req.generation.block_length < 0) a.req.generation.block_length = a.req.generation.gen_length;
+  if (a.req.generation.block_length < 0)
+    a.req.generation.block_length = a.req.generation.gen_length;
   return a;
 }
 

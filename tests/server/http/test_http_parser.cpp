@@ -2,8 +2,8 @@
 // boundary, content decoding with the limit on decoded bytes, and byte-at-a-time input.
 #include <zlib.h>
 
-#include <catch2/catch.hpp>
 #include <string>
+#include "tests/common/catch.h"
 
 #include "server/http/request_parser.h"
 

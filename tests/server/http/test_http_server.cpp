@@ -6,12 +6,12 @@
 #include <zlib.h>
 
 #include <atomic>
-#include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <vector>
+#include "tests/common/catch.h"
 
 #include "server/http/exchange.h"
 #include "server/http/http_server.h"
