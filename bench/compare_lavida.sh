@@ -35,7 +35,7 @@ trap 'rm -rf "$tmp"' EXIT
 work="$tmp/run"  # the baseline runs from a neutral directory (its README)
 mkdir -p "$work"
 # The harness's LLaDA part reads small_config.json beside its own scripts, which the shared folder
-# does not ship (FileNotFoundError, session 11): run a copy of the harness with LLaDA-8B's
+# does not ship (FileNotFoundError): run a copy of the harness with LLaDA-8B's
 # architecture keys (bench/lavida_llada_config.json) as that file.
 if [ ! -f "$baseline/small_config.json" ]; then
   cp -r "$baseline" "$tmp/harness"

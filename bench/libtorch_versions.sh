@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # LibTorch 1.13 (Debian 12, this machine's build/) against LibTorch 2.6 (Debian 13, the root of
 # scripts/test-debian13.sh and its build-debian13/), on the product's path, in one run on this
-# machine: bench_pipeline (the seed's baseline-384 / full-672 / SHIRG requests) on the same
+# machine: bench_pipeline (the design's baseline-384 / full-672 / SHIRG requests) on the same
 # checkpoint, the two builds alternating round by round so that both see the same machine load.
 # Prints the CPU and, per round and build, bench_pipeline's table; then one summary line per mode
 # and build (median over the rounds of each mode's total).
